@@ -1,0 +1,92 @@
+// The streaming loop shared by every CPU instruction set: full registers, then the tail run
+// through the very same lane code on a padded copy, so every element gets bit-identical
+// arithmetic wherever it sits in the tensor (a split across threads or tensors cannot change
+// a result). Include only from an instruction-set file, with Ops declared in an anonymous
+// namespace there (see rmsprop_math.h for why).
+#pragma once
+#include <cstddef>
+#include <cstring>
+
+#include "kernel_types.h"
+#include "rmsprop_math.h"
+
+namespace rmsprop {
+
+template <class Ops>
+LaneScalars<typename Ops::V> broadcast_scalars(const TensorScalars<typename Ops::T>& k) {
+  return {Ops::broadcast(k.decay),        Ops::broadcast(k.one_minus_decay),
+          Ops::broadcast(k.momentum),     Ops::broadcast(k.epsilon),
+          Ops::broadcast(k.lr),           Ops::broadcast(k.weight_decay),
+          Ops::broadcast(k.inv_loss_scale)};
+}
+
+template <class Ops, bool kCentered, bool kWeightDecay>
+void update_block(typename Ops::T* w, typename Ops::T* s, typename Ops::T* m,
+                  typename Ops::T* mg, const typename Ops::T* g,
+                  const LaneScalars<typename Ops::V>& c) {
+  typename Ops::V vw = Ops::load(w), vs = Ops::load(s), vm = Ops::load(m);
+  const typename Ops::V vg = Ops::load(g);
+  if (kCentered) {
+    typename Ops::V vmg = Ops::load(mg);
+    centered_update<Ops, kWeightDecay>(vw, vs, vm, vmg, vg, c);
+    Ops::store(mg, vmg);
+  } else {
+    plain_update<Ops, kWeightDecay>(vw, vs, vm, vg, c);
+  }
+  Ops::store(w, vw);
+  Ops::store(s, vs);
+  Ops::store(m, vm);
+}
+
+template <class Ops, bool kCentered, bool kWeightDecay>
+void update_tensor(const TensorBuffers<typename Ops::T>& t,
+                   const LaneScalars<typename Ops::V>& c) {
+  using T = typename Ops::T;
+  constexpr std::size_t W = Ops::kWidth;
+  std::size_t i = 0;
+  for (; i + W <= t.size; i += W) {
+    update_block<Ops, kCentered, kWeightDecay>(t.param + i, t.mean_square + i, t.moment + i,
+                                               kCentered ? t.mean_grad + i : nullptr,
+                                               t.grad + i, c);
+  }
+  const std::size_t rest = t.size - i;
+  if (rest == 0) return;
+  // Padding lanes hold harmless values (s = 1 keeps √ finite); their results are discarded.
+  T w[W] = {}, s[W], m[W] = {}, mg[W] = {}, g[W] = {};
+  for (std::size_t j = 0; j < W; ++j) s[j] = T(1);
+  const std::size_t bytes = rest * sizeof(T);
+  std::memcpy(w, t.param + i, bytes);
+  std::memcpy(s, t.mean_square + i, bytes);
+  std::memcpy(m, t.moment + i, bytes);
+  std::memcpy(g, t.grad + i, bytes);
+  if (kCentered) std::memcpy(mg, t.mean_grad + i, bytes);
+  update_block<Ops, kCentered, kWeightDecay>(w, s, m, mg, g, c);
+  std::memcpy(t.param + i, w, bytes);
+  std::memcpy(t.mean_square + i, s, bytes);
+  std::memcpy(t.moment + i, m, bytes);
+  if (kCentered) std::memcpy(t.mean_grad + i, mg, bytes);
+}
+
+template <class Ops, bool kCentered>
+void update_tensor_entry(const TensorBuffers<typename Ops::T>& t,
+                         const TensorScalars<typename Ops::T>& k) {
+  const LaneScalars<typename Ops::V> c = broadcast_scalars<Ops>(k);
+  if (k.apply_weight_decay) {
+    update_tensor<Ops, kCentered, true>(t, c);
+  } else {
+    update_tensor<Ops, kCentered, false>(t, c);
+  }
+}
+
+// Builds a constant-initialised table from one instruction set's float32 and float64 Ops.
+template <class OpsF32, class OpsF64>
+constexpr KernelTable make_kernel_table(const char* level) {
+  return KernelTable{level,
+                     OpsF32::kWidth,
+                     &update_tensor_entry<OpsF32, false>,
+                     &update_tensor_entry<OpsF32, true>,
+                     &update_tensor_entry<OpsF64, false>,
+                     &update_tensor_entry<OpsF64, true>};
+}
+
+}  // namespace rmsprop

@@ -1,0 +1,45 @@
+// What a CPU kernel receives: one tensor's buffers and its scalars in the tensor's own precision.
+// Plain data only; shared by the dispatcher, the core and every instruction-set file.
+#pragma once
+#include <cstddef>
+
+namespace rmsprop {
+
+template <class T>
+struct TensorBuffers {
+  T* param;
+  T* mean_square;
+  T* moment;
+  T* mean_grad;    // null unless centered
+  const T* grad;   // never written
+  std::size_t size;
+};
+
+// Hyper-parameters of one tensor's update, each rounded to T (semantics.md §2).
+template <class T>
+struct TensorScalars {
+  T decay;
+  T one_minus_decay;
+  T momentum;
+  T epsilon;
+  T lr;
+  T weight_decay;  // wd·L, used only when apply_weight_decay
+  T inv_loss_scale;
+  bool apply_weight_decay;
+};
+
+template <class T>
+using KernelFn = void (*)(const TensorBuffers<T>&, const TensorScalars<T>&);
+
+// One instruction set's kernels. Each table is a constant-initialised object in its own
+// translation unit, so no code compiled for that instruction set runs before it is chosen.
+struct KernelTable {
+  const char* level;  // "avx512", "avx2", "sse2", "neon", "scalar"
+  std::size_t width_f32;  // lanes per register, float32
+  KernelFn<float> plain_f32;
+  KernelFn<float> centered_f32;
+  KernelFn<double> plain_f64;
+  KernelFn<double> centered_f64;
+};
+
+}  // namespace rmsprop

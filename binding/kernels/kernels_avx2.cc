@@ -1,0 +1,51 @@
+// AVX2 + FMA kernels: 8 float32 or 4 float64 lanes. Compiled with -mavx2 -mfma; nothing here
+// runs unless the dispatcher found both in CPUID and the OS saving the YMM state (XGETBV).
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#include "kernel_loop.h"
+
+namespace {
+
+struct Avx2F32 {
+  using T = float;
+  using V = __m256;
+  using Mask = __m256;
+  static constexpr std::size_t kWidth = 8;
+  static V load(const T* p) { return _mm256_loadu_ps(p); }
+  static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
+  static V broadcast(T x) { return _mm256_set1_ps(x); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm256_div_ps(a, b); }
+  static V madd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V sqrt(V a) { return _mm256_sqrt_ps(a); }
+  static Mask positive(V a) { return _mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ); }
+  static V select(Mask m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
+};
+
+struct Avx2F64 {
+  using T = double;
+  using V = __m256d;
+  using Mask = __m256d;
+  static constexpr std::size_t kWidth = 4;
+  static V load(const T* p) { return _mm256_loadu_pd(p); }
+  static void store(T* p, V v) { _mm256_storeu_pd(p, v); }
+  static V broadcast(T x) { return _mm256_set1_pd(x); }
+  static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_pd(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  static V div(V a, V b) { return _mm256_div_pd(a, b); }
+  static V madd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static V sqrt(V a) { return _mm256_sqrt_pd(a); }
+  static Mask positive(V a) { return _mm256_cmp_pd(a, _mm256_setzero_pd(), _CMP_GT_OQ); }
+  static V select(Mask m, V a, V b) { return _mm256_blendv_pd(b, a, m); }
+};
+
+}  // namespace
+
+namespace rmsprop {
+extern const KernelTable kAvx2Kernels = make_kernel_table<Avx2F32, Avx2F64>("avx2");
+}  // namespace rmsprop
+#endif

@@ -1,0 +1,13 @@
+/**
+ * rmsprop-native: MindSpore's RMSProp optimizer for Node.js, with SIMD kernels.
+ * @packageDocumentation
+ */
+export { ValueError } from './errors';
+export { Tensor, Parameter } from './tensor';
+export type { DType, FloatArray, TensorData, ParameterOptions } from './tensor';
+export { LearningRateSchedule } from './learning-rate';
+export type { LearningRate, LearningRateFunction, WeightDecay } from './learning-rate';
+export type { RMSPropOptions, Device } from './options';
+export { RMSProp, cudaAvailable, simdLevel } from './rmsprop';
+export type { Gradient, ParameterState } from './rmsprop';
+export type { SimdLevel } from './native';

@@ -1,0 +1,72 @@
+/**
+ * Loads the native addon (a prebuild or a local build) and describes its internal surface.
+ * Nothing here is public API: the facade in `rmsprop.ts` is the only user.
+ */
+import path from 'node:path';
+
+import type { FloatArray } from './tensor';
+
+/** The CPU kernel levels, best first. */
+export type SimdLevel = 'avx512' | 'avx2' | 'sse2' | 'neon' | 'scalar';
+
+/** Indices into the step plan (a Float64Array); defined once, in binding/core/plan.h. */
+export interface PlanLayout {
+  decay: number;
+  momentum: number;
+  epsilon: number;
+  invLossScale: number;
+  headerSize: number;
+  lr: number;
+  weightDecay: number;
+  flags: number;
+  tensorStride: number;
+  applyWeightDecay: number;
+}
+
+/** The native optimizer: registered buffers, one `step` call per optimizer step. */
+export interface NativeOptimizer {
+  readonly size: number;
+  step(grads: FloatArray[]): void;
+}
+
+export interface NativeBinding {
+  NativeOptimizer: new (
+    params: FloatArray[],
+    meanSquare: FloatArray[],
+    moment: FloatArray[],
+    meanGrad: FloatArray[] | null,
+    plan: Float64Array,
+  ) => NativeOptimizer;
+  simdLevel(): SimdLevel;
+  supportedSimdLevels(): SimdLevel[];
+  setSimdLevel(level: string): boolean;
+  planLayout: PlanLayout;
+}
+
+const packageRoot = path.join(__dirname, '..');
+
+function load(): NativeBinding {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    return nodeGypBuild(packageRoot) as NativeBinding;
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new Error(
+      `rmsprop-native: no usable native addon for ${process.platform}-${process.arch} ` +
+        `(Node ${process.version}, Node-API 8). Build it from source in ${packageRoot} with ` +
+        `'npm run build:native' (needs CMake and a C++17 compiler). Cause: ${reason}`,
+    );
+  }
+}
+
+export const binding: NativeBinding = load();
+
+const forced = process.env.RMSPROP_SIMD;
+if (forced && forced !== binding.simdLevel()) {
+  process.emitWarning(
+    `RMSPROP_SIMD=${forced} is not a level this CPU supports ` +
+      `(${binding.supportedSimdLevels().join(', ')}); using ${binding.simdLevel()}.`,
+    'RMSPropWarning',
+  );
+}

@@ -1,0 +1,146 @@
+/**
+ * The options of `new RMSProp(params, options)`: one table of name, default and reader, used by
+ * the constructor (and the source of the table in README.md).
+ */
+import { typeError, valueError } from './errors';
+import {
+  resolveLearningRate,
+  resolveWeightDecay,
+  type LearningRate,
+  type StepValue,
+  type WeightDecay,
+} from './learning-rate';
+
+/** Where the optimizer runs. */
+export type Device = 'cpu' | 'cuda';
+
+/** Options of `new RMSProp(params, options)`; every key is optional. */
+export interface RMSPropOptions {
+  /** η: a number ≥ 0, or a dynamic form (see `LearningRate`). Default `0.1`. */
+  learningRate?: LearningRate;
+  /** ρ, the decay of the moving averages: a number ≥ 0. Default `0.9`. */
+  decay?: number;
+  /** β, the momentum: a number ≥ 0. Default `0`. */
+  momentum?: number;
+  /** ε, added inside the square root: a number > 0. Default `1e-10`. */
+  epsilon?: number;
+  /** Whether each parameter's update runs under a per-parameter lock. Default `false`. */
+  useLocking?: boolean;
+  /** Centered RMSProp (normalises by an estimate of the variance). Default `false`. */
+  centered?: boolean;
+  /** L: gradients arrive multiplied by L and are divided by it. A number > 0. Default `1`. */
+  lossScale?: number;
+  /** A number ≥ 0 or a function / object with `at` of the global step. Default `0`. */
+  weightDecay?: WeightDecay;
+  /** `'cpu'` or `'cuda'`. Default `'cpu'`. */
+  device?: Device;
+}
+
+/** The options after validation, in the form the optimizer uses. */
+export interface ResolvedOptions {
+  learningRate: StepValue;
+  decay: number;
+  momentum: number;
+  epsilon: number;
+  useLocking: boolean;
+  centered: boolean;
+  lossScale: number;
+  weightDecay: StepValue;
+  device: Device;
+}
+
+type Reader<T> = (owner: string, key: string, value: unknown) => T;
+
+function finiteNumber(owner: string, key: string, value: unknown): number {
+  if (typeof value !== 'number') throw typeError(owner, key, 'a number', value);
+  if (!Number.isFinite(value)) throw valueError(owner, key, 'a finite number', value);
+  return value;
+}
+
+const atLeastZero: Reader<number> = (owner, key, value) => {
+  const x = finiteNumber(owner, key, value);
+  if (!(x >= 0)) throw valueError(owner, key, '>= 0', x);
+  return x;
+};
+
+const aboveZero: Reader<number> = (owner, key, value) => {
+  const x = finiteNumber(owner, key, value);
+  if (!(x > 0)) throw valueError(owner, key, '> 0', x);
+  return x;
+};
+
+const aBoolean: Reader<boolean> = (owner, key, value) => {
+  if (typeof value !== 'boolean') throw typeError(owner, key, 'a boolean', value);
+  return value;
+};
+
+const aDevice: Reader<Device> = (owner, key, value) => {
+  if (typeof value !== 'string') throw typeError(owner, key, "'cpu' or 'cuda'", value);
+  if (value !== 'cpu' && value !== 'cuda') throw valueError(owner, key, "'cpu' or 'cuda'", value);
+  return value;
+};
+
+interface OptionSpec<T> {
+  readonly default: unknown;
+  readonly read: Reader<T>;
+}
+
+/** Every option: its default and how a given value is checked and read. */
+export const OPTION_SPECS: { readonly [K in keyof ResolvedOptions]: OptionSpec<ResolvedOptions[K]> } = {
+  learningRate: { default: 0.1, read: resolveLearningRate },
+  decay: { default: 0.9, read: atLeastZero },
+  momentum: { default: 0.0, read: atLeastZero },
+  epsilon: { default: 1e-10, read: aboveZero },
+  useLocking: { default: false, read: aBoolean },
+  centered: { default: false, read: aBoolean },
+  lossScale: { default: 1.0, read: aboveZero },
+  weightDecay: { default: 0.0, read: resolveWeightDecay },
+  device: { default: 'cpu', read: aDevice },
+};
+
+const OPTION_NAMES = Object.keys(OPTION_SPECS) as (keyof ResolvedOptions)[];
+
+// Names users bring from MindSpore, PyTorch and TensorFlow.js.
+const ALIASES: Readonly<Record<string, keyof ResolvedOptions>> = {
+  lr: 'learningRate',
+  rho: 'decay',
+  alpha: 'decay',
+  eps: 'epsilon',
+};
+
+/** The option a mistyped key most likely meant, if any. */
+export function suggestOption(key: string, names: readonly string[] = OPTION_NAMES): string | undefined {
+  const camel = key.replace(/_+([a-zA-Z])/g, (_, c: string) => c.toUpperCase());
+  const folded = camel.toLowerCase();
+  return names.find((name) => name.toLowerCase() === folded) ?? ALIASES[key] ?? ALIASES[folded];
+}
+
+/** A `TypeError` for an unknown key, naming it and the likely intended one. */
+export function unknownKeyError(owner: string, kind: string, key: string, names: readonly string[]): TypeError {
+  const suggestion = suggestOption(key, names);
+  const hint = suggestion ? ` Did you mean '${suggestion}'?` : '';
+  return new TypeError(
+    `For '${owner}', '${key}' is not a known ${kind}.${hint} The ${kind}s are: ${names.join(', ')}.`,
+  );
+}
+
+/** Validates `options` (every rule, before anything is allocated) and fills in defaults. */
+export function readOptions(owner: string, options: unknown): ResolvedOptions {
+  if (options === undefined) options = {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw typeError(owner, 'options', 'an object', options);
+  }
+  const given = options as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!(OPTION_NAMES as string[]).includes(key)) {
+      throw unknownKeyError(owner, 'option', key, OPTION_NAMES);
+    }
+  }
+  const resolved: Partial<Record<keyof ResolvedOptions, unknown>> = {};
+  for (const name of OPTION_NAMES) {
+    const spec = OPTION_SPECS[name] as OptionSpec<unknown>;
+    const value = given[name] === undefined ? spec.default : given[name];
+    resolved[name] = spec.read(owner, name, value);
+  }
+  return resolved as ResolvedOptions;
+}

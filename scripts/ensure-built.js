@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// Builds whatever is missing or older than its sources: the native addon (cmake-js) and the
+// TypeScript output (dist/). Run by `npm test` before jest.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+
+function newestMtime(dir, filter) {
+  let newest = 0;
+  if (!fs.existsSync(dir)) return newest;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(full, filter));
+    else if (filter(entry.name)) newest = Math.max(newest, fs.statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+function run(script) {
+  console.log(`> npm run ${script}`);
+  execFileSync('npm', ['run', script], { cwd: root, stdio: 'inherit' });
+}
+
+const addon = path.join(root, 'build', 'Release', 'rmsprop_native.node');
+const nativeSources = Math.max(
+  newestMtime(path.join(root, 'binding'), (n) => /\.(cc|h)$/.test(n)),
+  fs.statSync(path.join(root, 'CMakeLists.txt')).mtimeMs,
+);
+if (!fs.existsSync(addon) || fs.statSync(addon).mtimeMs < nativeSources) run('build:native');
+
+const entry = path.join(root, 'dist', 'index.js');
+const tsSources = newestMtime(path.join(root, 'lib'), (n) => n.endsWith('.ts'));
+if (!fs.existsSync(entry) || fs.statSync(entry).mtimeMs < tsSources) run('build:ts');
