@@ -1,0 +1,213 @@
+/** The public surface: exports, Tensor, Parameter, optimizer properties, state views, lr and wd forms. */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+
+import * as lib from '../lib';
+import { LearningRateSchedule, Parameter, RMSProp, Tensor, ValueError, cudaAvailable, simdLevel } from '../lib';
+import { binding } from '../lib/native';
+
+const root = path.join(__dirname, '..');
+
+describe('package', () => {
+  it('the checkout root (dist/) gives every export', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pkg = require(root);
+    for (const name of ['Tensor', 'Parameter', 'RMSProp', 'LearningRateSchedule', 'ValueError', 'simdLevel', 'cudaAvailable']) {
+      expect(typeof pkg[name]).toBe('function');
+    }
+  });
+
+  it('the TypeScript entry exports the same names', () => {
+    expect(Object.keys(lib).sort()).toEqual(
+      ['LearningRateSchedule', 'Parameter', 'RMSProp', 'Tensor', 'ValueError', 'cudaAvailable', 'simdLevel'].sort(),
+    );
+  });
+});
+
+describe('Tensor', () => {
+  it('keeps a typed array by reference', () => {
+    const data = new Float64Array([1, 2, 3, 4, 5, 6]);
+    const t = new Tensor(data, [2, 3]);
+    expect(t.data).toBe(data);
+    expect(t.shape).toEqual([2, 3]);
+    expect(t.dtype).toBe('float64');
+    expect(t.size).toBe(6);
+  });
+
+  it('turns a number array into float32 and a number into a 0-D tensor', () => {
+    const t = new Tensor([1, 2.5]);
+    expect(t.data).toBeInstanceOf(Float32Array);
+    expect(t.shape).toEqual([2]);
+    expect(t.dtype).toBe('float32');
+    const s = new Tensor(0.5);
+    expect(s.shape).toEqual([]);
+    expect(s.size).toBe(1);
+    expect(s.data[0]).toBe(0.5);
+  });
+
+  it('has a frozen shape', () => {
+    expect(Object.isFrozen(new Tensor([1]).shape)).toBe(true);
+  });
+});
+
+describe('Parameter', () => {
+  it('is a named Tensor with requiresGrad defaulting to true', () => {
+    const p = new Parameter(new Float32Array(6), 'conv.weight', { shape: [1, 2, 3] });
+    expect(p).toBeInstanceOf(Tensor);
+    expect(p.name).toBe('conv.weight');
+    expect(p.shape).toEqual([1, 2, 3]);
+    expect(p.requiresGrad).toBe(true);
+    expect(new Parameter([1], 'x', { requiresGrad: false }).requiresGrad).toBe(false);
+  });
+});
+
+describe('RMSProp', () => {
+  it('updates parameters in place and counts steps', () => {
+    const data = new Float32Array([1, 2]);
+    const p = new Parameter(data, 'w');
+    const opt = new RMSProp([p]);
+    expect(opt.globalStep).toBe(0);
+    expect(opt.step([new Float32Array([0.1, 0.2])])).toBe(true);
+    expect(p.data).toBe(data);
+    expect(data[0]).toBeCloseTo(0.98946494, 6);
+    expect(opt.globalStep).toBe(1);
+  });
+
+  it('lists parameters in the order given', () => {
+    const a = new Parameter([1], 'a');
+    const b = new Parameter([2], 'b');
+    expect(new RMSProp([b, a]).parameters).toEqual([b, a]);
+  });
+
+  it('starts state at meanSquare 1, moment 0, meanGrad 0 (centered only), as live views', () => {
+    const p = new Parameter(new Float64Array([1, 2, 3]), 'w');
+    const plain = new RMSProp([p]).state(p);
+    expect(Array.from(plain.meanSquare)).toEqual([1, 1, 1]);
+    expect(Array.from(plain.moment)).toEqual([0, 0, 0]);
+    expect(plain.meanGrad).toBeUndefined();
+    expect(plain.meanSquare).toBeInstanceOf(Float64Array);
+
+    const opt = new RMSProp([p], { centered: true });
+    const s = opt.state(p);
+    expect(Array.from(s.meanGrad!)).toEqual([0, 0, 0]);
+    s.meanSquare.fill(4); // a write through the view is what the next step uses
+    opt.step([new Float64Array([0, 0, 0])]);
+    expect(Array.from(s.meanSquare)).toEqual([3.6, 3.6, 3.6].map((x) => 0.9 * 4 + 0 * x));
+    expect(opt.state(p)).toBe(s);
+  });
+
+  it('rejects state() of a foreign parameter or a non-Parameter', () => {
+    const opt = new RMSProp([new Parameter([1], 'w')]);
+    expect(() => opt.state(new Parameter([1], 'other'))).toThrow(ValueError);
+    expect(() => opt.state({} as never)).toThrow(TypeError);
+  });
+
+  it('accepts Tensor gradients and mixes float32 and float64 parameters', () => {
+    const a = new Parameter(new Float32Array([1, 2]), 'a');
+    const b = new Parameter(new Float64Array([1, 2]), 'b');
+    const opt = new RMSProp([a, b]);
+    opt.step([new Tensor(new Float32Array([0.1, 0.2])), new Tensor(new Float64Array([0.1, 0.2]))]);
+    expect(a.data[0]).toBeCloseTo(0.98946494, 6);
+    expect(b.data[0]).toBeCloseTo(0.98946494, 7);
+    expect(b.data[0]).not.toBe(a.data[0]); // float64 is computed in float64
+  });
+
+  it('applies weight decay except to names containing beta or gamma', () => {
+    const names = ['layer.weight', 'bn.beta', 'bn.gamma', 'Beta'];
+    const params = names.map((n) => new Parameter(new Float64Array([1]), n));
+    const opt = new RMSProp(params, { weightDecay: 0.5, learningRate: 0.1, decay: 0 });
+    opt.step(params.map(() => new Float64Array([0])));
+    // with g = 0 only weight decay moves a parameter
+    expect(params.map((p) => p.data[0] !== 1)).toEqual([true, false, false, true]);
+  });
+
+  it('evaluates a dynamic weight decay (function or object with at) at the step, times the loss scale', () => {
+    for (const weightDecay of [(k: number) => 0.1 * (k + 1), { at: (k: number) => 0.1 * (k + 1) }]) {
+      const p = new Parameter(new Float64Array([1]), 'w');
+      const opt = new RMSProp([p], { weightDecay, lossScale: 2, decay: 0, learningRate: 1, epsilon: 1e-30 });
+      opt.step([new Float64Array([0])]);
+      // g = (0 + 0.1·2·1)/2 = 0.1; s = g²; m = g/√s = 1 (sign of g); w = 0
+      expect(p.data[0]).toBeCloseTo(0, 12);
+      expect(opt.state(p).meanSquare[0]).toBeCloseTo(0.01, 12);
+      opt.step([new Float64Array([0])]);
+      // step 1: g = 0.2·2·0/2 = 0 → m = 0
+      expect(opt.state(p).meanSquare[0]).toBeCloseTo(0, 12);
+    }
+  });
+});
+
+describe('learning rates', () => {
+  const grad = () => new Float64Array([1]);
+  function lrSequence(learningRate: unknown, steps: number): number[] {
+    const p = new Parameter(new Float64Array([0]), 'w');
+    const opt = new RMSProp([p], { learningRate: learningRate as never });
+    const seen: number[] = [];
+    for (let k = 0; k < steps; k++) {
+      seen.push(opt.getLr());
+      opt.step([grad()]);
+    }
+    return seen;
+  }
+
+  it('a number is fixed', () => expect(lrSequence(0.25, 3)).toEqual([0.25, 0.25, 0.25]));
+  it('a 0-D Tensor is fixed', () => expect(lrSequence(new Tensor(0.5), 2)).toEqual([0.5, 0.5]));
+  it('a 1-D Tensor is a table', () => expect(lrSequence(new Tensor(new Float64Array([0.3, 0.2])), 2)).toEqual([0.3, 0.2]));
+  it('a typed array is a table', () => expect(lrSequence(new Float64Array([0.3, 0.2, 0.1]), 3)).toEqual([0.3, 0.2, 0.1]));
+  it('any iterable is a table', () => {
+    function* gen() {
+      yield 0.4;
+      yield 0.3;
+    }
+    expect(lrSequence(gen(), 2)).toEqual([0.4, 0.3]);
+    expect(lrSequence(new Set([0.2, 0.1]), 2)).toEqual([0.2, 0.1]);
+  });
+  it('a function of the global step', () => expect(lrSequence((k: number) => 1 / (k + 1), 3)).toEqual([1, 0.5, 1 / 3]));
+  it('a LearningRateSchedule subclass', () => {
+    class Halving extends LearningRateSchedule {
+      at(step: number): number {
+        return 0.8 / 2 ** step;
+      }
+    }
+    expect(lrSequence(new Halving(), 3)).toEqual([0.8, 0.4, 0.2]);
+  });
+  it('table values are used as given, without range checks', () => {
+    expect(lrSequence([-0.1], 1)).toEqual([-0.1]);
+  });
+  it('getLr throws a ValueError once a table has run out', () => {
+    const opt = new RMSProp([new Parameter([1], 'w')], { learningRate: [0.1] });
+    opt.step([new Float32Array([1])]);
+    expect(() => opt.getLr()).toThrow(ValueError);
+  });
+});
+
+describe('SIMD level and devices', () => {
+  it('reports a known level that the binding supports', () => {
+    expect(['avx512', 'avx2', 'sse2', 'neon', 'scalar']).toContain(simdLevel());
+    expect(binding.supportedSimdLevels()).toContain(simdLevel());
+    expect(binding.supportedSimdLevels()).toContain('scalar');
+  });
+
+  it('cudaAvailable() is false without CUDA kernels and never throws', () => {
+    expect(cudaAvailable()).toBe(false);
+  });
+
+  function levelInChild(env: Record<string, string>): string {
+    const script = `process.stdout.write(require(${JSON.stringify(root)}).simdLevel())`;
+    return execFileSync(process.execPath, ['-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  }
+
+  it.each(binding.supportedSimdLevels())('RMSPROP_SIMD=%s forces that level in a new process', (level) => {
+    expect(levelInChild({ RMSPROP_SIMD: level })).toBe(level);
+  });
+
+  it('an unsupported RMSPROP_SIMD falls back to the best level with a warning', () => {
+    const script = `const m = require(${JSON.stringify(root)}); process.on('warning', (w) => process.stdout.write('W:' + w.message + '|')); setImmediate(() => process.stdout.write(m.simdLevel()));`;
+    const out = execFileSync(process.execPath, ['-e', script], {
+      env: { ...process.env, RMSPROP_SIMD: 'quantum' },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    expect(out).toContain('RMSPROP_SIMD=quantum');
+    expect(out.endsWith(binding.supportedSimdLevels()[0])).toBe(true);
+  });
+});
