@@ -18,10 +18,12 @@ constexpr std::size_t kHeaderSize = 4;
 constexpr std::size_t kLr = 0;
 constexpr std::size_t kWeightDecay = 1;  // the factor wd·L
 constexpr std::size_t kFlags = 2;
-constexpr std::size_t kTensorStride = 3;
+constexpr std::size_t kSlices = 3;  // slices along axis 0 (shape[0]) for centralization, else 1
+constexpr std::size_t kTensorStride = 4;
 
 // Bits of kFlags.
 constexpr std::uint32_t kApplyWeightDecay = 1u << 0;
+constexpr std::uint32_t kCentralize = 1u << 1;  // gradient centralization per slice
 
 constexpr std::size_t size_for(std::size_t tensors) { return kHeaderSize + tensors * kTensorStride; }
 

@@ -17,7 +17,7 @@ LaneScalars<typename Ops::V> broadcast_scalars(const TensorScalars<typename Ops:
   return {Ops::broadcast(k.decay),        Ops::broadcast(k.one_minus_decay),
           Ops::broadcast(k.momentum),     Ops::broadcast(k.epsilon),
           Ops::broadcast(k.lr),           Ops::broadcast(k.weight_decay),
-          Ops::broadcast(k.inv_loss_scale)};
+          Ops::broadcast(k.grad_shift),   Ops::broadcast(k.inv_loss_scale)};
 }
 
 template <class Ops, bool kCentered, bool kWeightDecay>

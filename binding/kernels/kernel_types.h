@@ -24,6 +24,7 @@ struct TensorScalars {
   T epsilon;
   T lr;
   T weight_decay;  // wd·L, used only when apply_weight_decay
+  T grad_shift;    // subtracted from the decayed gradient (the slice mean under centralization)
   T inv_loss_scale;
   bool apply_weight_decay;
 };

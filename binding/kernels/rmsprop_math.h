@@ -1,6 +1,7 @@
 // The per-element RMSProp update of semantics.md, written once.
 //
-//   g ← (g + wd·w) · (1/L)                    weight decay (where it applies), then unscale
+//   g ← (g + wd·w − c) · (1/L)                weight decay (where it applies), gradient
+//                                             centralization (c: the slice mean, else 0), unscale
 //   plain:    s ← ρ·s + (1−ρ)·g²
 //             m ← β·m + η·g / √(s + ε)
 //             w ← w − m
@@ -35,15 +36,17 @@ struct LaneScalars {
   V epsilon;          // ε
   V lr;               // η of this step
   V weight_decay;     // wd·L (the factor applied to w)
+  V grad_shift;       // the slice mean subtracted by gradient centralization, else 0
   V inv_loss_scale;   // 1/L
 };
 
-// Weight decay (when kWeightDecay) and unscaling of one gradient lane.
+// Weight decay (when kWeightDecay), centralization and unscaling of one gradient lane.
+// Subtracting a zero shift is exact for every value, so it needs no branch.
 template <class Ops, bool kWeightDecay>
 RMSPROP_LANE typename Ops::V effective_gradient(typename Ops::V g, typename Ops::V w,
                                                 const LaneScalars<typename Ops::V>& c) {
   if (kWeightDecay) g = Ops::madd(c.weight_decay, w, g);
-  return Ops::mul(g, c.inv_loss_scale);
+  return Ops::mul(Ops::sub(g, c.grad_shift), c.inv_loss_scale);
 }
 
 template <class Ops, bool kWeightDecay>

@@ -181,8 +181,10 @@ Napi::Object PlanLayout(Napi::Env env) {
   layout["lr"] = static_cast<double>(plan::kLr);
   layout["weightDecay"] = static_cast<double>(plan::kWeightDecay);
   layout["flags"] = static_cast<double>(plan::kFlags);
+  layout["slices"] = static_cast<double>(plan::kSlices);
   layout["tensorStride"] = static_cast<double>(plan::kTensorStride);
   layout["applyWeightDecay"] = static_cast<double>(plan::kApplyWeightDecay);
+  layout["centralize"] = static_cast<double>(plan::kCentralize);
   return layout;
 }
 
