@@ -21,6 +21,8 @@ export interface PlanLayout {
   flags: number;
   tensorStride: number;
   applyWeightDecay: number;
+  slices: number;
+  centralize: number;
 }
 
 /** The native optimizer: registered buffers, one `step` call per optimizer step. */

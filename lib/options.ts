@@ -108,16 +108,26 @@ const ALIASES: Readonly<Record<string, keyof ResolvedOptions>> = {
   eps: 'epsilon',
 };
 
-/** The option a mistyped key most likely meant, if any. */
-export function suggestOption(key: string, names: readonly string[] = OPTION_NAMES): string | undefined {
+/** The key a mistyped one most likely meant, if any (snake_case, case and known aliases). */
+export function suggestKey(
+  key: string,
+  names: readonly string[],
+  aliases: Readonly<Record<string, string>> = {},
+): string | undefined {
   const camel = key.replace(/_+([a-zA-Z])/g, (_, c: string) => c.toUpperCase());
   const folded = camel.toLowerCase();
-  return names.find((name) => name.toLowerCase() === folded) ?? ALIASES[key] ?? ALIASES[folded];
+  return names.find((name) => name.toLowerCase() === folded) ?? aliases[key] ?? aliases[camel] ?? aliases[folded];
 }
 
 /** A `TypeError` for an unknown key, naming it and the likely intended one. */
-export function unknownKeyError(owner: string, kind: string, key: string, names: readonly string[]): TypeError {
-  const suggestion = suggestOption(key, names);
+export function unknownKeyError(
+  owner: string,
+  kind: string,
+  key: string,
+  names: readonly string[],
+  aliases: Readonly<Record<string, string>> = ALIASES,
+): TypeError {
+  const suggestion = suggestKey(key, names, aliases);
   const hint = suggestion ? ` Did you mean '${suggestion}'?` : '';
   return new TypeError(
     `For '${owner}', '${key}' is not a known ${kind}.${hint} The ${kind}s are: ${names.join(', ')}.`,

@@ -1,6 +1,18 @@
+import {
+  applyLoadedState,
+  buildStateDict,
+  decodeState,
+  encodeState,
+  readCheckpointFile,
+  readStateDict,
+  writeFileAtomically,
+  type StateBuffer,
+  type StateDict,
+} from './checkpoint';
 import { typeError, valueError } from './errors';
-import { isDynamic, valueAt, type StepValue } from './learning-rate';
-import { binding, type NativeOptimizer } from './native';
+import { readParams, type ParamsInput } from './groups';
+import { valueAt, type StepValue } from './learning-rate';
+import { binding, type NativeOptimizer, type SimdLevel } from './native';
 import { readOptions, type ResolvedOptions, type RMSPropOptions } from './options';
 import { dtypeOf, Parameter, Tensor, type DType, type FloatArray } from './tensor';
 
@@ -26,9 +38,10 @@ interface Slot {
   readonly dtype: DType;
   readonly size: number;
   readonly state: ParameterState;
-  readonly lr: StepValue;
-  /** The weight decay applied to this parameter, or null where none applies. */
-  readonly weightDecay: StepValue | null;
+  /** Index into the optimizer's distinct learning rates. */
+  readonly lrIndex: number;
+  /** Index into the optimizer's distinct weight decays, or -1 where none applies. */
+  readonly weightDecayIndex: number;
 }
 
 function allocate(dtype: DType, size: number, fill: number): FloatArray {
@@ -36,35 +49,10 @@ function allocate(dtype: DType, size: number, fill: number): FloatArray {
   return fill === 0 ? array : array.fill(fill);
 }
 
-// Without groups, weight decay skips names containing 'beta' or 'gamma' (semantics.md §4.1).
-function decaysByName(name: string): boolean {
-  return !name.includes('beta') && !name.includes('gamma');
-}
-
-function appliesWeightDecay(weightDecay: StepValue): boolean {
-  return isDynamic(weightDecay) || (weightDecay.kind === 'fixed' && weightDecay.value > 0);
-}
-
-function readParams(params: unknown): Parameter[] {
-  if (params === undefined || params === null) {
-    throw valueError(OWNER, 'params', 'a non-empty array of Parameters', params);
-  }
-  if (typeof params !== 'object' || !(Symbol.iterator in params)) {
-    throw typeError(OWNER, 'params', 'an array of Parameters', params);
-  }
-  const list = Array.from(params as Iterable<unknown>);
-  if (list.length === 0) throw valueError(OWNER, 'params', 'a non-empty array of Parameters', list);
-  const names = new Set<string>();
-  const seen = new Set<Parameter>();
-  list.forEach((p, i) => {
-    if (!(p instanceof Parameter)) throw typeError(OWNER, `params[${i}]`, 'a Parameter', p);
-    if (seen.has(p) || names.has(p.name)) {
-      throw valueError(OWNER, `params[${i}]`, `a parameter not given before (name '${p.name}')`, p);
-    }
-    seen.add(p);
-    names.add(p.name);
-  });
-  return list as Parameter[];
+// Index of `value` in `list`, appending it when new: each distinct schedule is evaluated once per step.
+function indexIn(list: StepValue[], value: StepValue): number {
+  const at = list.indexOf(value);
+  return at >= 0 ? at : list.push(value) - 1;
 }
 
 /**
@@ -73,7 +61,8 @@ function readParams(params: unknown): Parameter[] {
  * For each parameter w with gradient g, at global step k (0 for the first step):
  *
  * ```text
- * g ← (g + wd·L·w) · (1/L)         weight decay where it applies, then unscale by the loss scale L
+ * g ← (g + wd·L·w − c) · (1/L)     weight decay where it applies; c the slice mean under
+ *                                  gradient centralization (else 0); unscale by the loss scale L
  * plain:    s ← ρ·s + (1−ρ)·g²
  *           m ← β·m + η_k·g / √(s + ε)
  *           w ← w − m
@@ -91,60 +80,91 @@ export class RMSProp {
   private readonly options: ResolvedOptions;
   private readonly slots: readonly Slot[];
   private readonly slotOf: ReadonlyMap<Parameter, Slot>;
+  private readonly groupLr: boolean;
+  /** Distinct learning rates and weight decays, evaluated once per step into the two arrays below. */
+  private readonly lrSources: readonly StepValue[];
+  private readonly weightDecaySources: readonly StepValue[];
+  private readonly lrValues: Float64Array;
+  private readonly weightDecayValues: Float64Array;
+  private readonly stateBuffers: readonly StateBuffer[];
   private readonly plan: Float64Array;
   private readonly native: NativeOptimizer;
   private readonly gradBuffers: FloatArray[];
   private completedSteps = 0;
 
   /**
-   * @param params the parameters to train (each once; names unique).
+   * @param params the parameters to train, each once (names unique): a list of `Parameter`s, or
+   *   of groups `{ params, lr?, weightDecay?, gradCentralization? }` with at most one
+   *   `{ orderParams }` giving the update order.
    * @param options hyper-parameters; see `RMSPropOptions` for each key, its default and range.
-   * @throws TypeError for a value of the wrong type or an unknown option (named in the message).
-   * @throws ValueError for a value out of range, or empty or repeated `params`.
+   * @throws TypeError for a value of the wrong type or an unknown option or group key.
+   * @throws ValueError for a value out of range, empty or repeated params, a bad `orderParams`,
+   *   or learning-rate tables of different lengths.
    */
-  constructor(params: readonly Parameter[], options?: RMSPropOptions) {
-    const parameters = readParams(params);
-    this.options = readOptions(OWNER, options);
-    if (this.options.device === 'cuda' && !cudaAvailable()) {
+  constructor(params: ParamsInput, options?: RMSPropOptions) {
+    const resolved = readOptions(OWNER, options);
+    const { entries, groupLr } = readParams(OWNER, params, resolved);
+    if (resolved.device === 'cuda' && !cudaAvailable()) {
       throw new Error(
         "For 'RMSProp', the 'device' 'cuda' is not available: this build has no CUDA kernels or " +
           "no usable GPU was found (cudaAvailable() is false). Use device: 'cpu'.",
       );
     }
-    const { centered, weightDecay, learningRate } = this.options;
-    const decayAll = appliesWeightDecay(weightDecay);
-    this.slots = parameters.map((param): Slot => {
-      const size = param.size;
-      const dtype = param.dtype;
+    this.options = resolved;
+    this.groupLr = groupLr;
+    const lrSources: StepValue[] = [];
+    const weightDecaySources: StepValue[] = [];
+    this.slots = entries.map((entry): Slot => {
+      const { param } = entry;
       const state: ParameterState = Object.freeze({
-        meanSquare: allocate(dtype, size, 1),
-        moment: allocate(dtype, size, 0),
-        ...(centered ? { meanGrad: allocate(dtype, size, 0) } : {}),
+        meanSquare: allocate(param.dtype, param.size, 1),
+        moment: allocate(param.dtype, param.size, 0),
+        ...(resolved.centered ? { meanGrad: allocate(param.dtype, param.size, 0) } : {}),
       });
-      const decays = decayAll && decaysByName(param.name);
-      return { param, dtype, size, state, lr: learningRate, weightDecay: decays ? weightDecay : null };
+      return {
+        param,
+        dtype: param.dtype,
+        size: param.size,
+        state,
+        lrIndex: indexIn(lrSources, entry.lr),
+        weightDecayIndex: entry.weightDecay ? indexIn(weightDecaySources, entry.weightDecay) : -1,
+      };
     });
+    this.lrSources = lrSources;
+    this.weightDecaySources = weightDecaySources;
+    this.lrValues = new Float64Array(lrSources.length);
+    this.weightDecayValues = new Float64Array(weightDecaySources.length);
     this.slotOf = new Map(this.slots.map((slot) => [slot.param, slot]));
+    this.stateBuffers = this.slots.flatMap(({ param, dtype, state }) => [
+      { key: `mean_square.${param.name}`, dtype, shape: param.shape, array: state.meanSquare },
+      { key: `moment.${param.name}`, dtype, shape: param.shape, array: state.moment },
+      ...(state.meanGrad ? [{ key: `mean_grad.${param.name}`, dtype, shape: param.shape, array: state.meanGrad }] : []),
+    ]);
+
     this.plan = new Float64Array(layout.headerSize + this.slots.length * layout.tensorStride);
-    this.plan[layout.decay] = this.options.decay;
-    this.plan[layout.momentum] = this.options.momentum;
-    this.plan[layout.epsilon] = this.options.epsilon;
-    this.plan[layout.invLossScale] = 1 / this.options.lossScale;
-    this.slots.forEach((slot, i) => {
+    this.plan[layout.decay] = resolved.decay;
+    this.plan[layout.momentum] = resolved.momentum;
+    this.plan[layout.epsilon] = resolved.epsilon;
+    this.plan[layout.invLossScale] = 1 / resolved.lossScale;
+    entries.forEach((entry, i) => {
       const at = layout.headerSize + i * layout.tensorStride;
-      this.plan[at + layout.flags] = slot.weightDecay ? layout.applyWeightDecay : 0;
+      // Centralization applies to rank ≥ 3 parameters (convolution kernels) of flagged groups.
+      const centralize = entry.gradCentralization && entry.param.rank >= 3;
+      this.plan[at + layout.flags] =
+        (entry.weightDecay ? layout.applyWeightDecay : 0) | (centralize ? layout.centralize : 0);
+      this.plan[at + layout.slices] = centralize ? entry.param.shape[0] : 1;
     });
     this.native = new binding.NativeOptimizer(
       this.slots.map((s) => s.param.data),
       this.slots.map((s) => s.state.meanSquare),
       this.slots.map((s) => s.state.moment),
-      centered ? this.slots.map((s) => s.state.meanGrad as FloatArray) : null,
+      resolved.centered ? this.slots.map((s) => s.state.meanGrad as FloatArray) : null,
       this.plan,
     );
     this.gradBuffers = this.slots.map((s) => s.param.data);
   }
 
-  /** The parameters, in update order. */
+  /** The parameters, in update order (the `orderParams` order where given, else group order). */
   get parameters(): readonly Parameter[] {
     return this.slots.map((slot) => slot.param);
   }
@@ -159,9 +179,14 @@ export class RMSProp {
     return this.options.centered;
   }
 
-  /** The learning rate the next step will use (throws a `ValueError` if a table has run out). */
-  getLr(): number {
-    return valueAt(OWNER, 'learningRate', this.options.learningRate, this.completedSteps);
+  /**
+   * The learning rate the next step will use: a number, or one per parameter (in `parameters`
+   * order) when groups carry their own `lr`. A table that has run out is a `ValueError`.
+   */
+  getLr(): number | number[] {
+    this.evaluateLearningRates(this.completedSteps);
+    if (!this.groupLr) return this.lrValues[0];
+    return this.slots.map((slot) => this.lrValues[slot.lrIndex]);
   }
 
   /** Live views of `param`'s state; writes to them change what the next step uses. */
@@ -186,6 +211,47 @@ export class RMSProp {
     this.native.step(this.gradBuffers);
     this.completedSteps = k + 1;
     return true;
+  }
+
+  /**
+   * Copies of every state buffer as `Tensor`s under MindSpore's names (`mean_square.<name>`,
+   * `moment.<name>`, `mean_grad.<name>` when centered) and the number `global_step`.
+   */
+  stateDict(): StateDict {
+    return buildStateDict(this.stateBuffers, this.completedSteps);
+  }
+
+  /**
+   * Replaces the state and global step with those of `dict` (as `stateDict()` returns). The
+   * names must match exactly, each value a `Tensor` (or typed array) of the parameter's dtype
+   * and shape; otherwise a `ValueError` (or `TypeError`) and nothing changes.
+   */
+  loadStateDict(dict: StateDict): void {
+    const loaded = readStateDict(this.stateBuffers, dict);
+    applyLoadedState(this.stateBuffers, loaded);
+    this.completedSteps = loaded.globalStep;
+  }
+
+  /**
+   * Writes the state (as `stateDict()`) to a safetensors file at `path`, atomically: a crash
+   * never leaves a half-written file there. `global_step` is stored as an I64 scalar.
+   */
+  async saveState(path: string): Promise<void> {
+    if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
+    await writeFileAtomically(path, encodeState(this.stateBuffers, this.completedSteps));
+  }
+
+  /**
+   * Reads a safetensors file written by `saveState` (or any with exactly the same entries). A
+   * missing, truncated or corrupt file, or one whose entries differ from this optimizer's (a name
+   * missing or extra, another dtype or shape), is a `ValueError` and changes nothing.
+   */
+  async loadState(path: string): Promise<void> {
+    if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
+    const file = await readCheckpointFile(path);
+    const loaded = decodeState(this.stateBuffers, file, path);
+    applyLoadedState(this.stateBuffers, loaded);
+    this.completedSteps = loaded.globalStep;
   }
 
   private slotFor(param: Parameter): Slot {
@@ -232,15 +298,25 @@ export class RMSProp {
     }
   }
 
-  // Evaluates the learning rate and weight decay of step k into the plan; throws before any write.
+  private evaluateLearningRates(k: number): void {
+    for (let i = 0; i < this.lrSources.length; i++) {
+      this.lrValues[i] = valueAt(OWNER, 'learningRate', this.lrSources[i], k);
+    }
+  }
+
+  // Evaluates the learning rates and weight decays of step k into the plan; throws before any write.
   private writeStepValues(k: number): void {
-    const { learningRate, weightDecay, lossScale } = this.options;
-    const lr = valueAt(OWNER, 'learningRate', learningRate, k);
-    const wd = valueAt(OWNER, 'weightDecay', weightDecay, k) * lossScale;
+    this.evaluateLearningRates(k);
+    const lossScale = this.options.lossScale;
+    for (let i = 0; i < this.weightDecaySources.length; i++) {
+      this.weightDecayValues[i] = valueAt(OWNER, 'weightDecay', this.weightDecaySources[i], k) * lossScale;
+    }
     const plan = this.plan;
-    for (let i = 0, at = layout.headerSize; i < this.slots.length; i++, at += layout.tensorStride) {
-      plan[at + layout.lr] = lr;
-      plan[at + layout.weightDecay] = wd;
+    const slots = this.slots;
+    for (let i = 0, at = layout.headerSize; i < slots.length; i++, at += layout.tensorStride) {
+      const slot = slots[i];
+      plan[at + layout.lr] = this.lrValues[slot.lrIndex];
+      plan[at + layout.weightDecay] = slot.weightDecayIndex >= 0 ? this.weightDecayValues[slot.weightDecayIndex] : 0;
     }
   }
 }
@@ -254,6 +330,6 @@ export function cudaAvailable(): boolean {
 }
 
 /** The CPU kernel level in use: `'avx512'`, `'avx2'`, `'sse2'`, `'neon'` or `'scalar'`. */
-export function simdLevel(): 'avx512' | 'avx2' | 'sse2' | 'neon' | 'scalar' {
+export function simdLevel(): SimdLevel {
   return binding.simdLevel();
 }

@@ -143,7 +143,7 @@ describe('learning rates', () => {
     const opt = new RMSProp([p], { learningRate: learningRate as never });
     const seen: number[] = [];
     for (let k = 0; k < steps; k++) {
-      seen.push(opt.getLr());
+      seen.push(opt.getLr() as number);
       opt.step([grad()]);
     }
     return seen;
