@@ -11,3 +11,22 @@ export type { RMSPropOptions, Device } from './options';
 export { RMSProp, cudaAvailable, simdLevel } from './rmsprop';
 export type { Gradient, ParameterState } from './rmsprop';
 export type { SimdLevel } from './native';
+export {
+  ExponentialDecayLR,
+  NaturalExpDecayLR,
+  InverseDecayLR,
+  CosineDecayLR,
+  PolynomialDecayLR,
+  WarmUpLR,
+} from './schedules';
+export {
+  piecewiseConstantLr,
+  exponentialDecayLr,
+  naturalExpDecayLr,
+  inverseDecayLr,
+  cosineDecayLr,
+  polynomialDecayLr,
+  warmupLr,
+} from './dynamic-lr';
+export type { ParameterGroup, OrderParamsGroup, ParamsInput } from './groups';
+export type { StateDict } from './checkpoint';

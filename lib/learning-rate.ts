@@ -2,6 +2,7 @@
  * Learning rates and weight decays that may change with the global step: how the constructor
  * reads each accepted form once, and how a step evaluates it.
  */
+import { nonNegative } from './checks';
 import { typeError, valueError } from './errors';
 import { dtypeOf, Tensor, type FloatArray } from './tensor';
 
@@ -40,9 +41,7 @@ export type StepValue =
   | { readonly kind: 'function'; readonly at: (globalStep: number) => number };
 
 function checkFixed(owner: string, what: string, value: number): StepValue {
-  if (!Number.isFinite(value)) throw valueError(owner, what, 'a finite number', value);
-  if (value < 0) throw valueError(owner, what, '>= 0', value);
-  return { kind: 'fixed', value };
+  return { kind: 'fixed', value: nonNegative(owner, what, value) };
 }
 
 function tableFrom(owner: string, what: string, values: Iterable<unknown>): StepValue {

@@ -2,6 +2,7 @@
  * The options of `new RMSProp(params, options)`: one table of name, default and reader, used by
  * the constructor (and the source of the table in README.md).
  */
+import { boolean, nonNegative, positive } from './checks';
 import { typeError, valueError } from './errors';
 import {
   resolveLearningRate,
@@ -51,29 +52,6 @@ export interface ResolvedOptions {
 
 type Reader<T> = (owner: string, key: string, value: unknown) => T;
 
-function finiteNumber(owner: string, key: string, value: unknown): number {
-  if (typeof value !== 'number') throw typeError(owner, key, 'a number', value);
-  if (!Number.isFinite(value)) throw valueError(owner, key, 'a finite number', value);
-  return value;
-}
-
-const atLeastZero: Reader<number> = (owner, key, value) => {
-  const x = finiteNumber(owner, key, value);
-  if (!(x >= 0)) throw valueError(owner, key, '>= 0', x);
-  return x;
-};
-
-const aboveZero: Reader<number> = (owner, key, value) => {
-  const x = finiteNumber(owner, key, value);
-  if (!(x > 0)) throw valueError(owner, key, '> 0', x);
-  return x;
-};
-
-const aBoolean: Reader<boolean> = (owner, key, value) => {
-  if (typeof value !== 'boolean') throw typeError(owner, key, 'a boolean', value);
-  return value;
-};
-
 const aDevice: Reader<Device> = (owner, key, value) => {
   if (typeof value !== 'string') throw typeError(owner, key, "'cpu' or 'cuda'", value);
   if (value !== 'cpu' && value !== 'cuda') throw valueError(owner, key, "'cpu' or 'cuda'", value);
@@ -88,12 +66,12 @@ interface OptionSpec<T> {
 /** Every option: its default and how a given value is checked and read. */
 export const OPTION_SPECS: { readonly [K in keyof ResolvedOptions]: OptionSpec<ResolvedOptions[K]> } = {
   learningRate: { default: 0.1, read: resolveLearningRate },
-  decay: { default: 0.9, read: atLeastZero },
-  momentum: { default: 0.0, read: atLeastZero },
-  epsilon: { default: 1e-10, read: aboveZero },
-  useLocking: { default: false, read: aBoolean },
-  centered: { default: false, read: aBoolean },
-  lossScale: { default: 1.0, read: aboveZero },
+  decay: { default: 0.9, read: nonNegative },
+  momentum: { default: 0.0, read: nonNegative },
+  epsilon: { default: 1e-10, read: positive },
+  useLocking: { default: false, read: boolean },
+  centered: { default: false, read: boolean },
+  lossScale: { default: 1.0, read: positive },
   weightDecay: { default: 0.0, read: resolveWeightDecay },
   device: { default: 'cpu', read: aDevice },
 };
