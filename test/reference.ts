@@ -19,6 +19,8 @@ export interface Hyper {
   /** The weight decay value (before the loss-scale factor); 0 or null means none applied. */
   weightDecay: number | null;
   centered: boolean;
+  /** Gradient centralization: the number of slices along axis 0 (shape[0]); absent for none. */
+  centralizeSlices?: number;
 }
 
 export interface StateValues {
@@ -60,14 +62,24 @@ export function referenceStep(dtype: Dtype, h: Hyper, before: StateValues, grad:
     out.meanGrad = new Float64Array(n);
     out.tol.meanGrad = new Float64Array(n);
   }
+  // Centralization: the mean of each slice of the decayed gradient (semantics.md §4 step 2).
+  const sliceSize = h.centralizeSlices ? n / h.centralizeSlices : n;
+  const shift = new Float64Array(n);
+  if (h.centralizeSlices) {
+    for (let from = 0; from < n; from += sliceSize) {
+      let sum = 0;
+      for (let i = from; i < from + sliceSize; i++) sum += grad[i] + (h.weightDecay === null ? 0 : wdf * before.param[i]);
+      shift.fill(sum / sliceSize, from, from + sliceSize);
+    }
+  }
   for (let i = 0; i < n; i++) {
     const w = before.param[i];
     const s = before.meanSquare[i];
     const m = before.moment[i];
     const gIn = grad[i];
     const decayTerm = h.weightDecay === null ? 0 : wdf * w;
-    const g = (gIn + decayTerm) * inv;
-    const gMag = (abs(gIn) + abs(decayTerm)) * inv; // magnitude of the terms forming g
+    const g = (gIn + decayTerm - shift[i]) * inv;
+    const gMag = (abs(gIn) + abs(decayTerm) + abs(shift[i])) * inv; // magnitude of the terms forming g
     const s1 = rho * s + (1 - rho) * g * g;
     const sMag = abs(rho * s) + (1 - rho) * gMag * gMag;
     out.meanSquare[i] = s1;
