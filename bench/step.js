@@ -4,29 +4,11 @@
 // Usage: node bench/step.js [--size N] [--samples K]
 'use strict';
 const { RMSProp, Parameter, simdLevel } = require('..');
+const { numberArg, timeSync, gradient } = require('./harness');
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-const n = arg('size', 1e7);
-const samples = arg('samples', 9);
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-function time(fn) {
-  fn(); // warm-up
-  const ns = [];
-  for (let i = 0; i < samples; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    ns.push(Number(process.hrtime.bigint() - t0));
-  }
-  return median(ns);
-}
+const n = numberArg('size', 1e7);
+const samples = numberArg('samples', 9);
+const time = (fn) => timeSync(fn, samples);
 
 // What a user would write by hand: the same update, one element at a time.
 function naiveStep(w, s, m, mg, g, h) {
@@ -47,8 +29,7 @@ function naiveStep(w, s, m, mg, g, h) {
   }
 }
 
-const grad = new Float32Array(n);
-for (let i = 0; i < n; i++) grad[i] = Math.sin(i) * 0.01;
+const grad = gradient(n);
 
 console.log(`rmsprop-native step benchmark: ${n.toExponential(0)} float32 elements, ` +
   `median of ${samples}, SIMD level ${simdLevel()}\n`);
