@@ -8,7 +8,7 @@ export type { DType, FloatArray, TensorData, ParameterOptions } from './tensor';
 export { LearningRateSchedule } from './learning-rate';
 export type { LearningRate, LearningRateFunction, WeightDecay } from './learning-rate';
 export type { RMSPropOptions, Device } from './options';
-export { RMSProp, cudaAvailable, simdLevel } from './rmsprop';
+export { RMSProp, cudaAvailable, simdLevel, numThreads, setNumThreads } from './rmsprop';
 export type { Gradient, ParameterState } from './rmsprop';
 export type { SimdLevel } from './native';
 export {

@@ -29,6 +29,9 @@ export interface PlanLayout {
 export interface NativeOptimizer {
   readonly size: number;
   step(grads: FloatArray[]): void;
+  stepAsync(grads: FloatArray[]): Promise<void>;
+  /** Benchmarks only: the same arrays streamed with trivial arithmetic (the memory-traffic limit). */
+  streamBaseline(grads: FloatArray[]): void;
 }
 
 export interface NativeBinding {
@@ -42,6 +45,10 @@ export interface NativeBinding {
   simdLevel(): SimdLevel;
   supportedSimdLevels(): SimdLevel[];
   setSimdLevel(level: string): boolean;
+  numThreads(): number;
+  setNumThreads(threads: number): void;
+  /** Benchmarks only: sets the chunk size in elements (when a number is given) and returns it. */
+  setGrainElements(elements?: number): number;
   planLayout: PlanLayout;
 }
 

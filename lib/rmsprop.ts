@@ -91,6 +91,9 @@ export class RMSProp {
   private readonly native: NativeOptimizer;
   private readonly gradBuffers: FloatArray[];
   private completedSteps = 0;
+  /** Asynchronous operations (stepAsync, saveState, loadState) run one after another, in call order. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private pendingOperations = 0;
 
   /**
    * @param params the parameters to train, each once (names unique): a list of `Parameter`s, or
@@ -205,6 +208,7 @@ export class RMSProp {
    *   exactly as they were.
    */
   step(gradients: readonly Gradient[]): true {
+    this.assertIdle('step');
     const k = this.completedSteps;
     this.readGradients(gradients);
     this.writeStepValues(k);
@@ -214,10 +218,28 @@ export class RMSProp {
   }
 
   /**
+   * The same as `step`, with the update running off the JavaScript thread (the event loop keeps
+   * running). Calls on one optimizer apply in call order, after any earlier `stepAsync`,
+   * `saveState` or `loadState`. Do not write to the parameters or gradients before the promise
+   * settles. A validation error rejects the promise and changes nothing.
+   */
+  stepAsync(gradients: readonly Gradient[]): Promise<true> {
+    return this.enqueue(async () => {
+      const k = this.completedSteps;
+      this.readGradients(gradients);
+      this.writeStepValues(k);
+      await this.native.stepAsync(this.gradBuffers);
+      this.completedSteps = k + 1;
+      return true as const;
+    });
+  }
+
+  /**
    * Copies of every state buffer as `Tensor`s under MindSpore's names (`mean_square.<name>`,
    * `moment.<name>`, `mean_grad.<name>` when centered) and the number `global_step`.
    */
   stateDict(): StateDict {
+    this.assertIdle('stateDict');
     return buildStateDict(this.stateBuffers, this.completedSteps);
   }
 
@@ -227,6 +249,7 @@ export class RMSProp {
    * and shape; otherwise a `ValueError` (or `TypeError`) and nothing changes.
    */
   loadStateDict(dict: StateDict): void {
+    this.assertIdle('loadStateDict');
     const loaded = readStateDict(this.stateBuffers, dict);
     applyLoadedState(this.stateBuffers, loaded);
     this.completedSteps = loaded.globalStep;
@@ -238,7 +261,7 @@ export class RMSProp {
    */
   async saveState(path: string): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
-    await writeFileAtomically(path, encodeState(this.stateBuffers, this.completedSteps));
+    return this.enqueue(() => writeFileAtomically(path, encodeState(this.stateBuffers, this.completedSteps)));
   }
 
   /**
@@ -248,10 +271,32 @@ export class RMSProp {
    */
   async loadState(path: string): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
-    const file = await readCheckpointFile(path);
-    const loaded = decodeState(this.stateBuffers, file, path);
-    applyLoadedState(this.stateBuffers, loaded);
-    this.completedSteps = loaded.globalStep;
+    return this.enqueue(async () => {
+      const file = await readCheckpointFile(path);
+      const loaded = decodeState(this.stateBuffers, file, path);
+      applyLoadedState(this.stateBuffers, loaded);
+      this.completedSteps = loaded.globalStep;
+    });
+  }
+
+  /** Runs `operation` after every earlier asynchronous operation of this optimizer has settled. */
+  private enqueue<T>(operation: () => Promise<T>): Promise<T> {
+    this.pendingOperations++;
+    const result = this.queue.then(operation).finally(() => {
+      this.pendingOperations--;
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  // Synchronous calls that read or write the state must not interleave with asynchronous ones.
+  private assertIdle(method: string): void {
+    if (this.pendingOperations > 0) {
+      throw new Error(
+        `For 'RMSProp', '${method}' cannot run while ${this.pendingOperations} asynchronous ` +
+          'operation(s) (stepAsync, saveState, loadState) of this optimizer are pending; await them first.',
+      );
+    }
   }
 
   private slotFor(param: Parameter): Slot {
@@ -327,6 +372,23 @@ export class RMSProp {
  */
 export function cudaAvailable(): boolean {
   return false;
+}
+
+/** The number of threads a step uses (the process-wide pool, the calling thread included). */
+export function numThreads(): number {
+  return binding.numThreads();
+}
+
+/**
+ * Sets the number of threads steps use, process-wide (default: the number of hardware threads,
+ * or the environment variable RMSPROP_THREADS). Results are bit-identical for every count.
+ */
+export function setNumThreads(threads: number): void {
+  if (typeof threads !== 'number') throw typeError('setNumThreads', 'threads', 'an integer from 1 to 1024', threads);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
+    throw valueError('setNumThreads', 'threads', 'an integer from 1 to 1024', threads);
+  }
+  binding.setNumThreads(threads);
 }
 
 /** The CPU kernel level in use: `'avx512'`, `'avx2'`, `'sse2'`, `'neon'` or `'scalar'`. */

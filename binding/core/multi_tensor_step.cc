@@ -1,15 +1,26 @@
 #include "multi_tensor_step.h"
 
+#include <algorithm>
+#include <atomic>
+
 #include "centralization.h"
 #include "plan.h"
+#include "thread_pool.h"
 
 namespace rmsprop::core {
 namespace {
 
+const double* tensor_plan(const double* plan_data, std::size_t index) {
+  return plan_data + plan::kHeaderSize + index * plan::kTensorStride;
+}
+
+std::uint32_t flags_of(const double* tensor) {
+  return static_cast<std::uint32_t>(tensor[plan::kFlags]);
+}
+
 // Rounds the plan's float64 hyper-parameters to the tensor's precision (semantics.md §2).
 template <class T>
 TensorScalars<T> scalars_for(const double* plan_data, const double* tensor) {
-  const auto flags = static_cast<std::uint32_t>(tensor[plan::kFlags]);
   TensorScalars<T> k;
   k.decay = static_cast<T>(plan_data[plan::kDecay]);
   k.one_minus_decay = T(1) - k.decay;
@@ -19,64 +30,142 @@ TensorScalars<T> scalars_for(const double* plan_data, const double* tensor) {
   k.lr = static_cast<T>(tensor[plan::kLr]);
   k.weight_decay = static_cast<T>(tensor[plan::kWeightDecay]);
   k.grad_shift = T(0);
-  k.apply_weight_decay = (flags & plan::kApplyWeightDecay) != 0;
+  k.apply_weight_decay = (flags_of(tensor) & plan::kApplyWeightDecay) != 0;
   return k;
 }
 
 template <class T>
-TensorBuffers<T> buffers_of(const TensorSlot& slot, const void* grad) {
-  return TensorBuffers<T>{static_cast<T*>(slot.param),     static_cast<T*>(slot.mean_square),
-                          static_cast<T*>(slot.moment),    static_cast<T*>(slot.mean_grad),
-                          static_cast<const T*>(grad),     slot.size};
+TensorBuffers<T> range_of(const TensorSlot& slot, const void* grad, std::size_t begin,
+                          std::size_t end) {
+  return TensorBuffers<T>{static_cast<T*>(slot.param) + begin,
+                          static_cast<T*>(slot.mean_square) + begin,
+                          static_cast<T*>(slot.moment) + begin,
+                          slot.mean_grad ? static_cast<T*>(slot.mean_grad) + begin : nullptr,
+                          static_cast<const T*>(grad) + begin,
+                          end - begin};
 }
 
+// Updates elements [begin, end) of one tensor; under centralization, whole slices, each centred
+// on its own mean right before its update (which then reads it back from cache).
 template <class T>
-TensorBuffers<T> slice_of(const TensorBuffers<T>& t, std::size_t from, std::size_t n) {
-  return TensorBuffers<T>{t.param + from,
-                          t.mean_square + from,
-                          t.moment + from,
-                          t.mean_grad ? t.mean_grad + from : nullptr,
-                          t.grad + from,
-                          n};
-}
-
-template <class T>
-void update_tensor(KernelFn<T> kernel, const TensorSlot& slot, const void* grad,
-                   const double* plan_data, std::size_t index) {
-  const double* tensor = plan_data + plan::kHeaderSize + index * plan::kTensorStride;
-  const TensorBuffers<T> t = buffers_of<T>(slot, grad);
+void update_range(KernelFn<T> kernel, const TensorSlot& slot, const void* grad,
+                  const double* plan_data, const double* tensor, std::size_t slice,
+                  std::size_t begin, std::size_t end) {
   TensorScalars<T> k = scalars_for<T>(plan_data, tensor);
-  const auto flags = static_cast<std::uint32_t>(tensor[plan::kFlags]);
-  const auto slices = static_cast<std::size_t>(tensor[plan::kSlices]);
-  if ((flags & plan::kCentralize) == 0 || slices == 0 || t.size % slices != 0) {
-    kernel(t, k);
+  if (slice <= 1) {
+    kernel(range_of<T>(slot, grad, begin, end), k);
     return;
   }
-  // Centralization: each slice along axis 0 is centred on its own mean, computed right before
-  // the slice is updated so that the update reads it back from cache.
-  const std::size_t slice = t.size / slices;
-  for (std::size_t from = 0; from < t.size; from += slice) {
+  for (std::size_t from = begin; from < end; from += slice) {
+    const TensorBuffers<T> t = range_of<T>(slot, grad, from, from + slice);
     k.grad_shift = static_cast<T>(
-        slice_mean<T>(t.grad + from, t.param + from, slice, k.weight_decay, k.apply_weight_decay));
-    kernel(slice_of(t, from, slice), k);
+        slice_mean<T>(t.grad, t.param, slice, k.weight_decay, k.apply_weight_decay));
+    kernel(t, k);
   }
 }
+
+std::atomic<std::size_t> g_grain{kDefaultGrainElements};
 
 }  // namespace
 
-void multi_tensor_step(const KernelTable& kernels, const StepInput& input) {
-  const std::vector<TensorSlot>& tensors = *input.tensors;
-  for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const TensorSlot& slot = tensors[i];
-    if (slot.size == 0) continue;
-    if (slot.dtype == DType::kFloat32) {
-      update_tensor<float>(input.centered ? kernels.centered_f32 : kernels.plain_f32, slot,
-                           input.grads[i], input.plan, i);
-    } else {
-      update_tensor<double>(input.centered ? kernels.centered_f64 : kernels.plain_f64, slot,
-                            input.grads[i], input.plan, i);
+std::size_t grain_elements() { return g_grain.load(std::memory_order_relaxed); }
+void set_grain_elements(std::size_t elements) {
+  g_grain.store(std::max<std::size_t>(elements, 64), std::memory_order_relaxed);
+}
+
+MultiTensorStep::MultiTensorStep(std::vector<TensorSlot> tensors, const double* plan,
+                                 bool centered)
+    : tensors_(std::move(tensors)), plan_(plan), centered_(centered) {
+  slice_size_.resize(tensors_.size(), 1);
+  for (std::size_t i = 0; i < tensors_.size(); ++i) {
+    const double* tensor = tensor_plan(plan_, i);
+    const auto slices = static_cast<std::size_t>(tensor[plan::kSlices]);
+    if ((flags_of(tensor) & plan::kCentralize) != 0 && slices > 0 &&
+        tensors_[i].size % slices == 0) {
+      slice_size_[i] = tensors_[i].size / slices;
     }
   }
+}
+
+// Cuts the concatenated tensors into chunks of about the grain (at least one chunk per thread
+// for large steps), never splitting a centralized slice. Chunk boundaries cannot change results:
+// every element gets the same arithmetic wherever it sits.
+void MultiTensorStep::partition(std::size_t threads) {
+  chunks_.clear();
+  std::size_t total = 0;
+  for (const TensorSlot& t : tensors_) total += t.size;
+  const std::size_t wanted = grain_elements();
+  const std::size_t grain = std::max<std::size_t>(
+      std::min(wanted, total / std::max<std::size_t>(threads, 1)), std::min<std::size_t>(wanted, 4096));
+  Chunk open{0, 0, 0, 0};
+  std::size_t filled = 0;
+  bool has_open = false;
+  for (std::uint32_t i = 0; i < tensors_.size(); ++i) {
+    const std::size_t size = tensors_[i].size;
+    const std::size_t unit = slice_size_[i];
+    std::size_t at = 0;
+    while (at < size) {
+      if (!has_open) {
+        open = Chunk{i, i, at, at};
+        filled = 0;
+        has_open = true;
+      }
+      // Take what fits in this chunk, in whole slices (at least one).
+      std::size_t take = std::min(size - at, grain - filled);
+      if (unit > 1) take = std::max<std::size_t>(take / unit, 1) * unit;
+      at += take;
+      filled += take;
+      open.last = i;
+      open.last_end = at;
+      if (filled >= grain) {
+        chunks_.push_back(open);
+        has_open = false;
+      }
+    }
+  }
+  if (has_open) chunks_.push_back(open);
+  partitioned_for_ = threads;
+  partitioned_grain_ = wanted;
+}
+
+void MultiTensorStep::run_chunk(const KernelTable& kernels, const void* const* grads,
+                                const Chunk& chunk) const {
+  for (std::uint32_t i = chunk.first; i <= chunk.last; ++i) {
+    const TensorSlot& slot = tensors_[i];
+    const std::size_t begin = i == chunk.first ? chunk.first_begin : 0;
+    const std::size_t end = i == chunk.last ? chunk.last_end : slot.size;
+    if (begin >= end) continue;
+    const double* tensor = tensor_plan(plan_, i);
+    if (slot.dtype == DType::kFloat32) {
+      update_range<float>(centered_ ? kernels.centered_f32 : kernels.plain_f32, slot, grads[i],
+                          plan_, tensor, slice_size_[i], begin, end);
+    } else {
+      update_range<double>(centered_ ? kernels.centered_f64 : kernels.plain_f64, slot, grads[i],
+                           plan_, tensor, slice_size_[i], begin, end);
+    }
+  }
+}
+
+void MultiTensorStep::run(const KernelTable& kernels, const void* const* grads) {
+  ThreadPool& pool = ThreadPool::instance();
+  const std::size_t threads = pool.size();
+  if (threads != partitioned_for_ || grain_elements() != partitioned_grain_) partition(threads);
+  if (chunks_.size() == 1) {
+    run_chunk(kernels, grads, chunks_[0]);
+    return;
+  }
+  struct Job {
+    const MultiTensorStep* step;
+    const KernelTable* kernels;
+    const void* const* grads;
+  } job{this, &kernels, grads};
+  pool.run(
+      chunks_.size(),
+      [](void* context, std::size_t c) {
+        const Job& j = *static_cast<const Job*>(context);
+        j.step->run_chunk(*j.kernels, j.grads, j.step->chunks_[c]);
+      },
+      &job);
 }
 
 }  // namespace rmsprop::core

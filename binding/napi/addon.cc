@@ -4,11 +4,13 @@
 // throws instead of touching memory it should not.
 #include <napi.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "../core/multi_tensor_step.h"
 #include "../core/plan.h"
+#include "../core/thread_pool.h"
 #include "../kernels/kernels.h"
 
 namespace rmsprop::napi {
@@ -63,12 +65,14 @@ Napi::Array array_arg(const Napi::Value& value, const std::string& what, std::si
 // new NativeOptimizer(params, meanSquare, moment, meanGrad | null, plan)
 // Registers the parameters and their state once; holds references so none is collected while
 // this object lives. Every array is float32 or float64 and a tensor's buffers share its dtype
-// and length.
+// and length. The plan already holds each tensor's flags and slices.
 class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeOptimizer",
                        {InstanceMethod<&NativeOptimizer::Step>("step"),
+                        InstanceMethod<&NativeOptimizer::StepAsync>("stepAsync"),
+                        InstanceMethod<&NativeOptimizer::StreamBaseline>("streamBaseline"),
                         InstanceAccessor<&NativeOptimizer::Size>("size")});
   }
 
@@ -79,17 +83,17 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
     const Napi::Array params = array_arg(info[0], "params", count);
     const Napi::Array mean_square = array_arg(info[1], "meanSquare", count);
     const Napi::Array moment = array_arg(info[2], "moment", count);
-    centered_ = !info[3].IsNull() && !info[3].IsUndefined();
-    const Napi::Array mean_grad = centered_ ? array_arg(info[3], "meanGrad", count) : Napi::Array();
+    const bool centered = !info[3].IsNull() && !info[3].IsUndefined();
+    const Napi::Array mean_grad = centered ? array_arg(info[3], "meanGrad", count) : Napi::Array();
     const TypedArraySpan plan = float_array_arg(info[4], "plan");
     if (plan.dtype != DType::kFloat64 || plan.length != plan::size_for(count)) {
       throw Napi::TypeError::New(env, "plan must be a Float64Array of " +
                                           std::to_string(plan::size_for(count)));
     }
-    plan_ = static_cast<const double*>(plan.data);
     keep(info[4]);
 
-    tensors_.reserve(count);
+    std::vector<core::TensorSlot> tensors;
+    tensors.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {
       const std::string at = "[" + std::to_string(i) + "]";
       const TypedArraySpan p = float_array_arg(params[i], "params" + at);
@@ -105,23 +109,28 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
       core::TensorSlot slot{p.dtype, p.length, p.data, nullptr, nullptr, nullptr};
       slot.mean_square = same_shape(mean_square[i], "meanSquare");
       slot.moment = same_shape(moment[i], "moment");
-      if (centered_) slot.mean_grad = same_shape(mean_grad[i], "meanGrad");
-      tensors_.push_back(slot);
+      if (centered) slot.mean_grad = same_shape(mean_grad[i], "meanGrad");
+      tensors.push_back(slot);
     }
+    step_ = std::make_unique<core::MultiTensorStep>(std::move(tensors),
+                                                   static_cast<const double*>(plan.data), centered);
     grads_.resize(count);
   }
 
  private:
+  class StepWorker;
+
   void keep(const Napi::Value& value) {
     keep_alive_.push_back(Napi::Persistent(value.As<Napi::Object>()));
   }
 
-  // step(grads): one gradient per registered tensor, same dtype and length; updates in place.
-  Napi::Value Step(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const std::size_t count = tensors_.size();
-    if (!info[0].IsArray()) throw Napi::TypeError::New(env, "grads must be an array");
-    napi_value grads = info[0];
+  // Reads one gradient per registered tensor into grads_ (same dtype and length), or throws.
+  void read_grads(const Napi::Value& value) {
+    Napi::Env env = value.Env();
+    if (in_flight_) throw Napi::Error::New(env, "an asynchronous step of this optimizer is still running");
+    const std::size_t count = step_->size();
+    if (!value.IsArray()) throw Napi::TypeError::New(env, "grads must be an array");
+    napi_value grads = value;
     std::uint32_t length = 0;
     napi_get_array_length(env, grads, &length);
     if (length != count) {
@@ -130,29 +139,98 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
     for (std::uint32_t i = 0; i < length; ++i) {
       napi_value element;
       TypedArraySpan g{};
+      const core::TensorSlot& slot = step_->tensor(i);
       if (napi_get_element(env, grads, i, &element) != napi_ok ||
-          !read_float_array(env, element, &g) || g.dtype != tensors_[i].dtype ||
-          g.length != tensors_[i].size) {
+          !read_float_array(env, element, &g) || g.dtype != slot.dtype || g.length != slot.size) {
         throw Napi::TypeError::New(env, "grads[" + std::to_string(i) +
                                             "] must match the dtype and length of its parameter");
       }
       grads_[i] = g.data;
     }
-    core::multi_tensor_step(active_kernels(),
-                            core::StepInput{&tensors_, grads_.data(), plan_, centered_});
-    return env.Undefined();
   }
+
+  // step(grads): one gradient per registered tensor, same dtype and length; updates in place.
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    read_grads(info[0]);
+    step_->run(active_kernels(), grads_.data());
+    return info.Env().Undefined();
+  }
+
+  // streamBaseline(grads): for benchmarks only. Streams the same arrays as step (same chunks and
+  // threads) with trivial arithmetic instead of RMSProp: the memory-traffic limit of a step.
+  Napi::Value StreamBaseline(const Napi::CallbackInfo& info) {
+    read_grads(info[0]);
+    step_->run(kStreamKernels, grads_.data());
+    return info.Env().Undefined();
+  }
+
+  // stepAsync(grads): the same work on a libuv thread; resolves with undefined. The grads array
+  // (and so its typed arrays) stays referenced until then; a second call before it settles throws.
+  Napi::Value StepAsync(const Napi::CallbackInfo& info);
 
   Napi::Value Size(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(tensors_.size()));
+    return Napi::Number::New(info.Env(), static_cast<double>(step_->size()));
   }
 
-  std::vector<core::TensorSlot> tensors_;
+  std::unique_ptr<core::MultiTensorStep> step_;
   std::vector<const void*> grads_;  // reused at every step
   std::vector<Napi::ObjectReference> keep_alive_;
-  const double* plan_ = nullptr;
-  bool centered_ = false;
+  bool in_flight_ = false;  // an asynchronous step is running
 };
+
+class NativeOptimizer::StepWorker : public Napi::AsyncWorker {
+ public:
+  StepWorker(Napi::Env env, NativeOptimizer* owner, const Napi::Value& grads)
+      : Napi::AsyncWorker(env, "rmsprop:stepAsync"),
+        owner_(owner),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        grads_(Napi::Persistent(grads.As<Napi::Object>())),
+        kernels_(&active_kernels()) {
+    owner_->Ref();  // the optimizer (and its buffers) outlive the work
+    owner_->in_flight_ = true;
+  }
+
+  ~StepWorker() override {
+    owner_->in_flight_ = false;
+    owner_->Unref();
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { owner_->step_->run(*kernels_, owner_->grads_.data()); }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  NativeOptimizer* owner_;
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference grads_;
+  const KernelTable* kernels_;
+};
+
+Napi::Value NativeOptimizer::StepAsync(const Napi::CallbackInfo& info) {
+  read_grads(info[0]);
+  auto* worker = new StepWorker(info.Env(), this, info[0]);
+  const Napi::Promise promise = worker->Promise();
+  worker->Queue();  // deleted by node-addon-api after OnOK / OnError
+  return promise;
+}
+
+Napi::Value NumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(core::ThreadPool::instance().size()));
+}
+
+// setNumThreads(n): the threads of the process-wide pool, the calling thread included.
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "threads must be a number");
+  const double n = info[0].As<Napi::Number>().DoubleValue();
+  if (!(n >= 1 && n <= 1024) || n != static_cast<double>(static_cast<std::size_t>(n))) {
+    throw Napi::RangeError::New(info.Env(), "threads must be an integer from 1 to 1024");
+  }
+  core::ThreadPool::instance().resize(static_cast<std::size_t>(n));
+  return info.Env().Undefined();
+}
 
 Napi::Value SimdLevel(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), active_kernels().level);
@@ -169,6 +247,12 @@ Napi::Value SupportedSimdLevels(const Napi::CallbackInfo& info) {
 Napi::Value SetSimdLevel(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "level must be a string");
   return Napi::Boolean::New(info.Env(), select_kernels(info[0].As<Napi::String>().Utf8Value()));
+}
+
+// setGrainElements(n): for benchmarks measuring the chunk size; returns the grain in use.
+Napi::Value SetGrainElements(const Napi::CallbackInfo& info) {
+  if (info[0].IsNumber()) core::set_grain_elements(static_cast<std::size_t>(info[0].As<Napi::Number>().Int64Value()));
+  return Napi::Number::New(info.Env(), static_cast<double>(core::grain_elements()));
 }
 
 Napi::Object PlanLayout(Napi::Env env) {
@@ -193,6 +277,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["simdLevel"] = Napi::Function::New<SimdLevel>(env, "simdLevel");
   exports["supportedSimdLevels"] = Napi::Function::New<SupportedSimdLevels>(env, "supportedSimdLevels");
   exports["setSimdLevel"] = Napi::Function::New<SetSimdLevel>(env, "setSimdLevel");
+  exports["numThreads"] = Napi::Function::New<NumThreads>(env, "numThreads");
+  exports["setNumThreads"] = Napi::Function::New<SetNumThreads>(env, "setNumThreads");
+  exports["setGrainElements"] = Napi::Function::New<SetGrainElements>(env, "setGrainElements");
   exports["planLayout"] = PlanLayout(env);
   return exports;
 }
