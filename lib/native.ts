@@ -28,8 +28,9 @@ export interface PlanLayout {
 /** The native optimizer: registered buffers, one `step` call per optimizer step. */
 export interface NativeOptimizer {
   readonly size: number;
-  step(grads: FloatArray[]): void;
-  stepAsync(grads: FloatArray[]): Promise<void>;
+  /** `same`: the very array objects of the previous call, none detached (pointers reusable). */
+  step(grads: FloatArray[], same?: boolean): void;
+  stepAsync(grads: FloatArray[], same?: boolean): Promise<void>;
   /** Benchmarks only: the same arrays streamed with trivial arithmetic (the memory-traffic limit). */
   streamBaseline(grads: FloatArray[]): void;
 }

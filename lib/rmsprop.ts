@@ -44,9 +44,40 @@ interface Slot {
   readonly weightDecayIndex: number;
 }
 
-function allocate(dtype: DType, size: number, fill: number): FloatArray {
-  const array = dtype === 'float32' ? new Float32Array(size) : new Float64Array(size);
-  return fill === 0 ? array : array.fill(fill);
+// Elements between the starts of two tensors' state: 64 bytes, a cache line and a full vector.
+const STATE_ALIGN_BYTES = 64;
+
+/**
+ * The state buffers of all parameters: for each dtype and each kind (meanSquare, moment,
+ * meanGrad) one contiguous array, viewed per parameter. Contiguous state streams better than
+ * thousands of scattered small arrays and costs one allocation per kind.
+ */
+function allocateStates(params: readonly Parameter[], centered: boolean): ParameterState[] {
+  const offsets = new Array<number>(params.length);
+  const totals: Record<DType, number> = { float32: 0, float64: 0 };
+  params.forEach((p, i) => {
+    const align = STATE_ALIGN_BYTES / (p.dtype === 'float32' ? 4 : 8);
+    offsets[i] = totals[p.dtype];
+    totals[p.dtype] += Math.ceil(p.size / align) * align;
+  });
+  const kind = (dtype: DType, fill: number): FloatArray => {
+    const array = dtype === 'float32' ? new Float32Array(totals.float32) : new Float64Array(totals.float64);
+    return fill === 0 ? array : array.fill(fill);
+  };
+  const pools = (['float32', 'float64'] as const).map((dtype) => ({
+    meanSquare: kind(dtype, 1),
+    moment: kind(dtype, 0),
+    meanGrad: centered ? kind(dtype, 0) : undefined,
+  }));
+  return params.map((p, i) => {
+    const pool = pools[p.dtype === 'float32' ? 0 : 1];
+    const view = (array: FloatArray) => array.subarray(offsets[i], offsets[i] + p.size);
+    return Object.freeze({
+      meanSquare: view(pool.meanSquare),
+      moment: view(pool.moment),
+      ...(pool.meanGrad ? { meanGrad: view(pool.meanGrad) } : {}),
+    });
+  });
 }
 
 // Index of `value` in `list`, appending it when new: each distinct schedule is evaluated once per step.
@@ -90,6 +121,9 @@ export class RMSProp {
   private readonly plan: Float64Array;
   private readonly native: NativeOptimizer;
   private readonly gradBuffers: FloatArray[];
+  /** Whether gradBuffers holds the same array objects as at the previous native call. */
+  private sameGradients = false;
+  private gradientsRead = false;
   private completedSteps = 0;
   /** Asynchronous operations (stepAsync, saveState, loadState) run one after another, in call order. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -117,18 +151,14 @@ export class RMSProp {
     this.groupLr = groupLr;
     const lrSources: StepValue[] = [];
     const weightDecaySources: StepValue[] = [];
-    this.slots = entries.map((entry): Slot => {
+    const states = allocateStates(entries.map((e) => e.param), resolved.centered);
+    this.slots = entries.map((entry, i): Slot => {
       const { param } = entry;
-      const state: ParameterState = Object.freeze({
-        meanSquare: allocate(param.dtype, param.size, 1),
-        moment: allocate(param.dtype, param.size, 0),
-        ...(resolved.centered ? { meanGrad: allocate(param.dtype, param.size, 0) } : {}),
-      });
       return {
         param,
         dtype: param.dtype,
         size: param.size,
-        state,
+        state: states[i],
         lrIndex: indexIn(lrSources, entry.lr),
         weightDecayIndex: entry.weightDecay ? indexIn(weightDecaySources, entry.weightDecay) : -1,
       };
@@ -212,7 +242,7 @@ export class RMSProp {
     const k = this.completedSteps;
     this.readGradients(gradients);
     this.writeStepValues(k);
-    this.native.step(this.gradBuffers);
+    this.native.step(this.gradBuffers, this.sameGradients);
     this.completedSteps = k + 1;
     return true;
   }
@@ -228,7 +258,7 @@ export class RMSProp {
       const k = this.completedSteps;
       this.readGradients(gradients);
       this.writeStepValues(k);
-      await this.native.stepAsync(this.gradBuffers);
+      await this.native.stepAsync(this.gradBuffers, this.sameGradients);
       this.completedSteps = k + 1;
       return true as const;
     });
@@ -315,6 +345,21 @@ export class RMSProp {
     if (gradients.length !== slots.length) {
       throw valueError(OWNER, 'gradients', `an array of ${slots.length} gradients (one per parameter)`, gradients);
     }
+    // Fast path of a training loop that reuses its gradient arrays: the same objects as last
+    // time, still attached (a detached array has length 0), need no further checks.
+    let same = true;
+    for (let i = 0; i < slots.length; i++) {
+      const entry: unknown = gradients[i];
+      const size = slots[i].size;
+      const previous = this.gradBuffers[i];
+      if (entry !== previous || previous.length !== size || slots[i].param.data.length !== size) {
+        same = false;
+        break;
+      }
+    }
+    this.sameGradients = same && this.gradientsRead;
+    if (this.sameGradients) return;
+    this.gradientsRead = false; // until every entry below has passed
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i];
       const entry: unknown = gradients[i];
@@ -341,6 +386,7 @@ export class RMSProp {
       }
       this.gradBuffers[i] = array;
     }
+    this.gradientsRead = true;
   }
 
   private evaluateLearningRates(k: number): void {

@@ -100,6 +100,34 @@ describe('RMSProp', () => {
     expect(opt.state(p)).toBe(s);
   });
 
+  it('uses the gradients of each call, whether the arrays are reused, swapped, or a call failed', () => {
+    const make = () => {
+      const a = new Parameter(new Float32Array([1, 2]), 'a');
+      const b = new Parameter(new Float32Array([3, 4, 5]), 'b');
+      return { a, b, opt: new RMSProp([a, b], { momentum: 0.5 }) };
+    };
+    const A = [new Float32Array([0.1, 0.2]), new Float32Array([0.3, 0.4, 0.5])];
+    const B0 = new Float32Array([-0.7, 0.9]);
+    const x = make();
+    const y = make();
+    x.opt.step(A);
+    x.opt.step(A); // the same arrays again
+    A[0][0] = 0.15; // same array object, new contents: must be read again
+    x.opt.step(A);
+    expect(() => x.opt.step([B0, new Float32Array(2)])).toThrow(ValueError); // fails after entry 0
+    x.opt.step([B0, A[1]]);
+    for (const g of [
+      [new Float32Array([0.1, 0.2]), new Float32Array([0.3, 0.4, 0.5])],
+      [new Float32Array([0.1, 0.2]), new Float32Array([0.3, 0.4, 0.5])],
+      [new Float32Array([0.15, 0.2]), new Float32Array([0.3, 0.4, 0.5])],
+      [new Float32Array([-0.7, 0.9]), new Float32Array([0.3, 0.4, 0.5])],
+    ]) {
+      y.opt.step(g);
+    }
+    expect(Array.from(x.a.data)).toEqual(Array.from(y.a.data));
+    expect(Array.from(x.b.data)).toEqual(Array.from(y.b.data));
+  });
+
   it('rejects state() of a foreign parameter or a non-Parameter', () => {
     const opt = new RMSProp([new Parameter([1], 'w')]);
     expect(() => opt.state(new Parameter([1], 'other'))).toThrow(ValueError);

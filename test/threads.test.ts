@@ -79,6 +79,17 @@ describe('setNumThreads', () => {
     expect(numThreads()).toBe(1);
   });
 
+  it('steps right after every resize (a new worker must join the very next job)', () => {
+    const p = new Parameter(new Float32Array(200_000), 'w');
+    const opt = new RMSProp([p]);
+    const g = new Float32Array(200_000).fill(0.1);
+    for (let i = 0; i < 300; i++) {
+      setNumThreads(1 + (i % 3));
+      opt.step([g]);
+    }
+    expect(opt.globalStep).toBe(300);
+  });
+
   it('rejects a non-integer or out-of-range count', () => {
     expect(() => setNumThreads(0)).toThrow(ValueError);
     expect(() => setNumThreads(2.5)).toThrow(ValueError);

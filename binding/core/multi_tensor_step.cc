@@ -95,8 +95,11 @@ void MultiTensorStep::partition(std::size_t threads) {
   std::size_t total = 0;
   for (const TensorSlot& t : tensors_) total += t.size;
   const std::size_t wanted = grain_elements();
-  const std::size_t grain = std::max<std::size_t>(
-      std::min(wanted, total / std::max<std::size_t>(threads, 1)), std::min<std::size_t>(wanted, 4096));
+  // One chunk (run inline) for small steps; else chunks of the grain, at least one per thread.
+  const std::size_t grain =
+      threads <= 1 || total < kMinParallelElements
+          ? total
+          : std::max<std::size_t>(std::min(wanted, total / threads), std::min<std::size_t>(wanted, 4096));
   Chunk open{0, 0, 0, 0};
   std::size_t filled = 0;
   bool has_open = false;

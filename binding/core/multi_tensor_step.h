@@ -36,6 +36,10 @@ struct Chunk {
 // balance two to a few dozen threads. Measured with bench/grain.js (see README, Performance).
 constexpr std::size_t kDefaultGrainElements = 1 << 16;
 
+// Below this many elements in all, a step runs on the calling thread alone: waking a pool
+// thread costs tens of microseconds, as much as the whole step (bench/grain.js).
+constexpr std::size_t kMinParallelElements = 1 << 17;
+
 // The grain in use (process-wide; changed only by benchmarks measuring it).
 std::size_t grain_elements();
 void set_grain_elements(std::size_t elements);

@@ -30,9 +30,9 @@ struct ThreadPool::State {
     for (std::size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) task(context, i);
   }
 
-  void worker_loop(std::size_t index) {
+  // `seen`: the generation when the thread was created (between jobs); it joins later ones only.
+  void worker_loop(std::size_t index, std::uint64_t seen) {
     std::unique_lock<std::mutex> lock(mutex);
-    std::uint64_t seen = generation;  // started between jobs: wait for the next one
     for (;;) {
       wake.wait(lock, [&] { return generation != seen || index >= target_workers; });
       if (index >= target_workers) return;  // the pool shrank
@@ -46,9 +46,11 @@ struct ThreadPool::State {
 
   // Starts or stops workers so that `workers` threads besides the caller exist. Holds job_mutex.
   void set_workers(std::size_t count_wanted) {
+    std::uint64_t current = 0;
     {
       std::lock_guard<std::mutex> lock(mutex);
       target_workers = count_wanted;
+      current = generation;
     }
     wake.notify_all();
     while (workers.size() > count_wanted) {
@@ -57,7 +59,7 @@ struct ThreadPool::State {
     }
     while (workers.size() < count_wanted) {
       const std::size_t index = workers.size();
-      workers.emplace_back([this, index] { worker_loop(index); });
+      workers.emplace_back([this, index, current] { worker_loop(index, current); });
     }
   }
 };

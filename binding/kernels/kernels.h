@@ -18,9 +18,6 @@ extern const KernelTable kAvx512Kernels;
 extern const KernelTable kNeonKernels;
 #endif
 
-// The memory-traffic baseline for benchmarks: same arrays, trivial arithmetic (not RMSProp).
-extern const KernelTable kStreamKernels;
-
 // The tables this CPU and OS can run, best first (always ends with "scalar").
 const std::vector<const KernelTable*>& supported_kernels();
 

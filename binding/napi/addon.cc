@@ -125,9 +125,13 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
   }
 
   // Reads one gradient per registered tensor into grads_ (same dtype and length), or throws.
-  void read_grads(const Napi::Value& value) {
+  // `same` (from the facade): the very array objects of the previous call, none detached, so the
+  // pointers read then are still valid and reading them again can be skipped.
+  void read_grads(const Napi::Value& value, const Napi::Value& same = Napi::Value()) {
     Napi::Env env = value.Env();
     if (in_flight_) throw Napi::Error::New(env, "an asynchronous step of this optimizer is still running");
+    if (grads_ready_ && !same.IsEmpty() && same.IsBoolean() && same.As<Napi::Boolean>().Value()) return;
+    grads_ready_ = false;
     const std::size_t count = step_->size();
     if (!value.IsArray()) throw Napi::TypeError::New(env, "grads must be an array");
     napi_value grads = value;
@@ -147,11 +151,12 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
       }
       grads_[i] = g.data;
     }
+    grads_ready_ = true;
   }
 
-  // step(grads): one gradient per registered tensor, same dtype and length; updates in place.
+  // step(grads, same?): one gradient per registered tensor, same dtype and length; updates in place.
   Napi::Value Step(const Napi::CallbackInfo& info) {
-    read_grads(info[0]);
+    read_grads(info[0], info[1]);
     step_->run(active_kernels(), grads_.data());
     return info.Env().Undefined();
   }
@@ -160,7 +165,13 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
   // threads) with trivial arithmetic instead of RMSProp: the memory-traffic limit of a step.
   Napi::Value StreamBaseline(const Napi::CallbackInfo& info) {
     read_grads(info[0]);
-    step_->run(kStreamKernels, grads_.data());
+    const KernelTable& active = active_kernels();
+    const KernelTable stream{active.level,          active.width_f32,
+                             active.stream_plain_f32, active.stream_centered_f32,
+                             active.stream_plain_f64, active.stream_centered_f64,
+                             nullptr,               nullptr,
+                             nullptr,               nullptr};
+    step_->run(stream, grads_.data());
     return info.Env().Undefined();
   }
 
@@ -176,6 +187,7 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
   std::vector<const void*> grads_;  // reused at every step
   std::vector<Napi::ObjectReference> keep_alive_;
   bool in_flight_ = false;  // an asynchronous step is running
+  bool grads_ready_ = false;  // grads_ holds the pointers of the last call's arrays
 };
 
 class NativeOptimizer::StepWorker : public Napi::AsyncWorker {
@@ -210,7 +222,7 @@ class NativeOptimizer::StepWorker : public Napi::AsyncWorker {
 };
 
 Napi::Value NativeOptimizer::StepAsync(const Napi::CallbackInfo& info) {
-  read_grads(info[0]);
+  read_grads(info[0], info[1]);
   auto* worker = new StepWorker(info.Env(), this, info[0]);
   const Napi::Promise promise = worker->Promise();
   worker->Queue();  // deleted by node-addon-api after OnOK / OnError

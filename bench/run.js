@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+// npm run bench [-- --quick]
+//
+// Measures, in one run and on the same arrays: the memory-traffic limit (a kernel streaming the
+// step's arrays with trivial arithmetic, one thread and all threads), a naive JavaScript loop,
+// TensorFlow.js tf.train.rmsprop (CPU backend, float32), and this library (sync and async), for
+// 1e3 … 3e7 elements and 2000 tensors × 500, plain and centered, float32 and float64. Every figure
+// is the median of repeated samples; ratios compare figures from this same run.
+// Prints a markdown table and writes it to bench/results/latest.md.
+'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const { Parameter, RMSProp, numThreads, setNumThreads, simdLevel } = require('..');
+const { binding } = require('../dist/native');
+const { flag, median } = require('./harness');
+const { naiveStep } = require('./naive');
+const { makeTfjsStep } = require('./tfjs');
+
+const quick = flag('quick');
+const BUDGET_NS = (quick ? 0.12 : 0.6) * 1e9; // time spent per measurement
+const MAX_SAMPLES = quick ? 7 : 15;
+const TFJS_MAX_ELEMENTS = quick ? 1e5 : 1e7; // beyond this one tfjs step takes many seconds
+const HYPER = { lr: 0.001, decay: 0.9, momentum: 0.9, epsilon: 1e-10 };
+
+const CASES = [
+  { label: '1e3', sizes: [1e3] },
+  { label: '1e4', sizes: [1e4] },
+  { label: '1e5', sizes: [1e5] },
+  { label: '1e6', sizes: [1e6] },
+  { label: '2000×500', sizes: new Array(2000).fill(500) },
+  ...(quick ? [] : [{ label: '1e7', sizes: [1e7] }, { label: '3e7', sizes: [3e7] }]),
+];
+
+/**
+ * Times several methods on the same arrays, interleaved round by round (so slow drift of a
+ * shared machine hits all alike), and returns each one's median ns per call. A method is
+ * { name, run, async?, before? }: `before` runs ahead of each of its samples (e.g. setting the
+ * thread count); sync samples are batches of at least ~1 ms.
+ */
+async function measure(methods) {
+  const once = async (m) => {
+    const start = process.hrtime.bigint();
+    if (m.async) await m.run();
+    else m.run();
+    return Number(process.hrtime.bigint() - start);
+  };
+  let roundNs = 0;
+  for (const m of methods) {
+    m.before?.();
+    await once(m); // warm-up
+    const first = Math.max(await once(m), 50);
+    m.batch = m.async ? 1 : Math.max(1, Math.ceil(1e6 / first));
+    m.samples = [];
+    roundNs += first * m.batch;
+  }
+  const rounds = Math.max(3, Math.min(MAX_SAMPLES, Math.floor(BUDGET_NS / roundNs)));
+  for (let r = 0; r < rounds; r++) {
+    for (const m of methods) {
+      m.before?.();
+      const start = process.hrtime.bigint();
+      for (let b = 0; b < m.batch; b++) {
+        if (m.async) await m.run();
+        else m.run();
+      }
+      m.samples.push(Number(process.hrtime.bigint() - start) / m.batch);
+    }
+  }
+  return Object.fromEntries(methods.map((m) => [m.name, median(m.samples)]));
+}
+
+function gradient(n, Type, seed) {
+  const g = new Type(n);
+  for (let i = 0; i < n; i++) g[i] = Math.sin(i + seed) * 0.01;
+  return g;
+}
+
+async function runCase(c, dtype, centered, allThreads) {
+  const Type = dtype === 'float32' ? Float32Array : Float64Array;
+  const n = c.sizes.reduce((a, b) => a + b, 0);
+  const params = c.sizes.map((size, i) => new Parameter(new Type(size).fill(0.5), `p${i}`));
+  const grads = c.sizes.map((size, i) => gradient(size, Type, i));
+  const opt = new RMSProp(params, { learningRate: HYPER.lr, decay: HYPER.decay, momentum: HYPER.momentum, epsilon: HYPER.epsilon, centered });
+  const states = params.map((p) => opt.state(p));
+
+  // The limit: the very same arrays streamed by the same chunks and threads.
+  const plan = new Float64Array(binding.planLayout.headerSize + params.length * binding.planLayout.tensorStride);
+  const stream = new binding.NativeOptimizer(
+    params.map((p) => p.data),
+    states.map((s) => s.meanSquare),
+    states.map((s) => s.moment),
+    centered ? states.map((s) => s.meanGrad) : null,
+    plan,
+  );
+  const tensors = params.map((p, i) => ({ w: p.data, s: states[i].meanSquare, m: states[i].moment, mg: states[i].meanGrad }));
+  const all = () => setNumThreads(allThreads);
+  const methods = [
+    { name: 'limit1', run: () => stream.streamBaseline(grads), before: () => setNumThreads(1) },
+    { name: 'limitAll', run: () => stream.streamBaseline(grads), before: all },
+    { name: 'native', run: () => opt.step(grads), before: all },
+    { name: 'nativeAsync', run: () => opt.stepAsync(grads), async: true, before: all },
+    { name: 'naive', run: () => naiveStep(tensors, grads, HYPER) },
+  ];
+  let tfjsStep = null;
+  if (dtype === 'float32' && n <= TFJS_MAX_ELEMENTS) {
+    tfjsStep = await makeTfjsStep(c.sizes, HYPER, centered);
+    if (tfjsStep) methods.push({ name: 'tfjs', run: () => tfjsStep.step() });
+  }
+  const t = await measure(methods);
+  tfjsStep?.dispose();
+  setNumThreads(allThreads);
+  const { limit1, limitAll, native, nativeAsync, naive } = t;
+  const tfjs = t.tfjs ?? null;
+  const bytesPerElement = (centered ? 9 : 7) * Type.BYTES_PER_ELEMENT;
+  return { n, bytes: n * bytesPerElement, limit1, limitAll, native, nativeAsync, naive, tfjs };
+}
+
+// A 1 ms interval timer's worst lateness while stepAsync updates 3e7 float32 elements (centered).
+async function eventLoopLateness(elements) {
+  const p = new Parameter(new Float32Array(elements), 'w');
+  const opt = new RMSProp([p], { centered: true });
+  const g = gradient(elements, Float32Array, 0);
+  await opt.stepAsync([g]);
+  let worst = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last - 1);
+    last = now;
+  }, 1);
+  const start = performance.now();
+  for (let k = 0; k < 5; k++) await opt.stepAsync([g]);
+  const elapsed = performance.now() - start;
+  clearInterval(timer);
+  return { worst, elapsed: elapsed / 5 };
+}
+
+const fmt = (ns, n) => (ns === null ? '—' : (ns / n).toFixed(3));
+const ratio = (a, b) => (a === null || b === null ? '—' : `${(a / b).toFixed(a / b >= 100 ? 0 : 1)}×`);
+
+async function main() {
+  const allThreads = numThreads();
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const lines = [];
+  const out = (line = '') => {
+    lines.push(line);
+    console.log(line);
+  };
+  out(`# rmsprop-native benchmark${quick ? ' (quick)' : ''}`);
+  out();
+  out(`${new Date().toISOString()} · ${cpu} · ${os.cpus().length} CPUs · Node ${process.version} · ` +
+    `SIMD ${simdLevel()} · ${allThreads} threads`);
+  out();
+  out('ns/elem: median time of one step per element. GB/s: bytes a step must move (param, state and');
+  out('gradient read, param and state written) per second. Limit: the same arrays streamed with trivial');
+  out('arithmetic by the same chunks and threads (1T: one thread). % of limit = limit time / step time.');
+  out();
+  out('| case | dtype | variant | step ns/elem | async ns/elem | GB/s | % of limit | limit ns/elem (all / 1T) | naive JS ns/elem | tfjs ns/elem | vs JS loop | vs tfjs |');
+  out('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const results = {};
+  for (const dtype of ['float32', 'float64']) {
+    for (const centered of [false, true]) {
+      for (const c of CASES) {
+        const r = await runCase(c, dtype, centered, allThreads);
+        results[`${dtype}/${centered}/${c.label}`] = r;
+        const variant = centered ? 'centered' : 'plain';
+        const gbps = (r.bytes / r.native).toFixed(1);
+        out(`| ${c.label} | ${dtype} | ${variant} | ${fmt(r.native, r.n)} | ${fmt(r.nativeAsync, r.n)} | ${gbps} | ` +
+          `${((100 * r.limitAll) / r.native).toFixed(0)}% | ${fmt(r.limitAll, r.n)} / ${fmt(r.limit1, r.n)} | ` +
+          `${fmt(r.naive, r.n)} | ${fmt(r.tfjs, r.n)} | ${ratio(r.naive, r.native)} | ${ratio(r.tfjs, r.native)} |`);
+        if (global.gc) global.gc();
+      }
+    }
+  }
+  out();
+  const many = results['float32/false/2000×500'];
+  const one = results['float32/false/1e6'];
+  out(`Per-tensor overhead (float32 plain): (2000×500 − 1×1e6) / 2000 = ${((many.native - one.native) / 2000).toFixed(0)} ns.`);
+  const small = results['float32/false/1e3'];
+  out(`One 1e3-element float32 step(): ${(small.native / 1000).toFixed(2)} µs (stepAsync: ${(small.nativeAsync / 1000).toFixed(1)} µs).`);
+  const lateness = await eventLoopLateness(quick ? 1e7 : 3e7);
+  out(`Event loop during stepAsync of ${quick ? '1e7' : '3e7'} float32 elements (centered, ` +
+    `${lateness.elapsed.toFixed(1)} ms per step): a 1 ms interval timer was at most ${lateness.worst.toFixed(2)} ms late.`);
+  const dir = path.join(__dirname, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'latest.md'), `${lines.join('\n')}\n`);
+  console.log(`\nwritten to ${path.relative(process.cwd(), path.join(dir, 'latest.md'))}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
