@@ -44,16 +44,26 @@ export function piecewiseConstantLr(milestone: readonly number[], learningRates:
   return out;
 }
 
+// The arguments shared by the three decay helpers, validated as MindSpore's _check_inputs.
+function decayArgs(
+  owner: string, learningRate: number, decayRate: number, totalStep: number, stepPerEpoch: number,
+  decayEpoch: number, isStair: boolean,
+) {
+  return {
+    lr: positive(owner, 'learningRate', learningRate),
+    rate: positive(owner, 'decayRate', decayRate),
+    args: epochs(owner, totalStep, stepPerEpoch),
+    every: positiveInteger(owner, 'decayEpoch', decayEpoch),
+    stair: boolean(owner, 'isStair', isStair),
+  };
+}
+
 /** lr·decayRate^(e/decayEpoch), the exponent floored when isStair. */
 export function exponentialDecayLr(
   learningRate: number, decayRate: number, totalStep: number, stepPerEpoch: number, decayEpoch: number, isStair = false,
 ): number[] {
-  const owner = 'exponentialDecayLr';
-  const lr = positive(owner, 'learningRate', learningRate);
-  const rate = positive(owner, 'decayRate', decayRate);
-  const args = epochs(owner, totalStep, stepPerEpoch);
-  const every = positiveInteger(owner, 'decayEpoch', decayEpoch);
-  const stair = boolean(owner, 'isStair', isStair);
+  const { lr, rate, args, every, stair } = decayArgs(
+    'exponentialDecayLr', learningRate, decayRate, totalStep, stepPerEpoch, decayEpoch, isStair);
   return perStep(args, (e) => lr * rate ** (stair ? Math.floor(e / every) : e / every));
 }
 
@@ -61,12 +71,8 @@ export function exponentialDecayLr(
 export function naturalExpDecayLr(
   learningRate: number, decayRate: number, totalStep: number, stepPerEpoch: number, decayEpoch: number, isStair = false,
 ): number[] {
-  const owner = 'naturalExpDecayLr';
-  const lr = positive(owner, 'learningRate', learningRate);
-  const rate = positive(owner, 'decayRate', decayRate);
-  const args = epochs(owner, totalStep, stepPerEpoch);
-  const every = positiveInteger(owner, 'decayEpoch', decayEpoch);
-  const stair = boolean(owner, 'isStair', isStair);
+  const { lr, rate, args, every, stair } = decayArgs(
+    'naturalExpDecayLr', learningRate, decayRate, totalStep, stepPerEpoch, decayEpoch, isStair);
   // e^x written as MindSpore's Python writes it (math.e ** x), which can differ from exp(x) by an ulp.
   return perStep(args, (e) => lr * Math.E ** (-rate * (stair ? Math.floor(e / every) * every : e)));
 }
@@ -75,12 +81,8 @@ export function naturalExpDecayLr(
 export function inverseDecayLr(
   learningRate: number, decayRate: number, totalStep: number, stepPerEpoch: number, decayEpoch: number, isStair = false,
 ): number[] {
-  const owner = 'inverseDecayLr';
-  const lr = positive(owner, 'learningRate', learningRate);
-  const rate = positive(owner, 'decayRate', decayRate);
-  const args = epochs(owner, totalStep, stepPerEpoch);
-  const every = positiveInteger(owner, 'decayEpoch', decayEpoch);
-  const stair = boolean(owner, 'isStair', isStair);
+  const { lr, rate, args, every, stair } = decayArgs(
+    'inverseDecayLr', learningRate, decayRate, totalStep, stepPerEpoch, decayEpoch, isStair);
   return perStep(args, (e) => lr / (1 + rate * (stair ? Math.floor(e / every) : e / every)));
 }
 

@@ -10,8 +10,8 @@ import { LearningRateSchedule } from './learning-rate';
 const f = Math.fround;
 const PI = f(Math.PI);
 
-/** lr·decayRate^p, p = step/decaySteps (floored when isStair). */
-export class ExponentialDecayLR extends LearningRateSchedule {
+/** The arguments shared by the three decay schedules, validated as MindSpore does. */
+abstract class DecayLR extends LearningRateSchedule {
   readonly learningRate: number;
   readonly decayRate: number;
   readonly decaySteps: number;
@@ -19,17 +19,24 @@ export class ExponentialDecayLR extends LearningRateSchedule {
 
   constructor(learningRate: number, decayRate: number, decaySteps: number, isStair = false) {
     super();
-    const owner = 'ExponentialDecayLR';
+    const owner = new.target.name;
     this.learningRate = positive(owner, 'learningRate', learningRate);
     this.decayRate = positive(owner, 'decayRate', decayRate);
     this.decaySteps = positiveInteger(owner, 'decaySteps', decaySteps);
     this.isStair = boolean(owner, 'isStair', isStair);
   }
 
+  /** step/decaySteps in float32, floored when isStair. */
+  protected progress(globalStep: number): number {
+    const p = f(f(globalStep) / this.decaySteps);
+    return this.isStair ? Math.floor(p) : p;
+  }
+}
+
+/** lr·decayRate^p, p = step/decaySteps (floored when isStair). */
+export class ExponentialDecayLR extends DecayLR {
   at(globalStep: number): number {
-    let p = f(f(globalStep) / this.decaySteps);
-    if (this.isStair) p = Math.floor(p);
-    return f(f(this.learningRate) * f(Math.pow(f(this.decayRate), p)));
+    return f(f(this.learningRate) * f(Math.pow(f(this.decayRate), this.progress(globalStep))));
   }
 }
 
@@ -37,48 +44,17 @@ export class ExponentialDecayLR extends LearningRateSchedule {
  * lr·e^(−decayRate·p), p = step, or floor(step/decaySteps)·decaySteps when isStair. As MindSpore
  * computes it: without isStair the step is not divided by decaySteps.
  */
-export class NaturalExpDecayLR extends LearningRateSchedule {
-  readonly learningRate: number;
-  readonly decayRate: number;
-  readonly decaySteps: number;
-  readonly isStair: boolean;
-
-  constructor(learningRate: number, decayRate: number, decaySteps: number, isStair = false) {
-    super();
-    const owner = 'NaturalExpDecayLR';
-    this.learningRate = positive(owner, 'learningRate', learningRate);
-    this.decayRate = positive(owner, 'decayRate', decayRate);
-    this.decaySteps = positiveInteger(owner, 'decaySteps', decaySteps);
-    this.isStair = boolean(owner, 'isStair', isStair);
-  }
-
+export class NaturalExpDecayLR extends DecayLR {
   at(globalStep: number): number {
-    let p = f(globalStep);
-    if (this.isStair) p = f(Math.floor(f(p / this.decaySteps)) * this.decaySteps);
+    const p = this.isStair ? f(this.progress(globalStep) * this.decaySteps) : f(globalStep);
     return f(f(this.learningRate) * f(Math.exp(f(-f(this.decayRate) * p))));
   }
 }
 
 /** lr / (1 + decayRate·p), p = step/decaySteps (floored when isStair). */
-export class InverseDecayLR extends LearningRateSchedule {
-  readonly learningRate: number;
-  readonly decayRate: number;
-  readonly decaySteps: number;
-  readonly isStair: boolean;
-
-  constructor(learningRate: number, decayRate: number, decaySteps: number, isStair = false) {
-    super();
-    const owner = 'InverseDecayLR';
-    this.learningRate = positive(owner, 'learningRate', learningRate);
-    this.decayRate = positive(owner, 'decayRate', decayRate);
-    this.decaySteps = positiveInteger(owner, 'decaySteps', decaySteps);
-    this.isStair = boolean(owner, 'isStair', isStair);
-  }
-
+export class InverseDecayLR extends DecayLR {
   at(globalStep: number): number {
-    let p = f(f(globalStep) / this.decaySteps);
-    if (this.isStair) p = Math.floor(p);
-    return f(f(this.learningRate) / f(1 + f(f(this.decayRate) * p)));
+    return f(f(this.learningRate) / f(1 + f(f(this.decayRate) * this.progress(globalStep))));
   }
 }
 

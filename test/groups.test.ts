@@ -2,15 +2,8 @@
 import { Parameter, RMSProp, Tensor, ValueError, type ParameterGroup } from '../lib';
 import { binding } from '../lib/native';
 import { mismatches, random, referenceStep, uniform, type Dtype, type FloatArray, type Hyper } from './reference';
+import { thrown } from './helpers';
 
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 function param(name: string, shape: number[], dtype: Dtype = 'float32', seed = 1): Parameter {
   const size = shape.reduce((a, b) => a * b, 1);

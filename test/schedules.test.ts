@@ -13,6 +13,7 @@ import {
   ValueError,
   WarmUpLR,
 } from '../lib';
+import { thrown } from './helpers';
 
 type Ctor = new (...args: never[]) => LearningRateSchedule;
 const classes = lib as unknown as Record<string, Ctor>;
@@ -105,14 +106,6 @@ describe('list helpers against a float64 reference', () => {
 });
 
 describe('validation', () => {
-  const thrown = (fn: () => unknown): Error => {
-    try {
-      fn();
-    } catch (e) {
-      return e as Error;
-    }
-    throw new Error('expected a throw');
-  };
 
   it.each([
     ['ExponentialDecayLR learningRate 0', () => new ExponentialDecayLR(0, 0.9, 4), ValueError, "'learningRate' must be > 0"],

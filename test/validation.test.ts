@@ -1,16 +1,9 @@
 /** Every constructor and step error of the contract in this scope: class, and a message naming the key and value. */
 import { Parameter, RMSProp, Tensor, ValueError } from '../lib';
+import { thrown } from './helpers';
 
 const w = () => new Parameter(new Float32Array([1, 2, 3]), 'w');
 
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('ValueError', () => {
   it('is a RangeError named ValueError', () => {
