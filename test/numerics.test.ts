@@ -153,6 +153,38 @@ describe.each(LEVELS)('SIMD level %s', (level) => {
     });
   });
 
+  it('handles edge values exactly: overflowing g², NaN gradients, denormal denominators', () => {
+    const n = 32; // full registers on every level, so edge lanes share registers with normal ones
+    const param = new Parameter(new Float32Array(n).fill(1), 'w');
+    const opt = new RMSProp([param], { centered: true, momentum: 0.9, learningRate: 0.1, epsilon: 1e-44 });
+    const state = opt.state(param);
+    state.moment.fill(0.25);
+    const grad = new Float32Array(n).fill(0.1);
+    grad[3] = 3e19; // g² overflows float32: s = inf, so g/√d = 0 and m = β·m
+    grad[5] = NaN; // s and ḡ become NaN; d is NaN, so the guard keeps m and w
+    grad[7] = 1e-30; // with s denormal below, d = s − ḡ² + ε is denormal
+    state.meanSquare[7] = 1e-39;
+    const before = { param: param.data.slice(), meanSquare: state.meanSquare.slice(), moment: state.moment.slice(), meanGrad: state.meanGrad!.slice() };
+    const hyper: Hyper = { lr: 0.1, decay: 0.9, momentum: 0.9, epsilon: 1e-44, lossScale: 1, weightDecay: null, centered: true };
+    const expected = referenceStep('float32', hyper, before, grad);
+    opt.step([grad]);
+    expect(state.meanSquare[3]).toBe(Infinity);
+    expect(state.moment[3]).toBe(Math.fround(0.9 * 0.25));
+    expect(param.data[3]).toBe(Math.fround(1 - Math.fround(0.9 * 0.25)));
+    expect(Number.isNaN(state.meanSquare[5]) && Number.isNaN(state.meanGrad![5])).toBe(true);
+    expect([state.moment[5], param.data[5]]).toEqual([0.25, 1]);
+    expect(state.meanSquare[7]).toBeLessThan(1.1754943508222875e-38); // still denormal
+    const others = [...Array(n).keys()].filter((i) => i !== 3 && i !== 5);
+    for (const [actual, want, tol] of [
+      [param.data, expected.param, expected.tol.param],
+      [state.moment, expected.moment, expected.tol.moment],
+    ] as const) {
+      const bad = mismatches(others.map((i) => actual[i]), others.map((i) => want[i]), others.map((i) => tol[i]));
+      expect(bad).toEqual([]);
+    }
+    expect(state.moment[7]).toBeGreaterThan(1e-13); // lr·g/√d with d ≈ 9e-40, not 0 or NaN
+  });
+
   it('gives bit-identical results however the elements are split across parameters', () => {
     const n = 1000;
     const rand = random(5);

@@ -21,6 +21,19 @@ struct Avx2F32 {
   static V div(V a, V b) { return _mm256_div_ps(a, b); }
   static V madd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V sqrt(V a) { return _mm256_sqrt_ps(a); }
+  // a/√x as a·r with r = rsqrt(x) (12 bits) refined by one Newton step (~23 bits): well inside
+  // semantics.md §2 and without the slow divide and square root. Lanes outside the normal range
+  // (0, ∞), NaN, denormals) take the exact path, for the whole register, so edge values
+  // (the centered guard, overflow) behave exactly as in the scalar kernels.
+  static V over_sqrt(V a, V x) {
+    const V in_range = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_GE_OQ),
+                                     _mm256_cmp_ps(x, _mm256_set1_ps(3.40282347e+38f), _CMP_LE_OQ));
+    if (_mm256_movemask_ps(in_range) != 0xFF) return div(a, sqrt(x));
+    V r = _mm256_rsqrt_ps(x);
+    const V half_x_r = _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)), r);
+    r = _mm256_mul_ps(r, _mm256_fnmadd_ps(half_x_r, r, _mm256_set1_ps(1.5f)));
+    return _mm256_mul_ps(a, r);
+  }
   static Mask positive(V a) { return _mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ); }
   static V select(Mask m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
 };
@@ -39,6 +52,7 @@ struct Avx2F64 {
   static V div(V a, V b) { return _mm256_div_pd(a, b); }
   static V madd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
   static V sqrt(V a) { return _mm256_sqrt_pd(a); }
+  static V over_sqrt(V a, V x) { return div(a, sqrt(x)); }
   static Mask positive(V a) { return _mm256_cmp_pd(a, _mm256_setzero_pd(), _CMP_GT_OQ); }
   static V select(Mask m, V a, V b) { return _mm256_blendv_pd(b, a, m); }
 };

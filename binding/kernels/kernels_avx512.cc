@@ -21,6 +21,19 @@ struct Avx512F32 {
   static V div(V a, V b) { return _mm512_div_ps(a, b); }
   static V madd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V sqrt(V a) { return _mm512_sqrt_ps(a); }
+  // a/√x as a·r with r = rsqrt14(x) (14 bits) refined by one Newton step (~28 bits), within
+  // semantics.md §2 and without the slow divide and square root. Registers with a lane outside
+  // the normal range [FLT_MIN, FLT_MAX] (the centered guard, NaN, overflow, denormals) take the
+  // exact path, so edge values behave exactly as in the scalar kernels.
+  static V over_sqrt(V a, V x) {
+    const __mmask16 in_range = _mm512_cmp_ps_mask(x, _mm512_set1_ps(1.17549435e-38f), _CMP_GE_OQ) &
+                               _mm512_cmp_ps_mask(x, _mm512_set1_ps(3.40282347e+38f), _CMP_LE_OQ);
+    if (in_range != 0xFFFF) return div(a, sqrt(x));
+    V r = _mm512_rsqrt14_ps(x);
+    const V half_x_r = _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), r);
+    r = _mm512_mul_ps(r, _mm512_fnmadd_ps(half_x_r, r, _mm512_set1_ps(1.5f)));
+    return _mm512_mul_ps(a, r);
+  }
   static Mask positive(V a) { return _mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_GT_OQ); }
   static V select(Mask m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
 };
@@ -39,6 +52,19 @@ struct Avx512F64 {
   static V div(V a, V b) { return _mm512_div_pd(a, b); }
   static V madd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V sqrt(V a) { return _mm512_sqrt_pd(a); }
+  // As for float32, with two Newton steps from 14 bits (~56 bits before rounding), within the
+  // 1e-12 of semantics.md §2; the exact path for lanes outside [DBL_MIN, DBL_MAX].
+  static V over_sqrt(V a, V x) {
+    const __mmask8 in_range = _mm512_cmp_pd_mask(x, _mm512_set1_pd(2.2250738585072014e-308), _CMP_GE_OQ) &
+                              _mm512_cmp_pd_mask(x, _mm512_set1_pd(1.7976931348623157e+308), _CMP_LE_OQ);
+    if (in_range != 0xFF) return div(a, sqrt(x));
+    const V half_x = _mm512_mul_pd(x, _mm512_set1_pd(0.5));
+    const V three_halves = _mm512_set1_pd(1.5);
+    V r = _mm512_rsqrt14_pd(x);
+    r = _mm512_mul_pd(r, _mm512_fnmadd_pd(_mm512_mul_pd(half_x, r), r, three_halves));
+    r = _mm512_mul_pd(r, _mm512_fnmadd_pd(_mm512_mul_pd(half_x, r), r, three_halves));
+    return _mm512_mul_pd(a, r);
+  }
   static Mask positive(V a) { return _mm512_cmp_pd_mask(a, _mm512_setzero_pd(), _CMP_GT_OQ); }
   static V select(Mask m, V a, V b) { return _mm512_mask_blend_pd(m, b, a); }
 };

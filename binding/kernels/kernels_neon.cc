@@ -20,6 +20,7 @@ struct NeonF32 {
   static V div(V a, V b) { return vdivq_f32(a, b); }
   static V madd(V a, V b, V c) { return vfmaq_f32(c, a, b); }
   static V sqrt(V a) { return vsqrtq_f32(a); }
+  static V over_sqrt(V a, V x) { return div(a, sqrt(x)); }
   static Mask positive(V a) { return vcgtq_f32(a, vdupq_n_f32(0.0f)); }
   static V select(Mask m, V a, V b) { return vbslq_f32(m, a, b); }
 };
@@ -38,6 +39,7 @@ struct NeonF64 {
   static V div(V a, V b) { return vdivq_f64(a, b); }
   static V madd(V a, V b, V c) { return vfmaq_f64(c, a, b); }
   static V sqrt(V a) { return vsqrtq_f64(a); }
+  static V over_sqrt(V a, V x) { return div(a, sqrt(x)); }
   static Mask positive(V a) { return vcgtq_f64(a, vdupq_n_f64(0.0)); }
   static V select(Mask m, V a, V b) { return vbslq_f64(m, a, b); }
 };

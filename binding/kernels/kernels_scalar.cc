@@ -20,6 +20,7 @@ struct ScalarOps {
   static V div(V a, V b) { return a / b; }
   static V madd(V a, V b, V c) { return a * b + c; }
   static V sqrt(V a) { return std::sqrt(a); }
+  static V over_sqrt(V a, V x) { return div(a, sqrt(x)); }
   static Mask positive(V a) { return a > V(0); }
   static V select(Mask m, V a, V b) { return m ? a : b; }
 };

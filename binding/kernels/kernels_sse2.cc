@@ -20,6 +20,7 @@ struct Sse2F32 {
   static V div(V a, V b) { return _mm_div_ps(a, b); }
   static V madd(V a, V b, V c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
   static V sqrt(V a) { return _mm_sqrt_ps(a); }
+  static V over_sqrt(V a, V x) { return div(a, sqrt(x)); }
   static Mask positive(V a) { return _mm_cmpgt_ps(a, _mm_setzero_ps()); }
   static V select(Mask m, V a, V b) { return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b)); }
 };
@@ -38,6 +39,7 @@ struct Sse2F64 {
   static V div(V a, V b) { return _mm_div_pd(a, b); }
   static V madd(V a, V b, V c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
   static V sqrt(V a) { return _mm_sqrt_pd(a); }
+  static V over_sqrt(V a, V x) { return div(a, sqrt(x)); }
   static Mask positive(V a) { return _mm_cmpgt_pd(a, _mm_setzero_pd()); }
   static V select(Mask m, V a, V b) { return _mm_or_pd(_mm_and_pd(m, a), _mm_andnot_pd(m, b)); }
 };

@@ -10,7 +10,10 @@
 //             d ← s − ḡ² + ε
 //             if d > 0: m ← β·m + η·g / √d ; w ← w − m   (else m and w keep their values)
 //
-// `Ops` supplies the arithmetic of one lane type: a scalar (float, double) or a SIMD register.
+// `Ops` supplies the arithmetic of one lane type: a scalar (float, double) or a SIMD register:
+// add, sub, mul, madd(a, b, c) = a·b + c (fused where the instruction set has FMA),
+// over_sqrt(a, x) = a / √x (exactly, or through a refined reciprocal square root within the
+// tolerance of semantics.md §2), positive(x) = the mask of x > 0, select(mask, a, b).
 // Every instruction-set file (and the CUDA file) instantiates these templates with an Ops type
 // declared in its own anonymous namespace, so each instantiation has internal linkage and the
 // linker can never pick code compiled for one instruction set to serve another (the ODR trap
@@ -56,7 +59,7 @@ RMSPROP_LANE void plain_update(typename Ops::V& w, typename Ops::V& mean_square,
   g = effective_gradient<Ops, kWeightDecay>(g, w, c);
   mean_square = Ops::madd(c.decay, mean_square, Ops::mul(c.one_minus_decay, Ops::mul(g, g)));
   moment = Ops::madd(c.momentum, moment,
-                     Ops::div(Ops::mul(c.lr, g), Ops::sqrt(Ops::add(mean_square, c.epsilon))));
+                     Ops::over_sqrt(Ops::mul(c.lr, g), Ops::add(mean_square, c.epsilon)));
   w = Ops::sub(w, moment);
 }
 
@@ -73,7 +76,7 @@ RMSPROP_LANE void centered_update(typename Ops::V& w, typename Ops::V& mean_squa
   // Lanes that fail it compute √(negative) = NaN, which the select discards.
   const typename Ops::Mask ok = Ops::positive(denominator);
   const typename Ops::V new_moment =
-      Ops::madd(c.momentum, moment, Ops::div(Ops::mul(c.lr, g), Ops::sqrt(denominator)));
+      Ops::madd(c.momentum, moment, Ops::over_sqrt(Ops::mul(c.lr, g), denominator));
   moment = Ops::select(ok, new_moment, moment);
   w = Ops::select(ok, Ops::sub(w, new_moment), w);
 }
