@@ -9,6 +9,7 @@ export { LearningRateSchedule } from './learning-rate';
 export type { LearningRate, LearningRateFunction, WeightDecay } from './learning-rate';
 export type { RMSPropOptions, Device } from './options';
 export { RMSProp, cudaAvailable, simdLevel, numThreads, setNumThreads } from './rmsprop';
+export type { SharedRMSProp, SharedParameter, SharedStepValue } from './sharing';
 export type { Gradient, ParameterState } from './rmsprop';
 export type { SimdLevel } from './native';
 export {

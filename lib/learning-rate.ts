@@ -38,7 +38,7 @@ export type WeightDecay = number | ((globalStep: number) => number) | { at(globa
 export type StepValue =
   | { readonly kind: 'fixed'; readonly value: number }
   | { readonly kind: 'table'; readonly values: readonly number[] }
-  | { readonly kind: 'function'; readonly at: (globalStep: number) => number };
+  | { readonly kind: 'function'; readonly at: (globalStep: number) => number; readonly source: unknown };
 
 function checkFixed(owner: string, what: string, value: number): StepValue {
   return { kind: 'fixed', value: nonNegative(owner, what, value) };
@@ -69,28 +69,28 @@ const LR_TYPES = 'a number, a Tensor, a typed array, an iterable of numbers, a L
 /** Reads a learning rate of any accepted form (see `LearningRate`). */
 export function resolveLearningRate(owner: string, what: string, value: unknown): StepValue {
   if (typeof value === 'number') return checkFixed(owner, what, value);
-  if (typeof value === 'function') return { kind: 'function', at: value as LearningRateFunction };
+  if (typeof value === 'function') return { kind: 'function', at: value as LearningRateFunction, source: value };
   if (value === null || typeof value !== 'object') throw typeError(owner, what, LR_TYPES, value);
   if (value instanceof Tensor) {
     if (value.rank === 0) return { kind: 'fixed', value: value.data[0] };
     if (value.rank === 1) return tableFrom(owner, what, value.data);
     throw valueError(owner, what, 'a Tensor of rank 0 or 1', `a Tensor of rank ${value.rank}`);
   }
-  if (value instanceof LearningRateSchedule) return { kind: 'function', at: (k) => value.at(k) };
+  if (value instanceof LearningRateSchedule) return { kind: 'function', at: (k) => value.at(k), source: value };
   if (dtypeOf(value) !== undefined || isIterable(value)) {
     return tableFrom(owner, what, value as Iterable<unknown>);
   }
   const at = scheduleMethod(value);
-  if (at) return { kind: 'function', at };
+  if (at) return { kind: 'function', at, source: value };
   throw typeError(owner, what, LR_TYPES, value);
 }
 
 /** Reads a weight decay: a number ≥ 0, or a function / object with `at` (dynamic). */
 export function resolveWeightDecay(owner: string, what: string, value: unknown): StepValue {
   if (typeof value === 'number') return checkFixed(owner, what, value);
-  if (typeof value === 'function') return { kind: 'function', at: value as (k: number) => number };
+  if (typeof value === 'function') return { kind: 'function', at: value as (k: number) => number, source: value };
   const at = value !== null && typeof value === 'object' ? scheduleMethod(value) : undefined;
-  if (at) return { kind: 'function', at };
+  if (at) return { kind: 'function', at, source: value };
   throw typeError(owner, what, 'a number, a function of the global step or an object with at(globalStep)', value);
 }
 

@@ -29,7 +29,8 @@ export interface PlanLayout {
 export interface NativeOptimizer {
   readonly size: number;
   /** `same`: the very array objects of the previous call, none detached (pointers reusable). */
-  step(grads: FloatArray[], same?: boolean): void;
+  /** With `claim`, it runs under the parameters' locks (useLocking) right before the update. */
+  step(grads: FloatArray[], same?: boolean, claim?: () => void): void;
   stepAsync(grads: FloatArray[], same?: boolean): Promise<void>;
   /** Benchmarks only: the same arrays streamed with trivial arithmetic (the memory-traffic limit). */
   streamBaseline(grads: FloatArray[]): void;
@@ -42,6 +43,7 @@ export interface NativeBinding {
     moment: FloatArray[],
     meanGrad: FloatArray[] | null,
     plan: Float64Array,
+    useLocking?: boolean,
   ) => NativeOptimizer;
   simdLevel(): SimdLevel;
   supportedSimdLevels(): SimdLevel[];

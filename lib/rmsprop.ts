@@ -10,14 +10,36 @@ import {
   type StateDict,
 } from './checkpoint';
 import { typeError, valueError } from './errors';
-import { readParams, type ParamsInput } from './groups';
+import { readParams, type ParameterEntry, type ParamsInput } from './groups';
 import { valueAt, type StepValue } from './learning-rate';
 import { binding, type NativeOptimizer, type SimdLevel } from './native';
 import { readOptions, type ResolvedOptions, type RMSPropOptions } from './options';
+import {
+  checkHandle,
+  deserializeStepValue,
+  isShared,
+  serializeStepValue,
+  type SharedRMSProp,
+} from './sharing';
 import { dtypeOf, Parameter, Tensor, type DType, type FloatArray } from './tensor';
 
 const OWNER = 'RMSProp';
 const layout = binding.planLayout;
+
+/** What `RMSProp.fromShared` hands its constructor call: everything already validated and allocated. */
+interface Adopted {
+  options: ResolvedOptions;
+  parsed: { entries: ParameterEntry[]; groupLr: boolean };
+  states: ParameterState[];
+  counter: Int32Array;
+}
+let adopted: Adopted | undefined;
+
+function takeAdopted(): Adopted | undefined {
+  const taken = adopted;
+  adopted = undefined;
+  return taken;
+}
 
 /** Live views of one parameter's optimizer state (same dtype and length as the parameter). */
 export interface ParameterState {
@@ -52,7 +74,7 @@ const STATE_ALIGN_BYTES = 64;
  * meanGrad) one contiguous array, viewed per parameter. Contiguous state streams better than
  * thousands of scattered small arrays and costs one allocation per kind.
  */
-function allocateStates(params: readonly Parameter[], centered: boolean): ParameterState[] {
+function allocateStates(params: readonly Parameter[], centered: boolean, shared: boolean): ParameterState[] {
   const offsets = new Array<number>(params.length);
   const totals: Record<DType, number> = { float32: 0, float64: 0 };
   params.forEach((p, i) => {
@@ -61,7 +83,11 @@ function allocateStates(params: readonly Parameter[], centered: boolean): Parame
     totals[p.dtype] += Math.ceil(p.size / align) * align;
   });
   const kind = (dtype: DType, fill: number): FloatArray => {
-    const array = dtype === 'float32' ? new Float32Array(totals.float32) : new Float64Array(totals.float64);
+    const Type = dtype === 'float32' ? Float32Array : Float64Array;
+    const length = totals[dtype];
+    const array = shared
+      ? new Type(new SharedArrayBuffer(length * Type.BYTES_PER_ELEMENT) as unknown as ArrayBuffer)
+      : new Type(length);
     return fill === 0 ? array : array.fill(fill);
   };
   const pools = (['float32', 'float64'] as const).map((dtype) => ({
@@ -121,10 +147,13 @@ export class RMSProp {
   private readonly plan: Float64Array;
   private readonly native: NativeOptimizer;
   private readonly gradBuffers: FloatArray[];
+  private readonly entries: readonly ParameterEntry[];
+  private readonly claimStepBound = () => this.claimStep();
   /** Whether gradBuffers holds the same array objects as at the previous native call. */
   private sameGradients = false;
   private gradientsRead = false;
-  private completedSteps = 0;
+  /** The global step (Int32, on a SharedArrayBuffer when the parameters are shared). */
+  private readonly counter: Int32Array;
   /** Asynchronous operations (stepAsync, saveState, loadState) run one after another, in call order. */
   private queue: Promise<unknown> = Promise.resolve();
   private pendingOperations = 0;
@@ -139,8 +168,9 @@ export class RMSProp {
    *   or learning-rate tables of different lengths.
    */
   constructor(params: ParamsInput, options?: RMSPropOptions) {
-    const resolved = readOptions(OWNER, options);
-    const { entries, groupLr } = readParams(OWNER, params, resolved);
+    const adopted = takeAdopted();
+    const resolved = adopted ? adopted.options : readOptions(OWNER, options);
+    const { entries, groupLr } = adopted ? adopted.parsed : readParams(OWNER, params, resolved);
     if (resolved.device === 'cuda' && !cudaAvailable()) {
       throw new Error(
         "For 'RMSProp', the 'device' 'cuda' is not available: this build has no CUDA kernels or " +
@@ -151,7 +181,13 @@ export class RMSProp {
     this.groupLr = groupLr;
     const lrSources: StepValue[] = [];
     const weightDecaySources: StepValue[] = [];
-    const states = allocateStates(entries.map((e) => e.param), resolved.centered);
+    // On SharedArrayBuffers when every parameter is, so that share() can hand them to workers.
+    const shared = entries.every((e) => isShared(e.param.data));
+    const states = adopted ? adopted.states : allocateStates(entries.map((e) => e.param), resolved.centered, shared);
+    this.counter = adopted
+      ? adopted.counter
+      : new Int32Array(shared ? (new SharedArrayBuffer(4) as unknown as ArrayBuffer) : new ArrayBuffer(4));
+    this.entries = entries;
     this.slots = entries.map((entry, i): Slot => {
       const { param } = entry;
       return {
@@ -193,6 +229,7 @@ export class RMSProp {
       this.slots.map((s) => s.state.moment),
       resolved.centered ? this.slots.map((s) => s.state.meanGrad as FloatArray) : null,
       this.plan,
+      resolved.useLocking,
     );
     this.gradBuffers = this.slots.map((s) => s.param.data);
   }
@@ -204,7 +241,7 @@ export class RMSProp {
 
   /** The number of completed steps. */
   get globalStep(): number {
-    return this.completedSteps;
+    return Atomics.load(this.counter, 0);
   }
 
   /** Whether this optimizer runs centered RMSProp. */
@@ -217,7 +254,7 @@ export class RMSProp {
    * order) when groups carry their own `lr`. A table that has run out is a `ValueError`.
    */
   getLr(): number | number[] {
-    this.evaluateLearningRates(this.completedSteps);
+    this.evaluateLearningRates(this.globalStep);
     if (!this.groupLr) return this.lrValues[0];
     return this.slots.map((slot) => this.lrValues[slot.lrIndex]);
   }
@@ -239,11 +276,15 @@ export class RMSProp {
    */
   step(gradients: readonly Gradient[]): true {
     this.assertIdle('step');
-    const k = this.completedSteps;
     this.readGradients(gradients);
-    this.writeStepValues(k);
-    this.native.step(this.gradBuffers, this.sameGradients);
-    this.completedSteps = k + 1;
+    if (this.options.useLocking) {
+      // Claim the step index under the locks: steps of threads sharing these parameters then
+      // apply in the order of their indices.
+      this.native.step(this.gradBuffers, this.sameGradients, this.claimStepBound);
+    } else {
+      this.claimStep();
+      this.native.step(this.gradBuffers, this.sameGradients);
+    }
     return true;
   }
 
@@ -255,11 +296,9 @@ export class RMSProp {
    */
   stepAsync(gradients: readonly Gradient[]): Promise<true> {
     return this.enqueue(async () => {
-      const k = this.completedSteps;
       this.readGradients(gradients);
-      this.writeStepValues(k);
+      this.claimStep();
       await this.native.stepAsync(this.gradBuffers, this.sameGradients);
-      this.completedSteps = k + 1;
       return true as const;
     });
   }
@@ -270,7 +309,7 @@ export class RMSProp {
    */
   stateDict(): StateDict {
     this.assertIdle('stateDict');
-    return buildStateDict(this.stateBuffers, this.completedSteps);
+    return buildStateDict(this.stateBuffers, this.globalStep);
   }
 
   /**
@@ -282,7 +321,7 @@ export class RMSProp {
     this.assertIdle('loadStateDict');
     const loaded = readStateDict(this.stateBuffers, dict);
     applyLoadedState(this.stateBuffers, loaded);
-    this.completedSteps = loaded.globalStep;
+    Atomics.store(this.counter, 0, loaded.globalStep);
   }
 
   /**
@@ -291,7 +330,7 @@ export class RMSProp {
    */
   async saveState(path: string): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
-    return this.enqueue(() => writeFileAtomically(path, encodeState(this.stateBuffers, this.completedSteps)));
+    return this.enqueue(() => writeFileAtomically(path, encodeState(this.stateBuffers, this.globalStep)));
   }
 
   /**
@@ -305,7 +344,7 @@ export class RMSProp {
       const file = await readCheckpointFile(path);
       const loaded = decodeState(this.stateBuffers, file, path);
       applyLoadedState(this.stateBuffers, loaded);
-      this.completedSteps = loaded.globalStep;
+      Atomics.store(this.counter, 0, loaded.globalStep);
     });
   }
 
@@ -326,6 +365,78 @@ export class RMSProp {
         `For 'RMSProp', '${method}' cannot run while ${this.pendingOperations} asynchronous ` +
           'operation(s) (stepAsync, saveState, loadState) of this optimizer are pending; await them first.',
       );
+    }
+  }
+
+  /**
+   * A structured-clonable handle to this optimizer (post it to a worker thread), for
+   * `RMSProp.fromShared`. Needs every parameter on a SharedArrayBuffer (then the state and the
+   * global step are too), and learning rates and weight decays that can cross threads: numbers,
+   * tables and this library's schedule classes (a function cannot).
+   */
+  share(): SharedRMSProp {
+    const unshared = this.slots.find((s) => !isShared(s.param.data));
+    if (unshared) {
+      throw valueError('RMSProp.share', `parameter '${unshared.param.name}'`, 'backed by a SharedArrayBuffer', unshared.param.data);
+    }
+    const { decay, momentum, epsilon, useLocking, centered, lossScale, device } = this.options;
+    return {
+      kind: 'rmsprop-native/shared',
+      version: 1,
+      options: { decay, momentum, epsilon, useLocking, centered, lossScale, device },
+      groupLr: this.groupLr,
+      lrs: this.lrSources.map((v, i) => serializeStepValue(v, `lr ${i}`)),
+      weightDecays: this.weightDecaySources.map((v, i) => serializeStepValue(v, `weightDecay ${i}`)),
+      parameters: this.slots.map((slot, i) => ({
+        name: slot.param.name,
+        shape: slot.param.shape,
+        requiresGrad: slot.param.requiresGrad,
+        data: slot.param.data,
+        meanSquare: slot.state.meanSquare,
+        moment: slot.state.moment,
+        ...(slot.state.meanGrad ? { meanGrad: slot.state.meanGrad } : {}),
+        lr: slot.lrIndex,
+        weightDecay: slot.weightDecayIndex,
+        gradCentralization: this.entries[i].gradCentralization,
+      })),
+      globalStep: this.counter,
+    };
+  }
+
+  /**
+   * An optimizer over the same parameters, state and global step as the one whose `share()`
+   * made `handle` (typically in another worker thread). Each step claims its index atomically.
+   */
+  static fromShared(handle: SharedRMSProp): RMSProp {
+    const h = checkHandle(handle);
+    const options = readOptions(OWNER, { ...h.options });
+    const lrs = h.lrs.map((v, i) => deserializeStepValue(v, `lrs[${i}]`));
+    const weightDecays = h.weightDecays.map((v, i) => deserializeStepValue(v, `weightDecays[${i}]`));
+    const entries: ParameterEntry[] = h.parameters.map((p) => ({
+      param: new Parameter(p.data, p.name, { shape: p.shape, requiresGrad: p.requiresGrad }),
+      lr: lrs[p.lr],
+      weightDecay: p.weightDecay >= 0 ? weightDecays[p.weightDecay] : null,
+      gradCentralization: p.gradCentralization,
+    }));
+    const states: ParameterState[] = h.parameters.map((p) =>
+      Object.freeze({ meanSquare: p.meanSquare, moment: p.moment, ...(p.meanGrad ? { meanGrad: p.meanGrad } : {}) }),
+    );
+    adopted = { options, parsed: { entries, groupLr: h.groupLr }, states, counter: h.globalStep };
+    try {
+      return new RMSProp([]);
+    } finally {
+      adopted = undefined;
+    }
+  }
+
+  // Claims the next step index: evaluates its learning rates and weight decays into the plan
+  // (which throws, claiming nothing, when a table has run out), then advances the global step
+  // atomically, so threads sharing it each get their own index.
+  private claimStep(): void {
+    for (;;) {
+      const k = Atomics.load(this.counter, 0);
+      this.writeStepValues(k);
+      if (Atomics.compareExchange(this.counter, 0, k, k + 1) === k) return;
     }
   }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/lock_registry.h"
 #include "../core/multi_tensor_step.h"
 #include "../core/plan.h"
 #include "../core/thread_pool.h"
@@ -62,7 +63,7 @@ Napi::Array array_arg(const Napi::Value& value, const std::string& what, std::si
   return value.As<Napi::Array>();
 }
 
-// new NativeOptimizer(params, meanSquare, moment, meanGrad | null, plan)
+// new NativeOptimizer(params, meanSquare, moment, meanGrad | null, plan, useLocking?)
 // Registers the parameters and their state once; holds references so none is collected while
 // this object lives. Every array is float32 or float64 and a tensor's buffers share its dtype
 // and length. The plan already holds each tensor's flags and slices.
@@ -112,6 +113,13 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
       if (centered) slot.mean_grad = same_shape(mean_grad[i], "meanGrad");
       tensors.push_back(slot);
     }
+    if (info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value()) {
+      std::vector<std::uintptr_t> keys;
+      for (const core::TensorSlot& t : tensors) {
+        if (t.param != nullptr) keys.push_back(reinterpret_cast<std::uintptr_t>(t.param));
+      }
+      locks_ = std::make_unique<core::ParameterLocks>(std::move(keys));
+    }
     step_ = std::make_unique<core::MultiTensorStep>(std::move(tensors),
                                                    static_cast<const double*>(plan.data), centered);
     grads_.resize(count);
@@ -154,10 +162,25 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
     grads_ready_ = true;
   }
 
-  // step(grads, same?): one gradient per registered tensor, same dtype and length; updates in place.
+  // step(grads, same?, claim?): one gradient per registered tensor, same dtype and length;
+  // updates in place. With `claim` (a function) and useLocking, claim() runs while every
+  // parameter's lock is held, right before the update, so that the step index it claims and the
+  // update it sets up apply atomically with respect to every other optimizer of the process.
   Napi::Value Step(const Napi::CallbackInfo& info) {
     read_grads(info[0], info[1]);
-    step_->run(active_kernels(), grads_.data());
+    if (info[2].IsFunction()) {
+      struct Guard {
+        core::ParameterLocks* locks;
+        ~Guard() {
+          if (locks) locks->unlock_all();
+        }
+      } guard{locks_.get()};
+      if (guard.locks) guard.locks->lock_all();
+      info[2].As<Napi::Function>().Call({});  // a JS exception propagates; the guard unlocks
+      step_->run(active_kernels(), grads_.data());
+      return info.Env().Undefined();
+    }
+    run_step(active_kernels());
     return info.Env().Undefined();
   }
 
@@ -183,7 +206,15 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
     return Napi::Number::New(info.Env(), static_cast<double>(step_->size()));
   }
 
+  // Runs the step, under every parameter's lock when useLocking (taken in one global order).
+  void run_step(const KernelTable& kernels) {
+    if (locks_) locks_->lock_all();
+    step_->run(kernels, grads_.data());
+    if (locks_) locks_->unlock_all();
+  }
+
   std::unique_ptr<core::MultiTensorStep> step_;
+  std::unique_ptr<core::ParameterLocks> locks_;  // null unless useLocking
   std::vector<const void*> grads_;  // reused at every step
   std::vector<Napi::ObjectReference> keep_alive_;
   bool in_flight_ = false;  // an asynchronous step is running
@@ -210,7 +241,7 @@ class NativeOptimizer::StepWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
  protected:
-  void Execute() override { owner_->step_->run(*kernels_, owner_->grads_.data()); }
+  void Execute() override { owner_->run_step(*kernels_); }
   void OnOK() override { deferred_.Resolve(Env().Undefined()); }
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 

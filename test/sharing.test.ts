@@ -1,0 +1,112 @@
+/** useLocking, share() / fromShared() across worker threads. */
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import { ExponentialDecayLR, Parameter, RMSProp, ValueError, type SharedRMSProp } from '../lib';
+import { random, uniform } from './reference';
+
+const root = path.join(__dirname, '..');
+const workerScript = path.join(__dirname, 'fixtures', 'shared-worker.js');
+
+function sharedCopy<T extends Float32Array | Float64Array>(values: T): T {
+  const Type = values.constructor as new (buffer: ArrayBufferLike) => T;
+  const copy = new Type(new SharedArrayBuffer(values.byteLength));
+  copy.set(values);
+  return copy;
+}
+
+function model(shared: boolean) {
+  const rand = random(3);
+  const w = uniform('float32', 50_000, rand, -1, 1) as Float32Array;
+  const conv = uniform('float64', 8 * 3 * 3 * 3, rand, -1, 1) as Float64Array;
+  return [
+    new Parameter(shared ? sharedCopy(w) : w.slice(), 'dense.weight'),
+    new Parameter(shared ? sharedCopy(conv) : conv.slice(), 'conv.weight', { shape: [8, 3, 3, 3] }),
+  ];
+}
+
+function optimizer(params: Parameter[], useLocking: boolean, dynamicLr = true) {
+  const lr = dynamicLr ? new ExponentialDecayLR(0.01, 0.9, 10) : 0.01;
+  return new RMSProp(
+    [{ params: [params[1]], gradCentralization: true, weightDecay: 0.01 }, { params: [params[0]], lr }],
+    { useLocking, centered: true, momentum: 0.9, learningRate: 0.02 },
+  );
+}
+
+function bytes(opt: RMSProp): Buffer {
+  return Buffer.concat(
+    opt.parameters.flatMap((p) => {
+      const s = opt.state(p);
+      return [p.data, s.meanSquare, s.moment, s.meanGrad!].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+    }),
+  );
+}
+
+function runWorker(handle: SharedRMSProp, steps: number, gradient: number, async = false): Promise<{ globalStep: number }> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(workerScript, { workerData: { root, handle, steps, gradient, async } });
+    worker.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
+    worker.once('error', reject);
+  });
+}
+
+describe('share() and fromShared()', () => {
+  async function fourWorkers(dynamicLr: boolean, asyncWorkers: boolean[]) {
+    const params = model(true);
+    const opt = optimizer(params, true, dynamicLr);
+    const handle = opt.share();
+    const results = await Promise.all(asyncWorkers.map((useAsync) => runWorker(handle, 25, 0.125, useAsync)));
+    expect(opt.globalStep).toBe(100);
+    expect(results.every((r) => r.globalStep >= 25 && r.globalStep <= 100)).toBe(true);
+
+    const alone = optimizer(model(false), false, dynamicLr);
+    const grads = alone.parameters.map((p) => new (p.data.constructor as Float32ArrayConstructor)(p.size).fill(0.125));
+    for (let k = 0; k < 100; k++) alone.step(grads);
+    expect(bytes(opt).equals(bytes(alone))).toBe(true);
+  }
+
+  it('4 workers × 25 sync steps with useLocking and a schedule equal 100 steps in one thread, bit for bit', async () => {
+    await fourWorkers(true, [false, false, false, false]);
+  });
+
+  it('4 workers × 25 sync and async steps with useLocking and fixed rates equal 100 steps in one thread', async () => {
+    await fourWorkers(false, [false, true, false, true]);
+  });
+
+  it('fromShared in the same thread sees the same parameters, state and global step', () => {
+    const params = model(true);
+    const opt = optimizer(params, false);
+    const twin = RMSProp.fromShared(opt.share());
+    opt.step(opt.parameters.map((p) => new (p.data.constructor as Float32ArrayConstructor)(p.size).fill(0.5)));
+    expect(twin.globalStep).toBe(1);
+    expect(twin.parameters.map((p) => p.name)).toEqual(opt.parameters.map((p) => p.name));
+    expect(twin.parameters[0].data.buffer).toBe(opt.parameters[0].data.buffer);
+    expect(twin.state(twin.parameters[0]).meanSquare.buffer).toBe(opt.state(opt.parameters[0]).meanSquare.buffer);
+    expect(twin.getLr()).toEqual(opt.getLr());
+    twin.step(twin.parameters.map((p) => new (p.data.constructor as Float32ArrayConstructor)(p.size).fill(0.5)));
+    expect(opt.globalStep).toBe(2);
+  });
+
+  it('optimizers locking overlapping parameters in opposite orders never deadlock', async () => {
+    const [a, b] = model(true);
+    const first = new RMSProp([a, b], { useLocking: true });
+    const second = new RMSProp([b, a], { useLocking: true });
+    const done = await Promise.all([runWorker(first.share(), 200, 0.1), runWorker(second.share(), 200, 0.1, true)]);
+    expect(done.length).toBe(2);
+    expect(first.globalStep).toBe(200);
+    expect(second.globalStep).toBe(200);
+  });
+
+  it('share() needs parameters on SharedArrayBuffers and learning rates that can cross threads', () => {
+    expect(() => optimizer(model(false), false).share()).toThrow(ValueError);
+    const [p] = model(true);
+    expect(() => new RMSProp([p], { learningRate: (k: number) => 0.1 / (k + 1) }).share()).toThrow(TypeError);
+    expect(() => new RMSProp([p], { learningRate: [0.1, 0.2] }).share()).not.toThrow();
+  });
+
+  it('fromShared() rejects anything but a handle', () => {
+    for (const bad of [null, {}, { kind: 'rmsprop-native/shared', version: 1 }, 5]) {
+      expect(() => RMSProp.fromShared(bad as never)).toThrow(TypeError);
+    }
+  });
+});
