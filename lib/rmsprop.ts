@@ -149,6 +149,8 @@ export class RMSProp {
   private readonly gradBuffers: FloatArray[];
   private readonly entries: readonly ParameterEntry[];
   private readonly claimStepBound = () => this.claimStep();
+  /** One view of each distinct state buffer, with its length, to notice a transferred buffer. */
+  private readonly stateSentinels: readonly { view: FloatArray; length: number }[];
   /** Whether gradBuffers holds the same array objects as at the previous native call. */
   private sameGradients = false;
   private gradientsRead = false;
@@ -232,6 +234,11 @@ export class RMSProp {
       resolved.useLocking,
     );
     this.gradBuffers = this.slots.map((s) => s.param.data);
+    const sentinels = new Map<ArrayBufferLike, { view: FloatArray; length: number }>();
+    for (const b of this.stateBuffers) {
+      if (!sentinels.has(b.array.buffer)) sentinels.set(b.array.buffer, { view: b.array, length: b.array.length });
+    }
+    this.stateSentinels = [...sentinels.values()];
   }
 
   /** The parameters, in update order (the `orderParams` order where given, else group order). */
@@ -455,6 +462,13 @@ export class RMSProp {
     const slots = this.slots;
     if (gradients.length !== slots.length) {
       throw valueError(OWNER, 'gradients', `an array of ${slots.length} gradients (one per parameter)`, gradients);
+    }
+    // The state lives in a few contiguous buffers: a transferred one (its views then have length
+    // 0) would leave the native side pointing at memory this optimizer no longer owns.
+    for (const sentinel of this.stateSentinels) {
+      if (sentinel.view.length !== sentinel.length) {
+        throw valueError(OWNER, 'state', 'backed by the buffers this optimizer allocated (was one transferred?)', sentinel.view);
+      }
     }
     // Fast path of a training loop that reuses its gradient arrays: the same objects as last
     // time, still attached (a detached array has length 0), need no further checks.
