@@ -1,0 +1,208 @@
+// Native tests of the kernels, the multi-tensor step, the thread pool and the lock registry,
+// without Node. Built with AddressSanitizer and UndefinedBehaviorSanitizer by `npm run
+// test:native` (CTest), so memory errors in the C++ core fail the suite.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../../binding/core/lock_registry.h"
+#include "../../binding/core/multi_tensor_step.h"
+#include "../../binding/core/plan.h"
+#include "../../binding/core/thread_pool.h"
+#include "../../binding/kernels/kernels.h"
+
+using namespace rmsprop;
+
+namespace {
+
+int failures = 0;
+
+#define CHECK(condition, ...)                              \
+  do {                                                     \
+    if (!(condition)) {                                    \
+      ++failures;                                          \
+      std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+      std::fprintf(stderr, __VA_ARGS__);                   \
+      std::fprintf(stderr, "\n");                          \
+    }                                                      \
+  } while (0)
+
+template <class T>
+struct Model {
+  std::vector<std::vector<T>> param, mean_square, moment, mean_grad, grad;
+  std::vector<double> plan;
+  bool centered;
+
+  Model(const std::vector<std::size_t>& sizes, bool centered_, unsigned seed) : centered(centered_) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> u(-1, 1);
+    for (std::size_t n : sizes) {
+      param.emplace_back(n);
+      mean_square.emplace_back(n);
+      moment.emplace_back(n);
+      mean_grad.emplace_back(n);
+      grad.emplace_back(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        param.back()[i] = T(u(rng));
+        mean_square.back()[i] = T(1.0 + 0.5 * u(rng));
+        moment.back()[i] = T(0.1 * u(rng));
+        mean_grad.back()[i] = T(0.2 * u(rng));
+        grad.back()[i] = T(u(rng));
+      }
+    }
+    plan.assign(plan::size_for(sizes.size()), 0);
+    plan[plan::kDecay] = 0.9;
+    plan[plan::kMomentum] = 0.5;
+    plan[plan::kEpsilon] = 1e-6;
+    plan[plan::kInvLossScale] = 0.25;
+    for (std::size_t t = 0; t < sizes.size(); ++t) {
+      double* p = &plan[plan::kHeaderSize + t * plan::kTensorStride];
+      p[plan::kLr] = 0.01;
+      p[plan::kWeightDecay] = 0.04;
+      p[plan::kFlags] = plan::kApplyWeightDecay | (t == 0 ? plan::kCentralize : 0);
+      p[plan::kSlices] = t == 0 ? 4 : 1;  // tensor 0: 4 centralized slices
+    }
+  }
+
+  core::MultiTensorStep step() {
+    std::vector<core::TensorSlot> slots;
+    for (std::size_t t = 0; t < param.size(); ++t) {
+      slots.push_back(core::TensorSlot{sizeof(T) == 4 ? core::DType::kFloat32 : core::DType::kFloat64,
+                                       param[t].size(), param[t].data(), mean_square[t].data(),
+                                       moment[t].data(), centered ? mean_grad[t].data() : nullptr});
+    }
+    return core::MultiTensorStep(std::move(slots), plan.data(), centered);
+  }
+
+  std::vector<const void*> grads() const {
+    std::vector<const void*> g;
+    for (const auto& v : grad) g.push_back(v.data());
+    return g;
+  }
+
+  std::string bytes() const {
+    std::string out;
+    for (const auto* group : {&param, &mean_square, &moment, &mean_grad}) {
+      for (const auto& v : *group) out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+    }
+    return out;
+  }
+};
+
+// One step of tensor t in float64 from the model's values (semantics.md), checked within 1e-5
+// relative (float32) or 1e-11 (float64) of the magnitudes involved.
+template <class T>
+void check_against_reference(const Model<T>& before, const Model<T>& after, const char* level) {
+  const double tol = sizeof(T) == 4 ? 1e-5 : 1e-11;
+  for (std::size_t t = 0; t < before.param.size(); ++t) {
+    const std::size_t n = before.param[t].size();
+    const std::size_t slices = t == 0 ? 4 : 1;
+    const std::size_t slice = n / slices;
+    const double wd = static_cast<T>(0.04), inv = static_cast<T>(0.25), rho = static_cast<T>(0.9);
+    const double beta = static_cast<T>(0.5), eps = static_cast<T>(1e-6), lr = static_cast<T>(0.01);
+    for (std::size_t from = 0; from < n; from += slice) {
+      double mean = 0;
+      if (t == 0) {
+        for (std::size_t i = from; i < from + slice; ++i) mean += before.grad[t][i] + wd * before.param[t][i];
+        mean /= double(slice);
+      }
+      for (std::size_t i = from; i < from + slice; ++i) {
+        const double g = (before.grad[t][i] + wd * before.param[t][i] - mean) * inv;
+        const double s = rho * before.mean_square[t][i] + (1 - rho) * g * g;
+        double d = s + eps;
+        if (before.centered) {
+          const double mg = rho * before.mean_grad[t][i] + (1 - rho) * g;
+          d = s - mg * mg + eps;
+        }
+        const double m = beta * before.moment[t][i] + lr * g / std::sqrt(d);
+        const double w = before.param[t][i] - m;
+        const double scale = 1 + std::fabs(w) + std::fabs(m);
+        CHECK(std::fabs(after.param[t][i] - w) <= tol * scale, "%s tensor %zu element %zu: %g vs %g", level, t, i,
+              double(after.param[t][i]), w);
+      }
+    }
+  }
+}
+
+template <class T>
+void test_levels_and_threads(bool centered) {
+  const std::vector<std::size_t> sizes = {4 * 37, 1, 15, 17, 1000, 70001};
+  std::string first_bits;
+  for (const KernelTable* table : supported_kernels()) {
+    Model<T> before(sizes, centered, 7);
+    std::string level_bits;
+    for (std::size_t threads : {1, 2, 3, 5}) {
+      core::ThreadPool::instance().resize(threads);
+      for (std::size_t grain : {std::size_t(64), std::size_t(1) << 16}) {
+        core::set_grain_elements(grain);
+        Model<T> model(sizes, centered, 7);
+        auto step = model.step();
+        const auto grads = model.grads();
+        step.run(*table, grads.data());
+        if (level_bits.empty()) {
+          level_bits = model.bytes();
+          check_against_reference(before, model, table->level);
+        }
+        CHECK(model.bytes() == level_bits, "%s: %zu threads, grain %zu differ", table->level, threads, grain);
+      }
+    }
+  }
+  core::set_grain_elements(core::kDefaultGrainElements);
+}
+
+void test_locks() {
+  // Two threads stepping overlapping parameter sets in opposite orders under the locks.
+  Model<float> model({100000, 50000}, false, 3);
+  std::vector<core::TensorSlot> forward, backward;
+  for (std::size_t t : {0, 1}) {
+    forward.push_back(core::TensorSlot{core::DType::kFloat32, model.param[t].size(), model.param[t].data(),
+                                       model.mean_square[t].data(), model.moment[t].data(), nullptr});
+  }
+  backward = {forward[1], forward[0]};
+  std::vector<double> plan_backward = model.plan;
+  core::MultiTensorStep a(forward, model.plan.data(), false), b(backward, plan_backward.data(), false);
+  const auto grads = model.grads();
+  const std::vector<const void*> grads_backward = {grads[1], grads[0]};
+  auto keys = [](const std::vector<core::TensorSlot>& s) {
+    std::vector<std::uintptr_t> k;
+    for (const auto& t : s) k.push_back(reinterpret_cast<std::uintptr_t>(t.param));
+    return k;
+  };
+  core::ParameterLocks locks_a(keys(forward)), locks_b(keys(backward));
+  auto worker = [&](core::MultiTensorStep& step, core::ParameterLocks& locks, const void* const* g) {
+    for (int i = 0; i < 200; ++i) {
+      locks.lock_all();
+      step.run(active_kernels(), g);
+      locks.unlock_all();
+    }
+  };
+  std::thread t1(worker, std::ref(a), std::ref(locks_a), grads.data());
+  std::thread t2(worker, std::ref(b), std::ref(locks_b), grads_backward.data());
+  t1.join();
+  t2.join();
+  CHECK(std::isfinite(model.param[0][0]), "locked steps produced %g", double(model.param[0][0]));
+}
+
+}  // namespace
+
+int main() {
+  std::printf("kernel levels:");
+  for (const KernelTable* t : supported_kernels()) std::printf(" %s", t->level);
+  std::printf("\n");
+  for (bool centered : {false, true}) {
+    test_levels_and_threads<float>(centered);
+    test_levels_and_threads<double>(centered);
+  }
+  test_locks();
+  if (failures) {
+    std::printf("%d check(s) failed\n", failures);
+    return 1;
+  }
+  std::printf("all native checks passed\n");
+  return 0;
+}
