@@ -66,8 +66,9 @@ function load(): NativeBinding {
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new Error(
       `rmsprop-native: no usable native addon for ${process.platform}-${process.arch} ` +
-        `(Node ${process.version}, Node-API 8). Build it from source in ${packageRoot} with ` +
-        `'npm run build:native' (needs CMake and a C++17 compiler). Cause: ${reason}`,
+        `(Node ${process.version}, Node-API 8): prebuilds ship for linux-x64 and linux-arm64 (glibc). ` +
+        `Build it from source with 'npx rmsprop-native-build' (in a checkout: 'npm run build:native'); ` +
+        `it needs CMake >= 3.18 and a C++17 compiler. Cause: ${reason}`,
     );
   }
 }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the packed package the way a user without a compiler does: builds the prebuilds,
+# packs the tarball, installs it into a fresh project with --ignore-scripts and with no compiler,
+# make or cmake on PATH, then loads it and runs a step. Prints the tarball and binary sizes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+npm run build:ts --silent
+if command -v aarch64-linux-gnu-g++ >/dev/null; then npm run prebuild --silent; else npm run prebuild:x64 --silent; fi
+for f in prebuilds/*/*.node; do
+  size=$(stat -c %s "$f")
+  echo "prebuild $f: $size bytes"
+  if [ "$size" -gt 1048576 ]; then echo "prebuild $f is over 1 MB"; exit 1; fi
+done
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
+echo "npm pack: $tarball, $(stat -c %s "$work/$tarball") bytes"
+
+# A PATH with node and npm only: no cc, c++, g++, make or cmake.
+mkdir -p "$work/bin" "$work/app"
+for tool in node npm npx; do ln -s "$(command -v $tool)" "$work/bin/$tool"; done
+cd "$work/app"
+env PATH="$work/bin" npm init -y > /dev/null
+env PATH="$work/bin" npm install --ignore-scripts --no-audit --no-fund "$work/$tarball" > /dev/null
+for tool in cc c++ g++ make cmake; do
+  if (PATH="$work/bin"; command -v "$tool" >/dev/null); then echo "$tool is reachable"; exit 1; fi
+done
+env PATH="$work/bin" node -e "
+const { Parameter, RMSProp, simdLevel } = require('rmsprop-native');
+const p = new Parameter(new Float32Array([1, 2]), 'w');
+new RMSProp([p]).step([new Float32Array([0.1, 0.2])]);
+if (Math.abs(p.data[0] - 0.98946494) > 1e-6) throw new Error('wrong step: ' + p.data[0]);
+const loaded = Object.keys(require.cache).find((f) => f.endsWith('.node'));
+console.log('installed without a compiler: step ok, SIMD ' + simdLevel() + ', loaded ' + require('path').relative(process.cwd(), loaded));
+"
+
+# The fallback for a platform without a prebuild: build from source inside the installed package.
+rm -rf node_modules/rmsprop-native/prebuilds
+npx --no-install rmsprop-native-build > "$work/build-from-source.log" 2>&1 || { cat "$work/build-from-source.log"; exit 1; }
+node -e "
+const { Parameter, RMSProp } = require('rmsprop-native');
+const p = new Parameter(new Float32Array([1, 2]), 'w');
+new RMSProp([p]).step([new Float32Array([0.1, 0.2])]);
+const loaded = Object.keys(require.cache).find((f) => f.endsWith('.node'));
+if (!loaded.includes('build/Release')) throw new Error('not the source build: ' + loaded);
+console.log('built from source with npx rmsprop-native-build: step ok, loaded ' + require('path').relative(process.cwd(), loaded));
+"
