@@ -1,0 +1,161 @@
+/**
+ * `rmsprop-native/tfjs`: `TfjsRMSProp`, a TensorFlow.js `Optimizer` that runs this library's
+ * RMSProp on a model's variables. TensorFlow.js (`@tensorflow/tfjs-core` and a backend) is an
+ * optional peer dependency: only this entry loads it.
+ *
+ * ```ts
+ * model.compile({ optimizer: new TfjsRMSProp({ learningRate: 0.001, centered: true }), loss: 'categoricalCrossentropy' });
+ * ```
+ */
+import type * as tfc from '@tensorflow/tfjs-core';
+
+import { typeError, valueError } from './errors';
+import type { OrderParamsGroup, ParameterGroup } from './groups';
+import type { RMSPropOptions } from './options';
+import { RMSProp } from './rmsprop';
+import { Parameter, Tensor } from './tensor';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const tf = require('@tensorflow/tfjs-core') as typeof tfc;
+
+const OWNER = 'TfjsRMSProp';
+
+/** A tensor with a name, as tfjs optimizers take and give them. */
+type NamedTensor = { name: string; tensor: tfc.Tensor };
+
+/** A parameter group over variables named as in TensorFlow.js (`variable.name`). */
+export type TfjsParameterGroup =
+  | (Omit<ParameterGroup, 'params'> & { params: readonly string[] })
+  | { orderParams: readonly string[] };
+
+/** The options of `RMSProp`, plus parameter groups by variable name. */
+export interface TfjsRMSPropOptions extends RMSPropOptions {
+  /** MindSpore-style groups; every variable that receives a gradient must be in one. */
+  groups?: readonly TfjsParameterGroup[];
+}
+
+function namedGradients(variableGradients: tfc.NamedTensorMap | NamedTensor[]): [string, tfc.Tensor][] {
+  return Array.isArray(variableGradients)
+    ? variableGradients.map((g) => [g.name, g.tensor] as [string, tfc.Tensor])
+    : Object.entries(variableGradients);
+}
+
+/**
+ * A TensorFlow.js optimizer backed by rmsprop-native: the same options, semantics and parameter
+ * groups as `RMSProp` (groups name variables). Each step reads the variables and gradients,
+ * updates them with one native call, and assigns the results back. Registered for
+ * serialization as `TfjsRMSProp`; `getWeights()` / `setWeights()` round-trip its state under
+ * MindSpore's names (`mean_square.<variable>`, …) after tfjs's iteration counter.
+ */
+export class TfjsRMSProp extends tf.Optimizer {
+  static className = 'TfjsRMSProp';
+
+  private readonly options: TfjsRMSPropOptions;
+  private optimizer?: RMSProp;
+  private variables: tfc.Variable[] = [];
+  private readonly byName = new Map<string, number>();
+
+  constructor(options: TfjsRMSPropOptions = {}) {
+    super();
+    if (options === null || typeof options !== 'object') throw typeError(OWNER, 'options', 'an object', options);
+    const { groups, ...rest } = options;
+    if (groups !== undefined && !Array.isArray(groups)) throw typeError(OWNER, 'groups', 'an array of groups', groups);
+    // Validate the options now, on a placeholder parameter, so that mistakes surface at construction.
+    new RMSProp(groups ? [{ params: [new Parameter([0], 'placeholder')] }] : [new Parameter([0], 'placeholder')], rest);
+    this.options = options;
+  }
+
+  /** The underlying optimizer (created at the first step), e.g. for `state()` or `saveState()`. */
+  get rmsprop(): RMSProp | undefined {
+    return this.optimizer;
+  }
+
+  applyGradients(variableGradients: tfc.NamedTensorMap | NamedTensor[]): void {
+    const named = namedGradients(variableGradients);
+    const optimizer = this.ensureOptimizer(named.map(([name]) => name));
+    const gradients: Float32Array[] = new Array(this.variables.length);
+    for (const [name, tensor] of named) {
+      const index = this.byName.get(name);
+      if (index === undefined) throw valueError(OWNER, 'variableGradients', 'gradients of the variables of the first step', `'${name}'`);
+      gradients[index] = tensor.dataSync() as Float32Array;
+    }
+    const missing = this.variables.findIndex((_, i) => gradients[i] === undefined);
+    if (missing >= 0) {
+      throw valueError(OWNER, 'variableGradients', 'a gradient for every variable of the first step', `none for '${this.variables[missing].name}'`);
+    }
+    optimizer.parameters.forEach((p, i) => p.data.set(this.variables[i].dataSync() as Float32Array));
+    optimizer.step(gradients);
+    tf.tidy(() => {
+      optimizer.parameters.forEach((p, i) => this.variables[i].assign(tf.tensor(p.data, this.variables[i].shape)));
+    });
+    this.incrementIterations();
+  }
+
+  override async getWeights(): Promise<NamedTensor[]> {
+    const state = this.optimizer ? this.optimizer.stateDict() : {};
+    const entries = Object.entries(state).filter(([name]) => name !== 'global_step');
+    return [await this.saveIterations(), ...entries.map(([name, t]) => ({ name, tensor: tf.tensor((t as Tensor).data, [...(t as Tensor).shape]) }))];
+  }
+
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    const values = await this.extractIterations(weightValues);
+    if (values.length === 0) return;
+    const names = [...new Set(values.map((v) => v.name.slice(v.name.indexOf('.') + 1)))];
+    const optimizer = this.ensureOptimizer(names);
+    const dict: Record<string, Tensor | number> = { global_step: this.iterations };
+    for (const { name, tensor } of values) dict[name] = new Tensor(tensor.dataSync() as Float32Array, tensor.shape);
+    optimizer.loadStateDict(dict);
+  }
+
+  getConfig(): tfc.serialization.ConfigDict {
+    const plain = (value: unknown) => typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string';
+    const config: tfc.serialization.ConfigDict = {};
+    for (const [key, value] of Object.entries(this.options)) {
+      if (key === 'groups') continue;
+      if (!plain(value)) throw typeError(OWNER, key, 'a number, boolean or string to be serialized', value);
+      config[key] = value as number | boolean | string;
+    }
+    if (this.options.groups) config.groups = JSON.parse(JSON.stringify(this.options.groups));
+    return config;
+  }
+
+  static override fromConfig<T extends tfc.serialization.Serializable>(
+    cls: tfc.serialization.SerializableConstructor<T>,
+    config: tfc.serialization.ConfigDict,
+  ): T {
+    return new cls(config as never);
+  }
+
+  // Builds the native optimizer over the named variables, once.
+  private ensureOptimizer(names: readonly string[]): RMSProp {
+    if (this.optimizer) return this.optimizer;
+    const registered = tf.engine().registeredVariables;
+    const parameters = new Map<string, Parameter>();
+    for (const name of names) {
+      const variable = registered[name];
+      if (!variable) throw valueError(OWNER, 'variable', 'a registered tf.Variable', `'${name}'`);
+      if (variable.dtype !== 'float32') throw typeError(OWNER, `variable '${name}'`, 'float32', variable.dtype);
+      parameters.set(name, new Parameter(variable.dataSync() as Float32Array, name, { shape: variable.shape }));
+    }
+    const { groups, ...options } = this.options;
+    const param = (name: string) => {
+      const p = parameters.get(name);
+      if (!p) throw valueError(OWNER, 'groups', 'names of variables that are trained', `'${name}'`);
+      return p;
+    };
+    const params = groups
+      ? groups.map((g) =>
+          'orderParams' in g
+            ? ({ orderParams: g.orderParams.map(param) } as OrderParamsGroup)
+            : ({ ...g, params: g.params.map(param) } as ParameterGroup),
+        )
+      : [...parameters.values()];
+    const optimizer = new RMSProp(params as never, options);
+    this.variables = optimizer.parameters.map((p) => registered[p.name]);
+    this.variables.forEach((v, i) => this.byName.set(v.name, i));
+    this.optimizer = optimizer;
+    return optimizer;
+  }
+}
+
+tf.serialization.registerClass(TfjsRMSProp);
