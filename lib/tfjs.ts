@@ -15,8 +15,19 @@ import type { RMSPropOptions } from './options';
 import { RMSProp } from './rmsprop';
 import { Parameter, Tensor } from './tensor';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const tf = require('@tensorflow/tfjs-core') as typeof tfc;
+function loadTfjs(): typeof tfc {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('@tensorflow/tfjs-core') as typeof tfc;
+  } catch (cause) {
+    throw new Error(
+      "rmsprop-native/tfjs needs TensorFlow.js: install '@tensorflow/tfjs-core' and a backend " +
+        `(e.g. '@tensorflow/tfjs-backend-cpu'), or '@tensorflow/tfjs'. Cause: ${(cause as Error).message}`,
+    );
+  }
+}
+
+const tf = loadTfjs();
 
 const OWNER = 'TfjsRMSProp';
 
