@@ -1,0 +1,39 @@
+/** The LeNet-5 demo: its convolution gradients, and a short run end to end (the full run: npm run demo). */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { tf, conv5x5 } = require('../examples/lenet/model');
+
+const root = path.join(__dirname, '..');
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+it("the im2col convolution's gradients equal TensorFlow.js's own conv2d gradients", () => {
+  const x = tf.randomNormal([2, 9, 9, 3], 0, 1, 'float32', 1);
+  const k = tf.variable(tf.randomNormal([4, 3, 5, 5], 0, 1, 'float32', 2));
+  const builtin = (xx: unknown) => tf.sum(tf.square(tf.conv2d(xx, tf.transpose(k, [2, 3, 1, 0]), 1, 'valid')));
+  const ours = (xx: unknown) => tf.sum(tf.square(conv5x5(xx, k, true)));
+  const kernelGrad = (f: (xx: unknown) => unknown) => tf.variableGrads(() => f(x), [k]).grads[k.name];
+  const close = (a: { sub: unknown }, b: unknown) => {
+    const diff = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+    const scale = tf.max(tf.abs(b)).dataSync()[0];
+    expect(diff).toBeLessThanOrEqual(1e-5 * scale);
+  };
+  close(kernelGrad(ours), kernelGrad(builtin));
+  close(tf.grad(ours)(x), tf.grad(builtin)(x));
+});
+
+it('trains end to end on a few digits, prints test accuracy and writes its chart', () => {
+  const out = execFileSync(process.execPath, [path.join(root, 'examples', 'lenet-mnist.js'), '--epochs', '1', '--train', '256', '--test', '100', '--batch-size', '32'], {
+    encoding: 'utf8',
+    cwd: root,
+  });
+  expect(out).toMatch(/^test accuracy: (0|1)\.\d{4}$/m);
+  const chart = /chart of loss and accuracy per step: (.*\.svg)/.exec(out)![1];
+  expect(fs.readFileSync(path.join(root, chart), 'utf8')).toContain('<polyline');
+  expect(out).toMatch(/optimizer \d+\.\d+ s/);
+});
