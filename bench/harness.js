@@ -41,6 +41,43 @@ async function timeAsync(fn, samples) {
   return median(ns);
 }
 
+/**
+ * Times several methods on the same arrays, interleaved round by round (so slow drift of a
+ * shared machine hits all alike), and returns each one's median ns per call. A method is
+ * { name, run, async?, before? }: `before` runs ahead of each of its samples (e.g. setting the
+ * thread count); sync samples are batches of at least ~1 ms.
+ */
+async function measureInterleaved(methods, { budgetNs, maxSamples }) {
+  const once = async (m) => {
+    const start = process.hrtime.bigint();
+    if (m.async) await m.run();
+    else m.run();
+    return Number(process.hrtime.bigint() - start);
+  };
+  let roundNs = 0;
+  for (const m of methods) {
+    m.before?.();
+    await once(m); // warm-up
+    const first = Math.max(await once(m), 50);
+    m.batch = m.async ? 1 : Math.max(1, Math.ceil(1e6 / first));
+    m.samples = [];
+    roundNs += first * m.batch;
+  }
+  const rounds = Math.max(3, Math.min(maxSamples, Math.floor(budgetNs / roundNs)));
+  for (let r = 0; r < rounds; r++) {
+    for (const m of methods) {
+      m.before?.();
+      const start = process.hrtime.bigint();
+      for (let b = 0; b < m.batch; b++) {
+        if (m.async) await m.run();
+        else m.run();
+      }
+      m.samples.push(Number(process.hrtime.bigint() - start) / m.batch);
+    }
+  }
+  return Object.fromEntries(methods.map((m) => [m.name, median(m.samples)]));
+}
+
 /** A float32 gradient of n elements with small varied values. */
 function gradient(n, Type = Float32Array) {
   const g = new Type(n);
@@ -48,4 +85,4 @@ function gradient(n, Type = Float32Array) {
   return g;
 }
 
-module.exports = { numberArg, flag, median, timeSync, timeAsync, gradient };
+module.exports = { numberArg, flag, median, timeSync, timeAsync, gradient, measureInterleaved };

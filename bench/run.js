@@ -14,7 +14,7 @@ const path = require('node:path');
 
 const { Parameter, RMSProp, numThreads, setNumThreads, simdLevel } = require('..');
 const { binding } = require('../dist/native');
-const { flag, median } = require('./harness');
+const { flag, measureInterleaved } = require('./harness');
 const { naiveStep } = require('./naive');
 const { makeTfjsStep } = require('./tfjs');
 
@@ -33,42 +33,7 @@ const CASES = [
   ...(quick ? [] : [{ label: '1e7', sizes: [1e7] }, { label: '3e7', sizes: [3e7] }]),
 ];
 
-/**
- * Times several methods on the same arrays, interleaved round by round (so slow drift of a
- * shared machine hits all alike), and returns each one's median ns per call. A method is
- * { name, run, async?, before? }: `before` runs ahead of each of its samples (e.g. setting the
- * thread count); sync samples are batches of at least ~1 ms.
- */
-async function measure(methods) {
-  const once = async (m) => {
-    const start = process.hrtime.bigint();
-    if (m.async) await m.run();
-    else m.run();
-    return Number(process.hrtime.bigint() - start);
-  };
-  let roundNs = 0;
-  for (const m of methods) {
-    m.before?.();
-    await once(m); // warm-up
-    const first = Math.max(await once(m), 50);
-    m.batch = m.async ? 1 : Math.max(1, Math.ceil(1e6 / first));
-    m.samples = [];
-    roundNs += first * m.batch;
-  }
-  const rounds = Math.max(3, Math.min(MAX_SAMPLES, Math.floor(BUDGET_NS / roundNs)));
-  for (let r = 0; r < rounds; r++) {
-    for (const m of methods) {
-      m.before?.();
-      const start = process.hrtime.bigint();
-      for (let b = 0; b < m.batch; b++) {
-        if (m.async) await m.run();
-        else m.run();
-      }
-      m.samples.push(Number(process.hrtime.bigint() - start) / m.batch);
-    }
-  }
-  return Object.fromEntries(methods.map((m) => [m.name, median(m.samples)]));
-}
+const measure = (methods) => measureInterleaved(methods, { budgetNs: BUDGET_NS, maxSamples: MAX_SAMPLES });
 
 function gradient(n, Type, seed) {
   const g = new Type(n);
