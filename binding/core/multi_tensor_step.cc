@@ -132,7 +132,12 @@ void MultiTensorStep::partition(std::size_t threads) {
 }
 
 void MultiTensorStep::run_chunk(const KernelTable& kernels, const void* const* grads,
-                                const Chunk& chunk) const {
+                                const Chunk& chunk, Work work) const {
+  const bool stream = work == Work::kStreamBaseline;
+  const KernelFn<float> f32 = stream ? (centered_ ? kernels.stream_centered_f32 : kernels.stream_plain_f32)
+                                     : (centered_ ? kernels.centered_f32 : kernels.plain_f32);
+  const KernelFn<double> f64 = stream ? (centered_ ? kernels.stream_centered_f64 : kernels.stream_plain_f64)
+                                      : (centered_ ? kernels.centered_f64 : kernels.plain_f64);
   for (std::uint32_t i = chunk.first; i <= chunk.last; ++i) {
     const TensorSlot& slot = tensors_[i];
     const std::size_t begin = i == chunk.first ? chunk.first_begin : 0;
@@ -140,33 +145,32 @@ void MultiTensorStep::run_chunk(const KernelTable& kernels, const void* const* g
     if (begin >= end) continue;
     const double* tensor = tensor_plan(plan_, i);
     if (slot.dtype == DType::kFloat32) {
-      update_range<float>(centered_ ? kernels.centered_f32 : kernels.plain_f32, slot, grads[i],
-                          plan_, tensor, slice_size_[i], begin, end);
+      update_range<float>(f32, slot, grads[i], plan_, tensor, slice_size_[i], begin, end);
     } else {
-      update_range<double>(centered_ ? kernels.centered_f64 : kernels.plain_f64, slot, grads[i],
-                           plan_, tensor, slice_size_[i], begin, end);
+      update_range<double>(f64, slot, grads[i], plan_, tensor, slice_size_[i], begin, end);
     }
   }
 }
 
-void MultiTensorStep::run(const KernelTable& kernels, const void* const* grads) {
+void MultiTensorStep::run(const KernelTable& kernels, const void* const* grads, Work work) {
   ThreadPool& pool = ThreadPool::instance();
   const std::size_t threads = pool.size();
   if (threads != partitioned_for_ || grain_elements() != partitioned_grain_) partition(threads);
   if (chunks_.size() == 1) {
-    run_chunk(kernels, grads, chunks_[0]);
+    run_chunk(kernels, grads, chunks_[0], work);
     return;
   }
   struct Job {
     const MultiTensorStep* step;
     const KernelTable* kernels;
     const void* const* grads;
-  } job{this, &kernels, grads};
+    Work work;
+  } job{this, &kernels, grads, work};
   pool.run(
       chunks_.size(),
       [](void* context, std::size_t c) {
         const Job& j = *static_cast<const Job*>(context);
-        j.step->run_chunk(*j.kernels, j.grads, j.step->chunks_[c]);
+        j.step->run_chunk(*j.kernels, j.grads, j.step->chunks_[c], j.work);
       },
       &job);
 }

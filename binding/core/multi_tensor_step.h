@@ -50,16 +50,21 @@ class MultiTensorStep {
   // by the caller, who rewrites the per-step values (lr, weight decay) before each run.
   MultiTensorStep(std::vector<TensorSlot> tensors, const double* plan, bool centered);
 
+  // What a run computes: the RMSProp update, or the benchmark's memory-traffic baseline (the
+  // same loads and stores with trivial arithmetic, through the same chunks and threads).
+  enum class Work { kUpdate, kStreamBaseline };
+
   // Applies one update to every tensor. `grads` holds one pointer per tensor, of its dtype and
   // size. Safe to call from any thread, but not concurrently on one object.
-  void run(const KernelTable& kernels, const void* const* grads);
+  void run(const KernelTable& kernels, const void* const* grads, Work work = Work::kUpdate);
 
   std::size_t size() const { return tensors_.size(); }
   const TensorSlot& tensor(std::size_t i) const { return tensors_[i]; }
 
  private:
   void partition(std::size_t threads);
-  void run_chunk(const KernelTable& kernels, const void* const* grads, const Chunk& chunk) const;
+  void run_chunk(const KernelTable& kernels, const void* const* grads, const Chunk& chunk,
+                 Work work) const;
 
   std::vector<TensorSlot> tensors_;
   std::vector<std::size_t> slice_size_;  // per tensor: elements per centralized slice, or 1

@@ -95,7 +95,6 @@ void stream_tensor_entry(const TensorBuffers<typename Ops::T>& t,
 template <class OpsF32, class OpsF64>
 constexpr KernelTable make_kernel_table(const char* level) {
   return KernelTable{level,
-                     OpsF32::kWidth,
                      &update_tensor_entry<OpsF32, false>,
                      &update_tensor_entry<OpsF32, true>,
                      &update_tensor_entry<OpsF64, false>,

@@ -36,7 +36,6 @@ using KernelFn = void (*)(const TensorBuffers<T>&, const TensorScalars<T>&);
 // translation unit, so no code compiled for that instruction set runs before it is chosen.
 struct KernelTable {
   const char* level;  // "avx512", "avx2", "sse2", "neon", "scalar"
-  std::size_t width_f32;  // lanes per register, float32
   KernelFn<float> plain_f32;
   KernelFn<float> centered_f32;
   KernelFn<double> plain_f64;

@@ -188,13 +188,7 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
   // threads) with trivial arithmetic instead of RMSProp: the memory-traffic limit of a step.
   Napi::Value StreamBaseline(const Napi::CallbackInfo& info) {
     read_grads(info[0]);
-    const KernelTable& active = active_kernels();
-    const KernelTable stream{active.level,          active.width_f32,
-                             active.stream_plain_f32, active.stream_centered_f32,
-                             active.stream_plain_f64, active.stream_centered_f64,
-                             nullptr,               nullptr,
-                             nullptr,               nullptr};
-    step_->run(stream, grads_.data());
+    step_->run(active_kernels(), grads_.data(), core::MultiTensorStep::Work::kStreamBaseline);
     return info.Env().Undefined();
   }
 
