@@ -10,7 +10,8 @@ export type { LearningRate, LearningRateFunction, WeightDecay } from './learning
 export type { RMSPropOptions, Device } from './options';
 export { RMSProp, cudaAvailable, simdLevel, numThreads, setNumThreads } from './rmsprop';
 export type { SharedRMSProp, SharedParameter, SharedStepValue } from './sharing';
-export type { Gradient, ParameterState } from './rmsprop';
+export type { Gradient } from './rmsprop';
+export type { ParameterState } from './state';
 export type { SimdLevel } from './native';
 export {
   ExponentialDecayLR,

@@ -21,6 +21,7 @@ import {
   serializeStepValue,
   type SharedRMSProp,
 } from './sharing';
+import { allocateStates, type ParameterState } from './state';
 import { dtypeOf, Parameter, Tensor, type DType, type FloatArray } from './tensor';
 
 const OWNER = 'RMSProp';
@@ -41,16 +42,6 @@ function takeAdopted(): Adopted | undefined {
   return taken;
 }
 
-/** Live views of one parameter's optimizer state (same dtype and length as the parameter). */
-export interface ParameterState {
-  /** s, the moving average of squared gradients (starts at 1). */
-  readonly meanSquare: FloatArray;
-  /** m, the momentum buffer (starts at 0). */
-  readonly moment: FloatArray;
-  /** ḡ, the moving average of gradients (centered only; starts at 0). */
-  readonly meanGrad?: FloatArray;
-}
-
 /** A gradient: a typed array of the parameter's dtype and length, or a `Tensor` of it. */
 export type Gradient = FloatArray | Tensor;
 
@@ -64,46 +55,6 @@ interface Slot {
   readonly lrIndex: number;
   /** Index into the optimizer's distinct weight decays, or -1 where none applies. */
   readonly weightDecayIndex: number;
-}
-
-// Elements between the starts of two tensors' state: 64 bytes, a cache line and a full vector.
-const STATE_ALIGN_BYTES = 64;
-
-/**
- * The state buffers of all parameters: for each dtype and each kind (meanSquare, moment,
- * meanGrad) one contiguous array, viewed per parameter. Contiguous state streams better than
- * thousands of scattered small arrays and costs one allocation per kind.
- */
-function allocateStates(params: readonly Parameter[], centered: boolean, shared: boolean): ParameterState[] {
-  const offsets = new Array<number>(params.length);
-  const totals: Record<DType, number> = { float32: 0, float64: 0 };
-  params.forEach((p, i) => {
-    const align = STATE_ALIGN_BYTES / (p.dtype === 'float32' ? 4 : 8);
-    offsets[i] = totals[p.dtype];
-    totals[p.dtype] += Math.ceil(p.size / align) * align;
-  });
-  const kind = (dtype: DType, fill: number): FloatArray => {
-    const Type = dtype === 'float32' ? Float32Array : Float64Array;
-    const length = totals[dtype];
-    const array = shared
-      ? new Type(new SharedArrayBuffer(length * Type.BYTES_PER_ELEMENT) as unknown as ArrayBuffer)
-      : new Type(length);
-    return fill === 0 ? array : array.fill(fill);
-  };
-  const pools = (['float32', 'float64'] as const).map((dtype) => ({
-    meanSquare: kind(dtype, 1),
-    moment: kind(dtype, 0),
-    meanGrad: centered ? kind(dtype, 0) : undefined,
-  }));
-  return params.map((p, i) => {
-    const pool = pools[p.dtype === 'float32' ? 0 : 1];
-    const view = (array: FloatArray) => array.subarray(offsets[i], offsets[i] + p.size);
-    return Object.freeze({
-      meanSquare: view(pool.meanSquare),
-      moment: view(pool.moment),
-      ...(pool.meanGrad ? { meanGrad: view(pool.meanGrad) } : {}),
-    });
-  });
 }
 
 // Index of `value` in `list`, appending it when new: each distinct schedule is evaluated once per step.
