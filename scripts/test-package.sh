@@ -35,6 +35,12 @@ if (Math.abs(p.data[0] - 0.98946494) > 1e-6) throw new Error('wrong step: ' + p.
 const loaded = Object.keys(require.cache).find((f) => f.endsWith('.node'));
 console.log('installed without a compiler: step ok, SIMD ' + simdLevel() + ', loaded ' + require('path').relative(process.cwd(), loaded));
 "
+env PATH="$work/bin" node --input-type=module -e "
+import { Parameter, RMSProp, CosineDecayLR } from 'rmsprop-native';
+const p = new Parameter(new Float32Array([1, 2]), 'w');
+new RMSProp([p], { learningRate: new CosineDecayLR(0.01, 0.1, 10) }).step([new Float32Array([0.1, 0.2])]);
+console.log('ESM import by package name: step ok');
+"
 
 # The fallback for a platform without a prebuild: build from source inside the installed package.
 rm -rf node_modules/rmsprop-native/prebuilds
