@@ -5,19 +5,15 @@
 let tf;
 async function loadTfjs() {
   if (tf !== undefined) return tf;
-  // Silence the one-time "install tfjs-node" banner printed on load.
-  const log = console.log;
-  const warn = console.warn;
-  console.log = console.warn = () => {};
   try {
     tf = require('@tensorflow/tfjs-core');
     require('@tensorflow/tfjs-backend-cpu');
+    // PROD silences tfjs's warnings, among them the one-time hint to install tfjs-node, which
+    // is not an option here (its install downloads a binary).
+    tf.env().set('PROD', true);
     await tf.setBackend('cpu');
   } catch {
     tf = null;
-  } finally {
-    console.log = log;
-    console.warn = warn;
   }
   return tf;
 }

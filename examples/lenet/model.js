@@ -9,6 +9,10 @@ require('@tensorflow/tfjs-layers'); // registers tfjs-core's gradient functions
 require('@tensorflow/tfjs-backend-cpu');
 const { Parameter } = require('../..');
 
+// PROD silences tfjs's warnings, among them the one-time hint to install tfjs-node, which this
+// demo must not use (its install downloads a binary).
+tf.env().set('PROD', true);
+
 // Names, shapes and layouts as MindSpore's LeNet5: convolution kernels [out, in, kh, kw].
 const SHAPES = [
   ['conv1.weight', [6, 1, 5, 5]],
