@@ -59,7 +59,6 @@ const packageRoot = path.join(__dirname, '..');
 
 function load(): NativeBinding {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
     return nodeGypBuild(packageRoot) as NativeBinding;
   } catch (cause) {

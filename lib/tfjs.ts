@@ -17,7 +17,6 @@ import { Parameter, Tensor } from './tensor';
 
 function loadTfjs(): typeof tfc {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('@tensorflow/tfjs-core') as typeof tfc;
   } catch (cause) {
     throw new Error(

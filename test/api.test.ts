@@ -18,7 +18,6 @@ const EXPORTS = [
 
 describe('package', () => {
   it('the checkout root (dist/) gives every export', () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const pkg = require(root);
     for (const name of EXPORTS) expect(typeof pkg[name]).toBe('function');
   });

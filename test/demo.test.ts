@@ -3,7 +3,6 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { tf, conv5x5 } = require('../examples/lenet/model');
 
 const root = path.join(__dirname, '..');

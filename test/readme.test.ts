@@ -20,7 +20,6 @@ it.each(snippets.map((code, i) => [i + 1, code]))('snippet %i runs', async (_i, 
   }).outputText;
   const resolve = (name: string) =>
     name === 'rmsprop-native' ? root : name === 'rmsprop-native/tfjs' ? path.join(root, 'dist', 'tfjs.js') : name;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const req = (name: string) => require(resolve(name));
   const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
   try {
