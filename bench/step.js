@@ -5,29 +5,11 @@
 'use strict';
 const { RMSProp, Parameter, simdLevel } = require('..');
 const { numberArg, timeSync, gradient } = require('./harness');
+const { naiveStep } = require('./naive');
 
 const n = numberArg('size', 1e7);
 const samples = numberArg('samples', 9);
 const time = (fn) => timeSync(fn, samples);
-
-// What a user would write by hand: the same update, one element at a time.
-function naiveStep(w, s, m, mg, g, h) {
-  const { lr, decay, momentum, epsilon } = h;
-  for (let i = 0; i < w.length; i++) {
-    const gi = g[i];
-    s[i] = decay * s[i] + (1 - decay) * gi * gi;
-    let d;
-    if (mg) {
-      mg[i] = decay * mg[i] + (1 - decay) * gi;
-      d = s[i] - mg[i] * mg[i] + epsilon;
-      if (!(d > 0)) continue;
-    } else {
-      d = s[i] + epsilon;
-    }
-    m[i] = momentum * m[i] + (lr * gi) / Math.sqrt(d);
-    w[i] -= m[i];
-  }
-}
 
 const grad = gradient(n);
 
@@ -41,6 +23,7 @@ for (const centered of [false, true]) {
   const opt = new RMSProp([param], { learningRate: h.lr, decay: h.decay, momentum: h.momentum, epsilon: h.epsilon, centered });
   const native = time(() => opt.step([grad]));
   const st = opt.state(param);
-  const naive = time(() => naiveStep(param.data, st.meanSquare, st.moment, st.meanGrad, grad, h));
+  const tensors = [{ w: param.data, s: st.meanSquare, m: st.moment, mg: st.meanGrad }];
+  const naive = time(() => naiveStep(tensors, [grad], h));
   console.log(`| ${centered ? 'centered' : 'plain'} | ${(native / n).toFixed(3)} | ${(naive / n).toFixed(3)} | ${(naive / native).toFixed(1)}× |`);
 }

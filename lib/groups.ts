@@ -4,6 +4,7 @@
  * The result is one entry per parameter, in update order, with its learning rate, weight decay
  * and centralization flag resolved (semantics.md §4 step 1–2).
  */
+import { boolean } from './checks';
 import { typeError, valueError } from './errors';
 import {
   isDynamic,
@@ -141,10 +142,7 @@ function readGroups(owner: string, list: readonly unknown[], options: ResolvedOp
     const weightDecay = group.weightDecay === undefined
       ? options.weightDecay
       : resolveWeightDecay(owner, `${where}.weightDecay`, group.weightDecay);
-    const gradCentralization = group.gradCentralization ?? false;
-    if (typeof gradCentralization !== 'boolean') {
-      throw typeError(owner, `${where}.gradCentralization`, 'a boolean', gradCentralization);
-    }
+    const gradCentralization = boolean(owner, `${where}.gradCentralization`, group.gradCentralization ?? false);
     const decay = appliesWeightDecay(weightDecay) ? weightDecay : null;
     for (const param of params) entries.push({ param, lr, weightDecay: decay, gradCentralization });
   });

@@ -11,7 +11,7 @@ import type * as tfc from '@tensorflow/tfjs-core';
 
 import { typeError, valueError } from './errors';
 import type { OrderParamsGroup, ParameterGroup } from './groups';
-import type { RMSPropOptions } from './options';
+import { readOptions, type RMSPropOptions } from './options';
 import { RMSProp } from './rmsprop';
 import { Parameter, Tensor } from './tensor';
 
@@ -70,8 +70,7 @@ export class TfjsRMSProp extends tf.Optimizer {
     if (options === null || typeof options !== 'object') throw typeError(OWNER, 'options', 'an object', options);
     const { groups, ...rest } = options;
     if (groups !== undefined && !Array.isArray(groups)) throw typeError(OWNER, 'groups', 'an array of groups', groups);
-    // Validate the options now, on a placeholder parameter, so that mistakes surface at construction.
-    new RMSProp(groups ? [{ params: [new Parameter([0], 'placeholder')] }] : [new Parameter([0], 'placeholder')], rest);
+    readOptions(OWNER, rest); // mistakes in the options surface now, not at the first step
     this.options = options;
   }
 
