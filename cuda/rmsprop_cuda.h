@@ -1,7 +1,8 @@
-/* The C interface of the CUDA plugin (librmsprop_cuda.so), meant to be loaded with dlopen so that
- * the main addon never needs CUDA libraries. Work in progress (issue 8): the kernels below are
- * compiled in CI and checked against a float64 reference on a GPU by cuda/test/cuda_tests.cu;
- * the addon does not load the plugin yet. */
+/* The C interface of a device plugin of rmsprop-native: librmsprop_cuda.so (the CUDA kernels,
+ * cuda/rmsprop_cuda.cu) or the host emulator used to test the addon's device path without a GPU
+ * (cuda/emulator/). The addon loads a plugin with dlopen on the first use of device: 'cuda', so
+ * the main .node never needs CUDA libraries. Every function returns 0 or an error code whose
+ * message comes from rmsprop_cuda_error_string; none throws or aborts. */
 #ifndef RMSPROP_CUDA_H
 #define RMSPROP_CUDA_H
 #include <stddef.h>
@@ -13,11 +14,15 @@
 #define RMSPROP_CUDA_API __attribute__((visibility("default")))
 #endif
 
+/* Bumped whenever a signature or struct below changes; the addon refuses another version. */
+#define RMSPROP_CUDA_ABI_VERSION 1
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* One tensor of a step; every pointer is device memory of the step's dtype. */
+/* One tensor of a step; every pointer is device memory of the step's dtype. Pointers that are
+ * 16-byte aligned (every cudaMalloc'd buffer at a 16-byte multiple offset) get vector loads. */
 typedef struct {
   void* param;
   void* mean_square;
@@ -40,12 +45,42 @@ typedef struct {
   int float64;       /* 0: every tensor is float32; 1: every tensor is float64 */
 } rmsprop_cuda_step_config;
 
-/* The number of usable CUDA devices (0 without a driver or a GPU); never fails. */
+/* A queue of work on the device (a CUDA stream) with its own launch tables. One thread at a time. */
+typedef struct rmsprop_cuda_queue_s* rmsprop_cuda_queue;
+
+enum rmsprop_cuda_copy_kind {
+  RMSPROP_CUDA_HOST_TO_DEVICE = 1,
+  RMSPROP_CUDA_DEVICE_TO_HOST = 2,
+  RMSPROP_CUDA_DEVICE_TO_DEVICE = 3
+};
+
+RMSPROP_CUDA_API int rmsprop_cuda_abi_version(void);
+
+/* The number of usable devices (0 without a driver or a GPU); never fails. */
 RMSPROP_CUDA_API int rmsprop_cuda_device_count(void);
 
-/* Applies one RMSProp step to `count` tensors on the current device and waits for it.
- * Returns 0, or a CUDA error code (the message from rmsprop_cuda_error_string). */
-RMSPROP_CUDA_API int rmsprop_cuda_step(const rmsprop_cuda_tensor* tensors, size_t count, const rmsprop_cuda_step_config* config);
+/* The current device's name into `out` (NUL-terminated, truncated to `size`). */
+RMSPROP_CUDA_API int rmsprop_cuda_device_name(char* out, size_t size);
+
+RMSPROP_CUDA_API int rmsprop_cuda_malloc(void** ptr, size_t bytes);
+RMSPROP_CUDA_API int rmsprop_cuda_free(void* ptr);
+/* Page-locked host memory (staging for copies that overlap with other work). */
+RMSPROP_CUDA_API int rmsprop_cuda_host_alloc(void** ptr, size_t bytes);
+RMSPROP_CUDA_API int rmsprop_cuda_host_free(void* ptr);
+
+RMSPROP_CUDA_API int rmsprop_cuda_queue_create(rmsprop_cuda_queue* out);
+RMSPROP_CUDA_API int rmsprop_cuda_queue_destroy(rmsprop_cuda_queue queue);
+
+/* Enqueues a copy of `bytes` bytes; host memory must stay valid until the queue is synchronized. */
+RMSPROP_CUDA_API int rmsprop_cuda_copy_async(rmsprop_cuda_queue queue, void* dst, const void* src, size_t bytes, int kind);
+
+/* Enqueues one RMSProp step over `count` tensors of one dtype: at most two launches (the slice
+ * means of centralized tensors, then the fused update). `tensors` is copied before returning. */
+RMSPROP_CUDA_API int rmsprop_cuda_step_async(rmsprop_cuda_queue queue, const rmsprop_cuda_tensor* tensors, size_t count,
+                                             const rmsprop_cuda_step_config* config);
+
+/* Waits for everything enqueued; returns the first error of that work, if any. */
+RMSPROP_CUDA_API int rmsprop_cuda_synchronize(rmsprop_cuda_queue queue);
 
 RMSPROP_CUDA_API const char* rmsprop_cuda_error_string(int code);
 

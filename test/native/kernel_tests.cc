@@ -15,6 +15,7 @@
 #include "../../binding/core/plan.h"
 #include "../../binding/core/thread_pool.h"
 #include "../../binding/kernels/kernels.h"
+#include "reference.h"
 
 using namespace rmsprop;
 
@@ -94,38 +95,19 @@ struct Model {
   }
 };
 
-// One step of tensor t in float64 from the model's values (semantics.md), checked within 1e-5
-// relative (float32) or 1e-11 (float64) of the magnitudes involved.
+// Every tensor against the shared float64 reference (test/native/reference.h).
 template <class T>
 void check_against_reference(const Model<T>& before, const Model<T>& after, const char* level) {
-  const double tol = sizeof(T) == 4 ? 1e-5 : 1e-11;
   for (std::size_t t = 0; t < before.param.size(); ++t) {
-    const std::size_t n = before.param[t].size();
-    const std::size_t slices = t == 0 ? 4 : 1;
-    const std::size_t slice = n / slices;
-    const double wd = static_cast<T>(0.04), inv = static_cast<T>(0.25), rho = static_cast<T>(0.9);
-    const double beta = static_cast<T>(0.5), eps = static_cast<T>(1e-6), lr = static_cast<T>(0.01);
-    for (std::size_t from = 0; from < n; from += slice) {
-      double mean = 0;
-      if (t == 0) {
-        for (std::size_t i = from; i < from + slice; ++i) mean += before.grad[t][i] + wd * before.param[t][i];
-        mean /= double(slice);
-      }
-      for (std::size_t i = from; i < from + slice; ++i) {
-        const double g = (before.grad[t][i] + wd * before.param[t][i] - mean) * inv;
-        const double s = rho * before.mean_square[t][i] + (1 - rho) * g * g;
-        double d = s + eps;
-        if (before.centered) {
-          const double mg = rho * before.mean_grad[t][i] + (1 - rho) * g;
-          d = s - mg * mg + eps;
-        }
-        const double m = beta * before.moment[t][i] + lr * g / std::sqrt(d);
-        const double w = before.param[t][i] - m;
-        const double scale = 1 + std::fabs(w) + std::fabs(m);
-        CHECK(std::fabs(after.param[t][i] - w) <= tol * scale, "%s tensor %zu element %zu: %g vs %g", level, t, i,
-              double(after.param[t][i]), w);
-      }
-    }
+    const testing::Hyper h{0.9, 0.5, 1e-6, 0.01, 0.04, 0.25, true, before.centered, t == 0 ? std::size_t(4) : 1};
+    auto values = [&](const Model<T>& m) {
+      return testing::TensorValues<T>{m.param[t].data(), m.mean_square[t].data(), m.moment[t].data(),
+                                      m.centered ? m.mean_grad[t].data() : nullptr};
+    };
+    const std::string what = std::string(level) + " tensor " + std::to_string(t);
+    const std::size_t bad =
+        testing::reference_mismatches(values(before), before.grad[t].data(), before.param[t].size(), h, values(after), what.c_str());
+    CHECK(bad == 0, "%s: %zu element(s) differ from the reference", what.c_str(), bad);
   }
 }
 

@@ -1,0 +1,241 @@
+// A host emulator of the device plugin's C interface (cuda/rmsprop_cuda.h), for testing the
+// addon's device path (loading, memory model, staging, checkpoints) on machines without a GPU.
+// It is a test double, not a backend: "device" memory is host memory, but it is tracked, and
+// every copy and step checks that its device pointers lie inside device allocations and its host
+// pointers do not, as a GPU would fault otherwise. Enqueued work runs only at synchronize (or
+// queue destroy), so a caller that reads results or reuses a host buffer before synchronizing
+// sees stale data in tests, as it would on a GPU. The update uses the shared per-element header
+// with fused multiply-adds, like the CUDA kernels.
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <new>
+#include <vector>
+
+#include "../../binding/kernels/rmsprop_math.h"
+#include "../rmsprop_cuda.h"
+
+namespace {
+
+enum Error {
+  kOk = 0,
+  kInvalidValue = 1,
+  kOutOfMemory = 2,
+  kNotDevicePointer = 3,
+  kNotHostPointer = 4,
+  kNotAllocated = 5,
+};
+
+template <class Scalar>
+struct EmulatedOps {
+  using T = Scalar;
+  using V = Scalar;
+  using Mask = bool;
+  static V add(V a, V b) { return a + b; }
+  static V sub(V a, V b) { return a - b; }
+  static V mul(V a, V b) { return a * b; }
+  static V madd(V a, V b, V c) { return std::fma(a, b, c); }
+  static V over_sqrt(V a, V x) { return a / std::sqrt(x); }
+  static Mask positive(V a) { return a > V(0); }
+  static V select(Mask m, V a, V b) { return m ? a : b; }
+};
+
+// Device allocations: base address -> size in bytes.
+std::mutex registry_mutex;
+std::map<std::uintptr_t, std::size_t>& device_allocations() {
+  static auto* map = new std::map<std::uintptr_t, std::size_t>();
+  return *map;
+}
+
+bool is_device(const void* p, std::size_t bytes) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  const auto& map = device_allocations();
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  auto it = map.upper_bound(at);
+  if (it == map.begin()) return false;
+  --it;
+  return at >= it->first && at + bytes <= it->first + it->second;
+}
+
+bool overlaps_device(const void* p, std::size_t bytes) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  for (const auto& [base, size] : device_allocations()) {
+    if (at < base + size && base < at + (bytes ? bytes : 1)) return true;
+  }
+  return false;
+}
+
+template <class T>
+void step(const rmsprop_cuda_tensor& t, const rmsprop_cuda_step_config& c) {
+  using Ops = EmulatedOps<T>;
+  rmsprop::LaneScalars<T> k;
+  k.decay = static_cast<T>(c.decay);
+  k.one_minus_decay = T(1) - k.decay;
+  k.momentum = static_cast<T>(c.momentum);
+  k.epsilon = static_cast<T>(c.epsilon);
+  k.inv_loss_scale = static_cast<T>(c.inv_loss_scale);
+  k.lr = static_cast<T>(t.lr);
+  k.weight_decay = static_cast<T>(t.weight_decay);
+  T* w = static_cast<T*>(t.param);
+  T* s = static_cast<T*>(t.mean_square);
+  T* m = static_cast<T*>(t.moment);
+  T* mg = static_cast<T*>(t.mean_grad);
+  const T* g = static_cast<const T*>(t.grad);
+  const std::uint64_t slices = t.slices > 1 && t.size % t.slices == 0 ? t.slices : 1;
+  const std::uint64_t slice = t.size / slices;
+  // Every slice mean first (from the parameters before the update), then the update.
+  std::vector<double> means(slices, 0.0);
+  if (slices > 1) {
+    for (std::uint64_t i = 0; i < t.size; ++i) {
+      means[i / slice] += static_cast<double>(t.apply_weight_decay ? std::fma(k.weight_decay, w[i], g[i]) : g[i]);
+    }
+    for (double& mean : means) mean /= static_cast<double>(slice);
+  }
+  for (std::uint64_t i = 0; i < t.size; ++i) {
+    k.grad_shift = static_cast<T>(means[i / slice]);
+    if (c.centered) {
+      if (t.apply_weight_decay) rmsprop::centered_update<Ops, true>(w[i], s[i], m[i], mg[i], g[i], k);
+      else rmsprop::centered_update<Ops, false>(w[i], s[i], m[i], mg[i], g[i], k);
+    } else {
+      if (t.apply_weight_decay) rmsprop::plain_update<Ops, true>(w[i], s[i], m[i], g[i], k);
+      else rmsprop::plain_update<Ops, false>(w[i], s[i], m[i], g[i], k);
+    }
+  }
+}
+
+}  // namespace
+
+struct rmsprop_cuda_queue_s {
+  std::vector<std::function<void()>> pending;
+  void run() {
+    for (auto& work : pending) work();
+    pending.clear();
+  }
+};
+
+extern "C" {
+
+RMSPROP_CUDA_API int rmsprop_cuda_abi_version(void) { return RMSPROP_CUDA_ABI_VERSION; }
+
+RMSPROP_CUDA_API int rmsprop_cuda_device_count(void) { return 1; }
+
+RMSPROP_CUDA_API int rmsprop_cuda_device_name(char* out, std::size_t size) {
+  if (out == nullptr || size == 0) return kInvalidValue;
+  std::strncpy(out, "rmsprop-native host emulator (not a GPU)", size - 1);
+  out[size - 1] = '\0';
+  return kOk;
+}
+
+RMSPROP_CUDA_API int rmsprop_cuda_malloc(void** ptr, std::size_t bytes) {
+  if (ptr == nullptr) return kInvalidValue;
+  void* p = std::malloc(bytes ? bytes : 1);
+  if (p == nullptr) return kOutOfMemory;
+  std::memset(p, 0xA5, bytes);  // garbage, as fresh device memory may hold
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  device_allocations()[reinterpret_cast<std::uintptr_t>(p)] = bytes;
+  *ptr = p;
+  return kOk;
+}
+
+RMSPROP_CUDA_API int rmsprop_cuda_free(void* ptr) {
+  if (ptr == nullptr) return kOk;
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  if (device_allocations().erase(reinterpret_cast<std::uintptr_t>(ptr)) == 0) return kNotAllocated;
+  std::free(ptr);
+  return kOk;
+}
+
+RMSPROP_CUDA_API int rmsprop_cuda_host_alloc(void** ptr, std::size_t bytes) {
+  if (ptr == nullptr) return kInvalidValue;
+  *ptr = std::malloc(bytes ? bytes : 1);
+  return *ptr ? kOk : kOutOfMemory;
+}
+
+RMSPROP_CUDA_API int rmsprop_cuda_host_free(void* ptr) {
+  std::free(ptr);
+  return kOk;
+}
+
+RMSPROP_CUDA_API int rmsprop_cuda_queue_create(rmsprop_cuda_queue* out) {
+  if (out == nullptr) return kInvalidValue;
+  *out = new (std::nothrow) rmsprop_cuda_queue_s();
+  return *out ? kOk : kOutOfMemory;
+}
+
+RMSPROP_CUDA_API int rmsprop_cuda_queue_destroy(rmsprop_cuda_queue q) {
+  if (q == nullptr) return kOk;
+  q->run();
+  delete q;
+  return kOk;
+}
+
+RMSPROP_CUDA_API int rmsprop_cuda_copy_async(rmsprop_cuda_queue q, void* dst, const void* src, std::size_t bytes, int kind) {
+  if (q == nullptr) return kInvalidValue;
+  if (bytes == 0) return kOk;
+  switch (kind) {
+    case RMSPROP_CUDA_HOST_TO_DEVICE:
+      if (!is_device(dst, bytes)) return kNotDevicePointer;
+      if (overlaps_device(src, bytes)) return kNotHostPointer;
+      break;
+    case RMSPROP_CUDA_DEVICE_TO_HOST:
+      if (!is_device(src, bytes)) return kNotDevicePointer;
+      if (overlaps_device(dst, bytes)) return kNotHostPointer;
+      break;
+    case RMSPROP_CUDA_DEVICE_TO_DEVICE:
+      if (!is_device(src, bytes) || !is_device(dst, bytes)) return kNotDevicePointer;
+      break;
+    default:
+      return kInvalidValue;
+  }
+  q->pending.push_back([=] { std::memmove(dst, src, bytes); });
+  return kOk;
+}
+
+RMSPROP_CUDA_API int rmsprop_cuda_step_async(rmsprop_cuda_queue q, const rmsprop_cuda_tensor* tensors, std::size_t count,
+                                             const rmsprop_cuda_step_config* config) {
+  if (q == nullptr || config == nullptr || (count > 0 && tensors == nullptr)) return kInvalidValue;
+  const std::size_t element = config->float64 ? 8 : 4;
+  for (std::size_t i = 0; i < count; ++i) {
+    const rmsprop_cuda_tensor& t = tensors[i];
+    if (t.size == 0) continue;
+    const std::size_t bytes = t.size * element;
+    if (!is_device(t.param, bytes) || !is_device(t.mean_square, bytes) || !is_device(t.moment, bytes) ||
+        !is_device(t.grad, bytes) || (config->centered && !is_device(t.mean_grad, bytes))) {
+      return kNotDevicePointer;
+    }
+  }
+  std::vector<rmsprop_cuda_tensor> copy(tensors, tensors + count);
+  const rmsprop_cuda_step_config c = *config;
+  q->pending.push_back([copy = std::move(copy), c] {
+    for (const rmsprop_cuda_tensor& t : copy) {
+      if (c.float64) step<double>(t, c);
+      else step<float>(t, c);
+    }
+  });
+  return kOk;
+}
+
+RMSPROP_CUDA_API int rmsprop_cuda_synchronize(rmsprop_cuda_queue q) {
+  if (q == nullptr) return kInvalidValue;
+  q->run();
+  return kOk;
+}
+
+RMSPROP_CUDA_API const char* rmsprop_cuda_error_string(int code) {
+  switch (code) {
+    case kOk: return "no error";
+    case kInvalidValue: return "invalid argument";
+    case kOutOfMemory: return "out of memory";
+    case kNotDevicePointer: return "a device pointer is not inside a device allocation";
+    case kNotHostPointer: return "a host pointer lies in device memory";
+    case kNotAllocated: return "the pointer was not allocated by rmsprop_cuda_malloc";
+    default: return "unknown error";
+  }
+}
+
+}  // extern "C"

@@ -1,0 +1,238 @@
+// Tests of a device plugin through its C interface (cuda/rmsprop_cuda.h), loaded with dlopen
+// like the addon does: `plugin_tests <path to the plugin>`. CTest runs it against the host
+// emulator everywhere (`npm run test:native`) and against librmsprop_cuda.so (`npm run
+// test:cuda`), where, without a usable GPU, it says so and exits 77 (CTest: skipped).
+// Checked: plain and centered, float32 and float64, weight decay on some tensors, loss scale,
+// gradient centralization, sizes around the chunk and vector widths, unaligned tensors, a
+// centered denominator ≤ 0 (the guard), two steps enqueued before one synchronize, copies of
+// every kind, and refused bad arguments.
+#include <dlfcn.h>
+
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../../test/native/reference.h"
+#include "../rmsprop_cuda.h"
+
+namespace {
+
+int failures = 0;
+#define CHECK(condition, ...)                                   \
+  do {                                                          \
+    if (!(condition)) {                                         \
+      ++failures;                                               \
+      std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+      std::fprintf(stderr, __VA_ARGS__);                        \
+      std::fprintf(stderr, "\n");                               \
+    }                                                           \
+  } while (0)
+
+struct Plugin {
+  int (*abi_version)();
+  int (*device_count)();
+  int (*device_name)(char*, size_t);
+  int (*malloc_)(void**, size_t);
+  int (*free_)(void*);
+  int (*queue_create)(rmsprop_cuda_queue*);
+  int (*queue_destroy)(rmsprop_cuda_queue);
+  int (*copy_async)(rmsprop_cuda_queue, void*, const void*, size_t, int);
+  int (*step_async)(rmsprop_cuda_queue, const rmsprop_cuda_tensor*, size_t, const rmsprop_cuda_step_config*);
+  int (*synchronize)(rmsprop_cuda_queue);
+  const char* (*error_string)(int);
+};
+
+template <class F>
+bool bind(void* handle, const char* name, F& out) {
+  out = reinterpret_cast<F>(dlsym(handle, name));
+  if (!out) std::fprintf(stderr, "missing symbol %s\n", name);
+  return out != nullptr;
+}
+
+Plugin p;
+
+#define OK(call)                                                                   \
+  do {                                                                             \
+    const int rc_ = (call);                                                        \
+    CHECK(rc_ == 0, "%s -> %d (%s)", #call, rc_, rc_ ? p.error_string(rc_) : ""); \
+  } while (0)
+
+// Host values of one tensor.
+template <class T>
+struct Host {
+  std::vector<T> w, s, m, mg, g;
+  size_t slices;
+  bool weight_decay;
+};
+
+template <class T>
+void test_steps(rmsprop_cuda_queue q, bool centered) {
+  const char* name = sizeof(T) == 4 ? (centered ? "f32 centered" : "f32 plain") : (centered ? "f64 centered" : "f64 plain");
+  // n, slices, weight decay, offset in elements (1 and 3: not 16-byte aligned, no vector loads).
+  struct Shape {
+    size_t n, slices;
+    bool wd;
+    size_t offset;
+  };
+  const std::vector<Shape> shapes = {{1, 1, true, 0},        {3, 1, false, 0},  {16384, 1, true, 0},
+                                     {16387, 1, true, 1},    {70001, 1, false, 0}, {6 * 25, 6, true, 0},
+                                     {16 * 6 * 25, 16, false, 0}, {333, 1, true, 3}, {0, 1, true, 0}};
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<Host<T>> host;
+  size_t region = 0;  // elements per buffer kind; each tensor starts 256-byte aligned plus its offset
+  std::vector<size_t> starts;
+  for (const Shape& sh : shapes) {
+    Host<T> t{{}, {}, {}, {}, {}, sh.slices, sh.wd};
+    for (size_t i = 0; i < sh.n; ++i) {
+      t.w.push_back(T(u(rng)));
+      t.s.push_back(T(1 + 0.5 * u(rng)));
+      t.m.push_back(T(0.1 * u(rng)));
+      t.mg.push_back(T(0.2 * u(rng)));
+      t.g.push_back(T(u(rng)));
+    }
+    if (sh.n > 10) t.mg[7] = T(1.5);  // a centered denominator ≤ 0: the guard keeps w and m
+    starts.push_back(region + sh.offset);
+    region += (sh.offset + sh.n + 64) / 64 * 64;
+    host.push_back(std::move(t));
+  }
+  void* device = nullptr;
+  const size_t kinds = 5;  // w, s, m, mg, g
+  OK(p.malloc_(&device, kinds * region * sizeof(T)));
+  if (!device) return;
+  T* base = static_cast<T*>(device);
+  auto at = [&](size_t kind, size_t k) { return base + kind * region + starts[k]; };
+  for (size_t k = 0; k < host.size(); ++k) {
+    const size_t bytes = host[k].w.size() * sizeof(T);
+    OK(p.copy_async(q, at(0, k), host[k].w.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
+    OK(p.copy_async(q, at(1, k), host[k].s.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
+    OK(p.copy_async(q, at(2, k), host[k].m.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
+    OK(p.copy_async(q, at(3, k), host[k].mg.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
+    OK(p.copy_async(q, at(4, k), host[k].g.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
+  }
+  const double decay = 0.9, momentum = 0.5, epsilon = 1e-6, lr = 0.01, wd = 0.04, inv = 0.25;
+  std::vector<rmsprop_cuda_tensor> tensors;
+  for (size_t k = 0; k < host.size(); ++k) {
+    rmsprop_cuda_tensor t{};
+    t.param = at(0, k);
+    t.mean_square = at(1, k);
+    t.moment = at(2, k);
+    t.mean_grad = centered ? at(3, k) : nullptr;
+    t.grad = at(4, k);
+    t.size = host[k].w.size();
+    t.slices = host[k].slices;
+    t.lr = lr * (1 + 0.1 * double(k));
+    t.weight_decay = wd;
+    t.apply_weight_decay = host[k].weight_decay ? 1 : 0;
+    tensors.push_back(t);
+  }
+  const rmsprop_cuda_step_config config{decay, momentum, epsilon, inv, centered ? 1 : 0, sizeof(T) == 8 ? 1 : 0};
+  // Two steps enqueued back to back and one synchronize; the values after step 1 copied between.
+  std::vector<Host<T>> after1 = host, after2 = host;
+  auto download = [&](std::vector<Host<T>>& into) {
+    for (size_t k = 0; k < host.size(); ++k) {
+      const size_t bytes = host[k].w.size() * sizeof(T);
+      OK(p.copy_async(q, into[k].w.data(), at(0, k), bytes, RMSPROP_CUDA_DEVICE_TO_HOST));
+      OK(p.copy_async(q, into[k].s.data(), at(1, k), bytes, RMSPROP_CUDA_DEVICE_TO_HOST));
+      OK(p.copy_async(q, into[k].m.data(), at(2, k), bytes, RMSPROP_CUDA_DEVICE_TO_HOST));
+      OK(p.copy_async(q, into[k].mg.data(), at(3, k), bytes, RMSPROP_CUDA_DEVICE_TO_HOST));
+    }
+  };
+  OK(p.step_async(q, tensors.data(), tensors.size(), &config));
+  download(after1);
+  for (rmsprop_cuda_tensor& t : tensors) t.lr *= 0.5;  // the table was copied: step 1 keeps its lr
+  OK(p.step_async(q, tensors.data(), tensors.size(), &config));
+  download(after2);
+  OK(p.synchronize(q));
+  for (size_t k = 0; k < host.size(); ++k) {
+    const Host<T>& h = host[k];
+    auto values = [&](const Host<T>& v) {
+      return rmsprop::testing::TensorValues<T>{v.w.data(), v.s.data(), v.m.data(), centered ? v.mg.data() : nullptr};
+    };
+    rmsprop::testing::Hyper hyper{decay, momentum, epsilon, tensors[k].lr * 2, wd, inv, h.weight_decay, centered, h.slices};
+    const std::string what1 = std::string(name) + " step 1 tensor " + std::to_string(k);
+    size_t bad = rmsprop::testing::reference_mismatches(values(h), h.g.data(), h.w.size(), hyper, values(after1[k]), what1.c_str());
+    CHECK(bad == 0, "%s: %zu mismatches", what1.c_str(), bad);
+    hyper.lr = tensors[k].lr;
+    const std::string what2 = std::string(name) + " step 2 tensor " + std::to_string(k);
+    bad = rmsprop::testing::reference_mismatches(values(after1[k]), h.g.data(), h.w.size(), hyper, values(after2[k]), what2.c_str());
+    CHECK(bad == 0, "%s: %zu mismatches", what2.c_str(), bad);
+    if (!centered) {  // plain mode never touches mean_grad
+      CHECK(h.mg.empty() || std::memcmp(after2[k].mg.data(), h.mg.data(), h.mg.size() * sizeof(T)) == 0, "%s: mean_grad changed", what2.c_str());
+    }
+  }
+  OK(p.free_(device));
+}
+
+void test_copies_and_errors(rmsprop_cuda_queue q) {
+  std::vector<float> a(1000), b(1000, -1.0f);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 0.5f;
+  void* d1 = nullptr;
+  void* d2 = nullptr;
+  OK(p.malloc_(&d1, a.size() * sizeof(float)));
+  OK(p.malloc_(&d2, a.size() * sizeof(float)));
+  OK(p.copy_async(q, d1, a.data(), a.size() * sizeof(float), RMSPROP_CUDA_HOST_TO_DEVICE));
+  OK(p.copy_async(q, d2, d1, a.size() * sizeof(float), RMSPROP_CUDA_DEVICE_TO_DEVICE));
+  OK(p.copy_async(q, b.data(), d2, b.size() * sizeof(float), RMSPROP_CUDA_DEVICE_TO_HOST));
+  OK(p.synchronize(q));
+  CHECK(a == b, "host -> device -> device -> host round trip changed the data");
+  CHECK(p.copy_async(q, d1, a.data(), 4, 42) != 0, "an unknown copy kind was accepted");
+  const rmsprop_cuda_step_config config{0.9, 0, 1e-10, 1, 0, 0};
+  CHECK(p.step_async(q, nullptr, 1, &config) != 0, "a null tensor table was accepted");
+  CHECK(p.step_async(q, nullptr, 0, nullptr) != 0, "a null config was accepted");
+  CHECK(p.step_async(q, nullptr, 0, &config) == 0, "an empty step failed");
+  CHECK(p.error_string(1) != nullptr && std::strlen(p.error_string(1)) > 0, "no error message");
+  OK(p.synchronize(q));
+  OK(p.free_(d1));
+  OK(p.free_(d2));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: plugin_tests <plugin.so>\n");
+    return 2;
+  }
+  void* handle = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    std::fprintf(stderr, "cannot load %s: %s\n", argv[1], dlerror());
+    return 1;
+  }
+  const bool bound =
+      bind(handle, "rmsprop_cuda_abi_version", p.abi_version) && bind(handle, "rmsprop_cuda_device_count", p.device_count) &&
+      bind(handle, "rmsprop_cuda_device_name", p.device_name) && bind(handle, "rmsprop_cuda_malloc", p.malloc_) &&
+      bind(handle, "rmsprop_cuda_free", p.free_) && bind(handle, "rmsprop_cuda_queue_create", p.queue_create) &&
+      bind(handle, "rmsprop_cuda_queue_destroy", p.queue_destroy) && bind(handle, "rmsprop_cuda_copy_async", p.copy_async) &&
+      bind(handle, "rmsprop_cuda_step_async", p.step_async) && bind(handle, "rmsprop_cuda_synchronize", p.synchronize) &&
+      bind(handle, "rmsprop_cuda_error_string", p.error_string);
+  if (!bound) return 1;
+  if (p.abi_version() != RMSPROP_CUDA_ABI_VERSION) {
+    std::fprintf(stderr, "plugin ABI %d, expected %d\n", p.abi_version(), RMSPROP_CUDA_ABI_VERSION);
+    return 1;
+  }
+  if (p.device_count() == 0) {
+    std::printf("%s: no usable CUDA device: skipped\n", argv[1]);
+    return 77;
+  }
+  char device[256];
+  OK(p.device_name(device, sizeof device));
+  std::printf("device: %s\n", device);
+  rmsprop_cuda_queue q = nullptr;
+  OK(p.queue_create(&q));
+  if (!q) return 1;
+  for (bool centered : {false, true}) {
+    test_steps<float>(q, centered);
+    test_steps<double>(q, centered);
+  }
+  test_copies_and_errors(q);
+  OK(p.queue_destroy(q));
+  if (failures) {
+    std::printf("%d check(s) failed\n", failures);
+    return 1;
+  }
+  std::printf("all plugin checks passed\n");
+  return 0;
+}
