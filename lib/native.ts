@@ -36,6 +36,29 @@ export interface NativeOptimizer {
   streamBaseline(grads: FloatArray[]): void;
 }
 
+/** A buffer kind of every tensor, for transfers between host and device. */
+export type DeviceBufferKind = 'param' | 'meanSquare' | 'moment' | 'meanGrad' | 'grad';
+
+/** The device optimizer (device: 'cuda'): parameters and state in device memory. */
+export interface CudaNativeOptimizer {
+  readonly size: number;
+  /** `grads` null: the device gradient buffers already hold the gradients. */
+  step(grads: FloatArray[] | null, same?: boolean, claim?: () => void): void;
+  stepAsync(grads: FloatArray[] | null, same?: boolean): Promise<void>;
+  upload(buffer: DeviceBufferKind, grads?: FloatArray[]): void;
+  download(buffer: Exclude<DeviceBufferKind, 'grad'>): void;
+  deviceBuffers(): Record<DeviceBufferKind, bigint>[];
+  dispose(): void;
+}
+
+/** What loading a device plugin found. */
+export interface CudaLoadResult {
+  ok: boolean;
+  devices: number;
+  name: string;
+  error: string;
+}
+
 export interface NativeBinding {
   NativeOptimizer: new (
     params: FloatArray[],
@@ -53,9 +76,22 @@ export interface NativeBinding {
   /** Benchmarks only: sets the chunk size in elements (when a number is given) and returns it. */
   setGrainElements(elements?: number): number;
   planLayout: PlanLayout;
+  CudaOptimizer: new (
+    pluginPath: string,
+    params: FloatArray[],
+    meanSquare: FloatArray[],
+    moment: FloatArray[],
+    meanGrad: FloatArray[] | null,
+    plan: Float64Array,
+    useLocking: boolean,
+    syncParams: boolean,
+  ) => CudaNativeOptimizer;
+  /** Loads the device plugin at `path` (once per process); never throws. */
+  cudaLoad(path: string): CudaLoadResult;
 }
 
-const packageRoot = path.join(__dirname, '..');
+/** The package's root directory (where prebuilds/ and build/ are). */
+export const packageRoot = path.join(__dirname, '..');
 
 function load(): NativeBinding {
   try {

@@ -15,6 +15,13 @@ import {
 /** Where the optimizer runs. */
 export type Device = 'cpu' | 'cuda';
 
+/**
+ * With `device: 'cuda'`, where the parameters' truth lives. `'step'`: in each `Parameter.data`,
+ * as on the CPU (every step uploads them first and writes the updated values back). `'manual'`:
+ * on the GPU; `syncParameters()` copies them into `Parameter.data`, `uploadParameters()` the other way.
+ */
+export type ParameterSync = 'step' | 'manual';
+
 /** Options of `new RMSProp(params, options)`; every key is optional. */
 export interface RMSPropOptions {
   /** η: a number ≥ 0, or a dynamic form (see `LearningRate`). Default `0.1`. */
@@ -35,6 +42,8 @@ export interface RMSPropOptions {
   weightDecay?: WeightDecay;
   /** `'cpu'` or `'cuda'`. Default `'cpu'`. */
   device?: Device;
+  /** With `device: 'cuda'`: `'step'` or `'manual'` (see `ParameterSync`); ignored on the CPU. Default `'step'`. */
+  parameterSync?: ParameterSync;
 }
 
 /** The options after validation, in the form the optimizer uses. */
@@ -48,15 +57,20 @@ export interface ResolvedOptions {
   lossScale: number;
   weightDecay: StepValue;
   device: Device;
+  parameterSync: ParameterSync;
 }
 
 type Reader<T> = (owner: string, key: string, value: unknown) => T;
 
-const aDevice: Reader<Device> = (owner, key, value) => {
-  if (typeof value !== 'string') throw typeError(owner, key, "'cpu' or 'cuda'", value);
-  if (value !== 'cpu' && value !== 'cuda') throw valueError(owner, key, "'cpu' or 'cuda'", value);
-  return value;
-};
+/** A reader accepting exactly one of `values` (strings). */
+function oneOf<T extends string>(...values: T[]): Reader<T> {
+  const expected = values.map((v) => `'${v}'`).join(' or ');
+  return (owner, key, value) => {
+    if (typeof value !== 'string') throw typeError(owner, key, expected, value);
+    if (!(values as string[]).includes(value)) throw valueError(owner, key, expected, value);
+    return value as T;
+  };
+}
 
 interface OptionSpec<T> {
   readonly default: unknown;
@@ -73,7 +87,8 @@ export const OPTION_SPECS: { readonly [K in keyof ResolvedOptions]: OptionSpec<R
   centered: { default: false, read: boolean },
   lossScale: { default: 1.0, read: positive },
   weightDecay: { default: 0.0, read: resolveWeightDecay },
-  device: { default: 'cpu', read: aDevice },
+  device: { default: 'cpu', read: oneOf<Device>('cpu', 'cuda') },
+  parameterSync: { default: 'step', read: oneOf<ParameterSync>('step', 'manual') },
 };
 
 const OPTION_NAMES = Object.keys(OPTION_SPECS) as (keyof ResolvedOptions)[];

@@ -9,10 +9,11 @@ import {
   type StateBuffer,
   type StateDict,
 } from './checkpoint';
+import { cudaInfo } from './cuda';
 import { typeError, valueError } from './errors';
 import { readParams, type ParameterEntry, type ParamsInput } from './groups';
 import { valueAt, type StepValue } from './learning-rate';
-import { binding, type NativeOptimizer, type SimdLevel } from './native';
+import { binding, type CudaNativeOptimizer, type NativeOptimizer, type SimdLevel } from './native';
 import { readOptions, type ResolvedOptions, type RMSPropOptions } from './options';
 import {
   checkHandle,
@@ -36,6 +37,11 @@ interface Adopted {
 }
 let adopted: Adopted | undefined;
 
+/** Whether every parameter is on a SharedArrayBuffer (then the state and global step are too). */
+function shareable(entries: readonly ParameterEntry[]): boolean {
+  return entries.length > 0 && entries.every((e) => isShared(e.param.data));
+}
+
 function takeAdopted(): Adopted | undefined {
   const taken = adopted;
   adopted = undefined;
@@ -44,6 +50,29 @@ function takeAdopted(): Adopted | undefined {
 
 /** A gradient: a typed array of the parameter's dtype and length, or a `Tensor` of it. */
 export type Gradient = FloatArray | Tensor;
+
+/** Device addresses of one parameter's buffers on the GPU (`BigInt`s; `0n` where none). */
+export interface DeviceBuffers {
+  /** The parameter's name. */
+  readonly name: string;
+  readonly dtype: DType;
+  /** Elements in each buffer. */
+  readonly length: number;
+  readonly param: bigint;
+  readonly meanSquare: bigint;
+  readonly moment: bigint;
+  /** `0n` unless centered. */
+  readonly meanGrad: bigint;
+  /** Where `stepDeviceGradients()` reads this parameter's gradient. */
+  readonly grad: bigint;
+}
+
+/**
+ * With `device: 'cuda'`, which copy of the state is current: both ('synced'), the GPU's
+ * ('stale' host mirrors, after a step), or the host's ('ahead': views were handed out by
+ * `state()` or a checkpoint was loaded into them; uploaded before the next step).
+ */
+type HostState = 'synced' | 'stale' | 'ahead';
 
 /** One parameter as the optimizer holds it. */
 interface Slot {
@@ -96,7 +125,11 @@ export class RMSProp {
   private readonly weightDecayValues: Float64Array;
   private readonly stateBuffers: readonly StateBuffer[];
   private readonly plan: Float64Array;
-  private readonly native: NativeOptimizer;
+  private readonly native: NativeOptimizer | CudaNativeOptimizer;
+  /** The device optimizer when `device: 'cuda'`, else null. */
+  private readonly cuda: CudaNativeOptimizer | null = null;
+  private hostState: HostState = 'synced';
+  private disposed = false;
   private readonly gradBuffers: FloatArray[];
   private readonly entries: readonly ParameterEntry[];
   private readonly claimStepBound = () => this.claimStep();
@@ -124,18 +157,20 @@ export class RMSProp {
     const adopted = takeAdopted();
     const resolved = adopted ? adopted.options : readOptions(OWNER, options);
     const { entries, groupLr } = adopted ? adopted.parsed : readParams(OWNER, params, resolved);
-    if (resolved.device === 'cuda' && !cudaAvailable()) {
+    const cuda = resolved.device === 'cuda' ? cudaInfo() : undefined;
+    if (cuda && !cuda.available) {
       throw new Error(
-        "For 'RMSProp', the 'device' 'cuda' is not available: this build has no CUDA kernels or " +
-          "no usable GPU was found (cudaAvailable() is false). Use device: 'cpu'.",
+        `For 'RMSProp', the 'device' 'cuda' is not available (cudaAvailable() is false): ${cuda.reason}. ` +
+          "Use device: 'cpu'.",
       );
     }
+
     this.options = resolved;
     this.groupLr = groupLr;
     const lrSources: StepValue[] = [];
     const weightDecaySources: StepValue[] = [];
     // On SharedArrayBuffers when every parameter is, so that share() can hand them to workers.
-    const shared = entries.every((e) => isShared(e.param.data));
+    const shared = shareable(entries);
     const states = adopted ? adopted.states : allocateStates(entries.map((e) => e.param), resolved.centered, shared);
     this.counter = adopted
       ? adopted.counter
@@ -176,14 +211,25 @@ export class RMSProp {
         (entry.weightDecay ? layout.applyWeightDecay : 0) | (centralize ? layout.centralize : 0);
       this.plan[at + layout.slices] = centralize ? entry.param.shape[0] : 1;
     });
-    this.native = new binding.NativeOptimizer(
+    const buffers = [
       this.slots.map((s) => s.param.data),
       this.slots.map((s) => s.state.meanSquare),
       this.slots.map((s) => s.state.moment),
       resolved.centered ? this.slots.map((s) => s.state.meanGrad as FloatArray) : null,
-      this.plan,
-      resolved.useLocking,
-    );
+    ] as const;
+    if (cuda) {
+      // Parameters and state move to the GPU; the host arrays are the host side of every transfer.
+      this.cuda = new binding.CudaOptimizer(
+        cuda.library as string,
+        ...buffers,
+        this.plan,
+        resolved.useLocking,
+        resolved.parameterSync === 'step',
+      );
+      this.native = this.cuda;
+    } else {
+      this.native = new binding.NativeOptimizer(...buffers, this.plan, resolved.useLocking);
+    }
     this.gradBuffers = this.slots.map((s) => s.param.data);
     const sentinels = new Map<ArrayBufferLike, { view: FloatArray; length: number }>();
     for (const b of this.stateBuffers) {
@@ -217,9 +263,91 @@ export class RMSProp {
     return this.slots.map((slot) => this.lrValues[slot.lrIndex]);
   }
 
-  /** Live views of `param`'s state; writes to them change what the next step uses. */
+  /**
+   * Live views of `param`'s state; writes to them change what the next step uses. With
+   * `device: 'cuda'` they are host copies, current when this returns and uploaded before the
+   * next step (so writes take effect as on the CPU); call `state()` again after a step.
+   */
   state(param: Parameter): ParameterState {
-    return this.slotFor(param).state;
+    const slot = this.slotFor(param);
+    if (this.cuda) {
+      this.assertIdle('state');
+      this.pullState();
+      this.hostState = 'ahead';
+    }
+    return slot.state;
+  }
+
+  /** Where this optimizer runs: `'cpu'` or `'cuda'`. */
+  get device(): 'cpu' | 'cuda' {
+    return this.options.device;
+  }
+
+  /**
+   * With `device: 'cuda'`: copies the parameters from the GPU into each `Parameter.data` (needed
+   * with `parameterSync: 'manual'`; with `'step'` they are already there). No-op on the CPU.
+   */
+  syncParameters(): void {
+    if (!this.cuda) return;
+    this.assertIdle('syncParameters');
+    this.assertParametersAttached();
+    this.cuda.download('param');
+  }
+
+  /**
+   * With `device: 'cuda'`: copies each `Parameter.data` to the GPU (after writing to them with
+   * `parameterSync: 'manual'`; with `'step'` every step does this). No-op on the CPU.
+   */
+  uploadParameters(): void {
+    if (!this.cuda) return;
+    this.assertIdle('uploadParameters');
+    this.assertParametersAttached();
+    this.cuda.upload('param');
+  }
+
+  /**
+   * With `device: 'cuda'`: the device addresses of every parameter's buffers, in `parameters`
+   * order, for native code of the same process that computes gradients on the GPU: it writes
+   * each gradient (the parameter's dtype and length) at `grad`, then `stepDeviceGradients()`
+   * applies them without any host transfer. Throws an `Error` on the CPU.
+   */
+  deviceBuffers(): DeviceBuffers[] {
+    const cuda = this.requireCuda('deviceBuffers');
+    this.assertIdle('deviceBuffers');
+    return cuda.deviceBuffers().map((b, i) => {
+      const { param } = this.slots[i];
+      return Object.freeze({ name: param.name, dtype: param.dtype, length: param.size, ...b });
+    });
+  }
+
+  /**
+   * With `device: 'cuda'`: one step with the gradients already in the device gradient buffers
+   * (see `deviceBuffers()`). Parameters sync as `parameterSync` says. Throws an `Error` on the CPU.
+   */
+  stepDeviceGradients(): true {
+    const cuda = this.requireCuda('stepDeviceGradients');
+    this.assertIdle('stepDeviceGradients');
+    this.assertParametersAttached();
+    this.beforeDeviceStep();
+    if (this.options.useLocking) {
+      cuda.step(null, false, this.claimStepBound);
+    } else {
+      this.claimStep();
+      cuda.step(null, false);
+    }
+    return true;
+  }
+
+  /**
+   * With `device: 'cuda'`: frees the GPU memory and page-locked staging now rather than when the
+   * optimizer is garbage-collected (the collector does not see GPU memory). Any later step or
+   * transfer throws. On the CPU it does nothing.
+   */
+  dispose(): void {
+    if (!this.cuda) return;
+    this.assertIdle('dispose');
+    this.cuda.dispose();
+    this.disposed = true;
   }
 
   /**
@@ -235,6 +363,7 @@ export class RMSProp {
   step(gradients: readonly Gradient[]): true {
     this.assertIdle('step');
     this.readGradients(gradients);
+    this.beforeDeviceStep();
     if (this.options.useLocking) {
       // Claim the step index under the locks: steps of threads sharing these parameters then
       // apply in the order of their indices.
@@ -255,6 +384,7 @@ export class RMSProp {
   stepAsync(gradients: readonly Gradient[]): Promise<true> {
     return this.enqueue(async () => {
       this.readGradients(gradients);
+      this.beforeDeviceStep();
       this.claimStep();
       await this.native.stepAsync(this.gradBuffers, this.sameGradients);
       return true as const;
@@ -267,6 +397,7 @@ export class RMSProp {
    */
   stateDict(): StateDict {
     this.assertIdle('stateDict');
+    this.pullState();
     return buildStateDict(this.stateBuffers, this.globalStep);
   }
 
@@ -278,6 +409,7 @@ export class RMSProp {
   loadStateDict(dict: StateDict): void {
     this.assertIdle('loadStateDict');
     const loaded = readStateDict(this.stateBuffers, dict);
+    this.markStateLoaded();
     applyLoadedState(this.stateBuffers, loaded);
     Atomics.store(this.counter, 0, loaded.globalStep);
   }
@@ -288,7 +420,10 @@ export class RMSProp {
    */
   async saveState(path: string): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
-    return this.enqueue(() => writeFileAtomically(path, encodeState(this.stateBuffers, this.globalStep)));
+    return this.enqueue(() => {
+      this.pullState();
+      return writeFileAtomically(path, encodeState(this.stateBuffers, this.globalStep));
+    });
   }
 
   /**
@@ -301,6 +436,7 @@ export class RMSProp {
     return this.enqueue(async () => {
       const file = await readCheckpointFile(path);
       const loaded = decodeState(this.stateBuffers, file, path);
+      this.markStateLoaded();
       applyLoadedState(this.stateBuffers, loaded);
       Atomics.store(this.counter, 0, loaded.globalStep);
     });
@@ -333,6 +469,7 @@ export class RMSProp {
    * tables and this library's schedule classes (a function cannot).
    */
   share(): SharedRMSProp {
+    if (this.cuda) throw valueError('RMSProp.share', 'device', "'cpu' (sharing across threads is CPU only)", 'cuda');
     const unshared = this.slots.find((s) => !isShared(s.param.data));
     if (unshared) {
       throw valueError('RMSProp.share', `parameter '${unshared.param.name}'`, 'backed by a SharedArrayBuffer', unshared.param.data);
@@ -384,6 +521,46 @@ export class RMSProp {
       return new RMSProp([]);
     } finally {
       adopted = undefined;
+    }
+  }
+
+  private requireCuda(method: string): CudaNativeOptimizer {
+    if (!this.cuda) throw new Error(`For 'RMSProp', '${method}' needs device 'cuda' (this optimizer runs on the CPU).`);
+    return this.cuda;
+  }
+
+  // With device 'cuda': makes the host state mirrors current (downloads them after steps).
+  private pullState(): void {
+    if (!this.cuda || this.hostState !== 'stale') return;
+    this.cuda.download('meanSquare');
+    this.cuda.download('moment');
+    if (this.options.centered) this.cuda.download('meanGrad');
+    this.hostState = 'synced';
+  }
+
+  // With device 'cuda': the host state mirrors are about to be overwritten by a loaded checkpoint.
+  private markStateLoaded(): void {
+    if (this.cuda) this.hostState = 'ahead';
+  }
+
+  // With device 'cuda', right before a step (after validation): uploads host state that is
+  // ahead of the GPU's; afterwards the host mirrors are stale.
+  private beforeDeviceStep(): void {
+    if (!this.cuda) return;
+    if (this.disposed) throw new Error("For 'RMSProp', this optimizer was disposed: its device memory is released.");
+    if (this.hostState === 'ahead') {
+      this.cuda.upload('meanSquare');
+      this.cuda.upload('moment');
+      if (this.options.centered) this.cuda.upload('meanGrad');
+    }
+    this.hostState = 'stale';
+  }
+
+  private assertParametersAttached(): void {
+    for (const slot of this.slots) {
+      if (slot.param.data.length !== slot.size) {
+        throw valueError(OWNER, `parameter '${slot.param.name}'`, `backed by ${slot.size} elements (was its buffer transferred?)`, slot.param.data);
+      }
     }
   }
 
@@ -486,14 +663,6 @@ export class RMSProp {
       plan[at + layout.weightDecay] = slot.weightDecayIndex >= 0 ? this.weightDecayValues[slot.weightDecayIndex] : 0;
     }
   }
-}
-
-/**
- * Whether the CUDA kernels are built and a usable GPU is present. Never throws.
- * The CUDA backend (cuda/) is not part of this build yet, so this is false everywhere for now.
- */
-export function cudaAvailable(): boolean {
-  return false;
 }
 
 /** The number of threads a step uses (the process-wide pool, the calling thread included). */

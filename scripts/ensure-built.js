@@ -25,11 +25,14 @@ function run(script) {
 }
 
 const addon = path.join(root, 'build', 'Release', 'rmsprop_native.node');
+// Built with the addon: the host emulator of the CUDA plugin interface, for the device tests.
+const emulator = path.join(root, 'build', 'Release', 'librmsprop_cuda_emulator.so');
 const nativeSources = Math.max(
   newestMtime(path.join(root, 'binding'), (n) => /\.(cc|h)$/.test(n)),
+  newestMtime(path.join(root, 'cuda'), (n) => /\.(cc|h)$/.test(n)),
   fs.statSync(path.join(root, 'CMakeLists.txt')).mtimeMs,
 );
-if (!fs.existsSync(addon) || fs.statSync(addon).mtimeMs < nativeSources) run('build:native');
+if (!fs.existsSync(addon) || !fs.existsSync(emulator) || fs.statSync(addon).mtimeMs < nativeSources) run('build:native');
 
 const entry = path.join(root, 'dist', 'index.js');
 const tsSources = newestMtime(path.join(root, 'lib'), (n) => n.endsWith('.ts'));

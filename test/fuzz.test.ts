@@ -7,7 +7,7 @@ import fc from 'fast-check';
 
 import { Parameter, RMSProp, Tensor, ValueError } from '../lib';
 
-const OPTION_KEYS = ['learningRate', 'decay', 'momentum', 'epsilon', 'useLocking', 'centered', 'lossScale', 'weightDecay', 'device'];
+const OPTION_KEYS = ['learningRate', 'decay', 'momentum', 'epsilon', 'useLocking', 'centered', 'lossScale', 'weightDecay', 'device', 'parameterSync'];
 
 // Values of every kind, biased towards the edges of each rule.
 const anyValue = fc.oneof(
@@ -15,7 +15,7 @@ const anyValue = fc.oneof(
   fc.double(),
   fc.integer(),
   fc.boolean(),
-  fc.constantFrom(null, undefined, 'cpu', 'cuda', '0.1', ''),
+  fc.constantFrom(null, undefined, 'cpu', 'cuda', 'step', 'manual', '0.1', ''),
   fc.string(),
   fc.bigInt(),
   fc.array(fc.double({ noNaN: true }), { maxLength: 4 }),

@@ -111,10 +111,10 @@ describe('RMSProp constructor options', () => {
     expect(() => new RMSProp([w()], { decay: undefined })).not.toThrow();
   });
 
-  it('rejects device cuda with a clear Error where CUDA is unavailable', () => {
-    const e = thrown(() => new RMSProp([w()], { device: 'cuda' }));
-    expect(e.constructor).toBe(Error);
-    expect(e.message).toContain('cudaAvailable() is false');
+  it('rejects a parameterSync other than step or manual', () => {
+    expect(thrown(() => new RMSProp([w()], { parameterSync: 'auto' as never }))).toBeInstanceOf(ValueError);
+    expect(thrown(() => new RMSProp([w()], { parameterSync: 1 as never }))).toBeInstanceOf(TypeError);
+    expect(thrown(() => new RMSProp([w()], { parameterSync: 'auto' as never })).message).toContain("'step' or 'manual'");
   });
 });
 

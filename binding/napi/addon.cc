@@ -13,55 +13,13 @@
 #include "../core/plan.h"
 #include "../core/thread_pool.h"
 #include "../kernels/kernels.h"
+#include "arrays.h"
+#include "cuda_optimizer.h"
 
 namespace rmsprop::napi {
 namespace {
 
 using core::DType;
-
-struct TypedArraySpan {
-  DType dtype;
-  void* data;
-  std::size_t length;
-};
-
-// Reads a Float32Array or Float64Array (any byte offset, any backing buffer) without copying.
-bool read_float_array(napi_env env, napi_value value, TypedArraySpan* out) {
-  bool is_typed_array = false;
-  if (napi_is_typedarray(env, value, &is_typed_array) != napi_ok || !is_typed_array) return false;
-  napi_typedarray_type type;
-  std::size_t length = 0;
-  void* data = nullptr;
-  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok) {
-    return false;
-  }
-  if (type == napi_float32_array) {
-    out->dtype = DType::kFloat32;
-  } else if (type == napi_float64_array) {
-    out->dtype = DType::kFloat64;
-  } else {
-    return false;
-  }
-  out->data = data;
-  out->length = length;
-  return true;
-}
-
-TypedArraySpan float_array_arg(const Napi::Value& value, const std::string& what) {
-  TypedArraySpan span{};
-  if (!read_float_array(value.Env(), value, &span)) {
-    throw Napi::TypeError::New(value.Env(), what + " must be a Float32Array or Float64Array");
-  }
-  return span;
-}
-
-Napi::Array array_arg(const Napi::Value& value, const std::string& what, std::size_t length) {
-  if (!value.IsArray() || value.As<Napi::Array>().Length() != length) {
-    throw Napi::TypeError::New(value.Env(),
-                               what + " must be an array of " + std::to_string(length));
-  }
-  return value.As<Napi::Array>();
-}
 
 // new NativeOptimizer(params, meanSquare, moment, meanGrad | null, plan, useLocking?)
 // Registers the parameters and their state once; holds references so none is collected while
@@ -79,40 +37,15 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
 
   explicit NativeOptimizer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeOptimizer>(info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsArray()) throw Napi::TypeError::New(env, "params must be an array");
-    const std::size_t count = info[0].As<Napi::Array>().Length();
-    const Napi::Array params = array_arg(info[0], "params", count);
-    const Napi::Array mean_square = array_arg(info[1], "meanSquare", count);
-    const Napi::Array moment = array_arg(info[2], "moment", count);
-    const bool centered = !info[3].IsNull() && !info[3].IsUndefined();
-    const Napi::Array mean_grad = centered ? array_arg(info[3], "meanGrad", count) : Napi::Array();
+    bool centered = false;
+    std::vector<core::TensorSlot> tensors =
+        read_tensor_slots(info, 0, &centered, [this](const Napi::Value& v) { keep(v); });
     const TypedArraySpan plan = float_array_arg(info[4], "plan");
-    if (plan.dtype != DType::kFloat64 || plan.length != plan::size_for(count)) {
+    if (plan.dtype != DType::kFloat64 || plan.length != plan::size_for(tensors.size())) {
       throw Napi::TypeError::New(env, "plan must be a Float64Array of " +
-                                          std::to_string(plan::size_for(count)));
+                                          std::to_string(plan::size_for(tensors.size())));
     }
     keep(info[4]);
-
-    std::vector<core::TensorSlot> tensors;
-    tensors.reserve(count);
-    for (std::size_t i = 0; i < count; ++i) {
-      const std::string at = "[" + std::to_string(i) + "]";
-      const TypedArraySpan p = float_array_arg(params[i], "params" + at);
-      auto same_shape = [&](const Napi::Value& v, const std::string& what) {
-        const TypedArraySpan s = float_array_arg(v, what + at);
-        if (s.dtype != p.dtype || s.length != p.length) {
-          throw Napi::TypeError::New(env, what + at + " must match params" + at);
-        }
-        keep(v);
-        return s.data;
-      };
-      keep(params[i]);
-      core::TensorSlot slot{p.dtype, p.length, p.data, nullptr, nullptr, nullptr};
-      slot.mean_square = same_shape(mean_square[i], "meanSquare");
-      slot.moment = same_shape(moment[i], "moment");
-      if (centered) slot.mean_grad = same_shape(mean_grad[i], "meanGrad");
-      tensors.push_back(slot);
-    }
     if (info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value()) {
       std::vector<std::uintptr_t> keys;
       for (const core::TensorSlot& t : tensors) {
@@ -122,7 +55,6 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
     }
     step_ = std::make_unique<core::MultiTensorStep>(std::move(tensors),
                                                    static_cast<const double*>(plan.data), centered);
-    grads_.resize(count);
   }
 
  private:
@@ -132,34 +64,10 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
     keep_alive_.push_back(Napi::Persistent(value.As<Napi::Object>()));
   }
 
-  // Reads one gradient per registered tensor into grads_ (same dtype and length), or throws.
-  // `same` (from the facade): the very array objects of the previous call, none detached, so the
-  // pointers read then are still valid and reading them again can be skipped.
+  // Reads one gradient per registered tensor (same dtype and length), or throws.
   void read_grads(const Napi::Value& value, const Napi::Value& same = Napi::Value()) {
-    Napi::Env env = value.Env();
-    if (in_flight_) throw Napi::Error::New(env, "an asynchronous step of this optimizer is still running");
-    if (grads_ready_ && !same.IsEmpty() && same.IsBoolean() && same.As<Napi::Boolean>().Value()) return;
-    grads_ready_ = false;
-    const std::size_t count = step_->size();
-    if (!value.IsArray()) throw Napi::TypeError::New(env, "grads must be an array");
-    napi_value grads = value;
-    std::uint32_t length = 0;
-    napi_get_array_length(env, grads, &length);
-    if (length != count) {
-      throw Napi::TypeError::New(env, "grads must be an array of " + std::to_string(count));
-    }
-    for (std::uint32_t i = 0; i < length; ++i) {
-      napi_value element;
-      TypedArraySpan g{};
-      const core::TensorSlot& slot = step_->tensor(i);
-      if (napi_get_element(env, grads, i, &element) != napi_ok ||
-          !read_float_array(env, element, &g) || g.dtype != slot.dtype || g.length != slot.size) {
-        throw Napi::TypeError::New(env, "grads[" + std::to_string(i) +
-                                            "] must match the dtype and length of its parameter");
-      }
-      grads_[i] = g.data;
-    }
-    grads_ready_ = true;
+    if (in_flight_) throw Napi::Error::New(value.Env(), "an asynchronous step of this optimizer is still running");
+    grads_.read(value, same, step_->size(), [this](std::size_t i) -> const core::TensorSlot& { return step_->tensor(i); });
   }
 
   // step(grads, same?, claim?): one gradient per registered tensor, same dtype and length;
@@ -209,10 +117,9 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
 
   std::unique_ptr<core::MultiTensorStep> step_;
   std::unique_ptr<core::ParameterLocks> locks_;  // null unless useLocking
-  std::vector<const void*> grads_;  // reused at every step
+  GradientReader grads_;
   std::vector<Napi::ObjectReference> keep_alive_;
   bool in_flight_ = false;  // an asynchronous step is running
-  bool grads_ready_ = false;  // grads_ holds the pointers of the last call's arrays
 };
 
 class NativeOptimizer::StepWorker : public Napi::AsyncWorker {
@@ -318,6 +225,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["setNumThreads"] = Napi::Function::New<SetNumThreads>(env, "setNumThreads");
   exports["setGrainElements"] = Napi::Function::New<SetGrainElements>(env, "setGrainElements");
   exports["planLayout"] = PlanLayout(env);
+  exports["CudaOptimizer"] = DefineCudaOptimizer(env);
+  exports["cudaLoad"] = Napi::Function::New<CudaLoad>(env, "cudaLoad");
   return exports;
 }
 

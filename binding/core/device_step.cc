@@ -1,0 +1,213 @@
+#include "device_step.h"
+
+#include <dlfcn.h>
+
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "plan.h"
+
+namespace rmsprop::core {
+namespace {
+
+constexpr std::size_t kAlign = 256;
+// Uploads are cut into batches this large so that copying the next batch into the staging
+// overlaps with the transfer of the previous one.
+constexpr std::size_t kBatchBytes = std::size_t(8) << 20;
+
+std::size_t element_bytes(DType dtype) { return dtype == DType::kFloat32 ? 4 : 8; }
+
+template <class F>
+bool bind(void* handle, const char* name, F& out, std::string* error) {
+  out = reinterpret_cast<F>(dlsym(handle, name));
+  if (out == nullptr) *error = "missing symbol " + std::string(name);
+  return out != nullptr;
+}
+
+}  // namespace
+
+const DevicePlugin* load_device_plugin(const std::string& path, std::string* error) noexcept {
+  try {
+    static std::mutex mutex;
+    static auto* loaded = new std::map<std::string, std::unique_ptr<DevicePlugin>>();
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = loaded->find(path); it != loaded->end()) return it->second.get();
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      const char* reason = dlerror();
+      *error = reason ? reason : "dlopen failed";
+      return nullptr;
+    }
+    auto p = std::make_unique<DevicePlugin>();
+    p->path = path;
+    const bool ok = bind(handle, "rmsprop_cuda_abi_version", p->abi_version, error) &&
+                    bind(handle, "rmsprop_cuda_device_count", p->device_count, error) &&
+                    bind(handle, "rmsprop_cuda_device_name", p->device_name, error) &&
+                    bind(handle, "rmsprop_cuda_malloc", p->malloc_, error) &&
+                    bind(handle, "rmsprop_cuda_free", p->free_, error) &&
+                    bind(handle, "rmsprop_cuda_host_alloc", p->host_alloc, error) &&
+                    bind(handle, "rmsprop_cuda_host_free", p->host_free, error) &&
+                    bind(handle, "rmsprop_cuda_queue_create", p->queue_create, error) &&
+                    bind(handle, "rmsprop_cuda_queue_destroy", p->queue_destroy, error) &&
+                    bind(handle, "rmsprop_cuda_copy_async", p->copy_async, error) &&
+                    bind(handle, "rmsprop_cuda_step_async", p->step_async, error) &&
+                    bind(handle, "rmsprop_cuda_synchronize", p->synchronize, error) &&
+                    bind(handle, "rmsprop_cuda_error_string", p->error_string, error);
+    if (ok && p->abi_version() != RMSPROP_CUDA_ABI_VERSION) {
+      *error = "interface version " + std::to_string(p->abi_version()) + ", this addon needs " +
+               std::to_string(RMSPROP_CUDA_ABI_VERSION) + " (rebuild it with npm run build:cuda)";
+    } else if (ok) {
+      return (*loaded)[path] = std::move(p), (*loaded)[path].get();
+    }
+    dlclose(handle);
+    return nullptr;
+  } catch (const std::exception& e) {
+    *error = e.what();
+    return nullptr;
+  }
+}
+
+DeviceStep::DeviceStep(const DevicePlugin& plugin, std::vector<TensorSlot> tensors, const double* plan, bool centered)
+    : plugin_(plugin), tensors_(std::move(tensors)), plan_(plan), centered_(centered) {
+  offset_.resize(tensors_.size());
+  for (std::size_t i = 0; i < tensors_.size(); ++i) {
+    offset_[i] = region_bytes_;
+    region_bytes_ += (tensors_[i].size * element_bytes(tensors_[i].dtype) + kAlign - 1) / kAlign * kAlign;
+  }
+  table_.reserve(tensors_.size());
+  const std::size_t regions = centered_ ? 5 : 4;
+  try {
+    check(plugin_.queue_create(&queue_), "creating a queue");
+    check(plugin_.malloc_(reinterpret_cast<void**>(&device_), regions * region_bytes_ + kAlign), "allocating device memory");
+    check(plugin_.host_alloc(reinterpret_cast<void**>(&staging_), region_bytes_ + kAlign), "allocating page-locked staging");
+    upload(Buffer::kParam);
+    upload(Buffer::kMeanSquare);
+    upload(Buffer::kMoment);
+    if (centered_) upload(Buffer::kMeanGrad);
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+DeviceStep::~DeviceStep() { release(); }
+
+void DeviceStep::release() noexcept {
+  if (queue_ == nullptr) return;
+  plugin_.queue_destroy(queue_);  // waits for its work
+  queue_ = nullptr;
+  if (device_) plugin_.free_(device_);
+  if (staging_) plugin_.host_free(staging_);
+  device_ = nullptr;
+  staging_ = nullptr;
+}
+
+void DeviceStep::check(int code, const char* what) const {
+  if (code != 0) {
+    throw DeviceError(std::string("device error while ") + what + ": " + plugin_.error_string(code) + " (" +
+                      plugin_.path + ")");
+  }
+}
+
+char* DeviceStep::region(Buffer b) const {
+  std::size_t index = 0;
+  switch (b) {
+    case Buffer::kParam: index = 0; break;
+    case Buffer::kMeanSquare: index = 1; break;
+    case Buffer::kMoment: index = 2; break;
+    case Buffer::kMeanGrad: index = 3; break;
+    case Buffer::kGrad: index = centered_ ? 4 : 3; break;
+  }
+  return device_ + index * region_bytes_;
+}
+
+void* DeviceStep::host_buffer(std::size_t i, Buffer b) const {
+  const TensorSlot& t = tensors_[i];
+  switch (b) {
+    case Buffer::kParam: return t.param;
+    case Buffer::kMeanSquare: return t.mean_square;
+    case Buffer::kMoment: return t.moment;
+    case Buffer::kMeanGrad: return t.mean_grad;
+    case Buffer::kGrad: return nullptr;
+  }
+  return nullptr;
+}
+
+std::uintptr_t DeviceStep::device_address(std::size_t i, Buffer b) const {
+  if (released() || tensors_[i].size == 0 || (b == Buffer::kMeanGrad && !centered_)) return 0;
+  return reinterpret_cast<std::uintptr_t>(region(b) + offset_[i]);
+}
+
+void DeviceStep::upload(Buffer b, const void* const* from) {
+  if (released()) throw DeviceError("the optimizer's device memory was released (dispose())");
+  if (b == Buffer::kMeanGrad && !centered_) return;
+  if (b == Buffer::kGrad && from == nullptr) throw DeviceError("gradients to upload are missing");
+  // The staging may still be the source of an earlier transfer.
+  check(plugin_.synchronize(queue_), "waiting for the device");
+  char* device = region(b);
+  std::size_t batch_begin = 0;
+  for (std::size_t i = 0; i < tensors_.size(); ++i) {
+    const std::size_t bytes = tensors_[i].size * element_bytes(tensors_[i].dtype);
+    const void* source = from ? from[i] : host_buffer(i, b);
+    if (bytes) std::memcpy(staging_ + offset_[i], source, bytes);
+    const std::size_t batch_end = offset_[i] + bytes;
+    if (batch_end - batch_begin >= kBatchBytes || i + 1 == tensors_.size()) {
+      check(plugin_.copy_async(queue_, device + batch_begin, staging_ + batch_begin, batch_end - batch_begin,
+                               RMSPROP_CUDA_HOST_TO_DEVICE),
+            "copying to the device");
+      batch_begin = i + 1 < tensors_.size() ? offset_[i + 1] : batch_end;
+    }
+  }
+}
+
+void DeviceStep::download(Buffer b) {
+  if (released()) throw DeviceError("the optimizer's device memory was released (dispose())");
+  if (b == Buffer::kGrad || (b == Buffer::kMeanGrad && !centered_) || tensors_.empty()) return;
+  check(plugin_.synchronize(queue_), "waiting for the device");
+  check(plugin_.copy_async(queue_, staging_, region(b), region_bytes_, RMSPROP_CUDA_DEVICE_TO_HOST), "copying from the device");
+  check(plugin_.synchronize(queue_), "copying from the device");
+  for (std::size_t i = 0; i < tensors_.size(); ++i) {
+    const std::size_t bytes = tensors_[i].size * element_bytes(tensors_[i].dtype);
+    if (bytes) std::memcpy(host_buffer(i, b), staging_ + offset_[i], bytes);
+  }
+}
+
+void DeviceStep::step(const void* const* grads, bool upload_params, bool write_back) {
+  if (released()) throw DeviceError("the optimizer's device memory was released (dispose())");
+  if (upload_params) upload(Buffer::kParam);
+  if (grads) upload(Buffer::kGrad, grads);
+  rmsprop_cuda_step_config config{plan_[plan::kDecay], plan_[plan::kMomentum], plan_[plan::kEpsilon],
+                                  plan_[plan::kInvLossScale], centered_ ? 1 : 0, 0};
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    table_.clear();
+    for (std::size_t i = 0; i < tensors_.size(); ++i) {
+      const TensorSlot& t = tensors_[i];
+      if (t.dtype != dtype || t.size == 0) continue;
+      const double* p = plan_ + plan::kHeaderSize + i * plan::kTensorStride;
+      const auto flags = static_cast<std::uint32_t>(p[plan::kFlags]);
+      rmsprop_cuda_tensor d{};
+      d.param = region(Buffer::kParam) + offset_[i];
+      d.mean_square = region(Buffer::kMeanSquare) + offset_[i];
+      d.moment = region(Buffer::kMoment) + offset_[i];
+      d.mean_grad = centered_ ? region(Buffer::kMeanGrad) + offset_[i] : nullptr;
+      d.grad = region(Buffer::kGrad) + offset_[i];
+      d.size = t.size;
+      d.slices = (flags & plan::kCentralize) ? static_cast<std::uint64_t>(p[plan::kSlices]) : 1;
+      d.lr = p[plan::kLr];
+      d.weight_decay = p[plan::kWeightDecay];
+      d.apply_weight_decay = (flags & plan::kApplyWeightDecay) ? 1 : 0;
+      table_.push_back(d);
+    }
+    if (table_.empty()) continue;
+    config.float64 = dtype == DType::kFloat64 ? 1 : 0;
+    check(plugin_.step_async(queue_, table_.data(), table_.size(), &config), "launching the step");
+  }
+  if (write_back) {
+    download(Buffer::kParam);
+  } else {
+    check(plugin_.synchronize(queue_), "running the step");
+  }
+}
+
+}  // namespace rmsprop::core

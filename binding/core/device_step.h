@@ -1,0 +1,97 @@
+// The optimizer on a device: parameters and state in device memory of a plugin (the CUDA
+// plugin, or its host emulator in tests) loaded with dlopen, host gradients uploaded through
+// reused page-locked staging, parameters written back on request. No JavaScript here; the
+// N-API layer (binding/napi/cuda_optimizer.cc) only converts arguments.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../../cuda/rmsprop_cuda.h"
+#include "multi_tensor_step.h"
+
+namespace rmsprop::core {
+
+// The entry points of a loaded plugin (the functions of cuda/rmsprop_cuda.h).
+struct DevicePlugin {
+  std::string path;
+  int (*abi_version)();
+  int (*device_count)();
+  int (*device_name)(char*, size_t);
+  int (*malloc_)(void**, size_t);
+  int (*free_)(void*);
+  int (*host_alloc)(void**, size_t);
+  int (*host_free)(void*);
+  int (*queue_create)(rmsprop_cuda_queue*);
+  int (*queue_destroy)(rmsprop_cuda_queue);
+  int (*copy_async)(rmsprop_cuda_queue, void*, const void*, size_t, int);
+  int (*step_async)(rmsprop_cuda_queue, const rmsprop_cuda_tensor*, size_t, const rmsprop_cuda_step_config*);
+  int (*synchronize)(rmsprop_cuda_queue);
+  const char* (*error_string)(int);
+};
+
+// Loads the plugin at `path` once per process (later calls return the same object; it is never
+// unloaded). Returns null and sets `error` when the file cannot be loaded, lacks a symbol or has
+// another interface version. Never throws.
+const DevicePlugin* load_device_plugin(const std::string& path, std::string* error) noexcept;
+
+// A failed plugin call, with the plugin's message.
+class DeviceError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Which buffers of every tensor a transfer moves.
+enum class Buffer { kParam, kMeanSquare, kMoment, kMeanGrad, kGrad };
+
+class DeviceStep {
+ public:
+  // Allocates the device buffers and staging and uploads the parameters and state from the
+  // host `tensors` (whose buffers stay owned by the caller and are the host side of every
+  // transfer). `plan` as for MultiTensorStep. Throws DeviceError.
+  DeviceStep(const DevicePlugin& plugin, std::vector<TensorSlot> tensors, const double* plan, bool centered);
+  ~DeviceStep();
+  DeviceStep(const DeviceStep&) = delete;
+  DeviceStep& operator=(const DeviceStep&) = delete;
+
+  // One step. `grads`: one host pointer per tensor to upload first, or null to use what the
+  // device gradient buffers hold. With `upload_params`, the host parameters are uploaded first;
+  // with `write_back`, the updated parameters are copied back into them. Returns when the
+  // device is done. Not concurrently on one object.
+  void step(const void* const* grads, bool upload_params, bool write_back);
+
+  // Host -> device or device -> host for one kind of buffer of every tensor (gradients: `from`
+  // gives the host pointers; other kinds use the registered host buffers).
+  void upload(Buffer buffer, const void* const* from = nullptr);
+  void download(Buffer buffer);
+
+  // Frees the device memory and staging now (the destructor does otherwise); later calls throw.
+  void release() noexcept;
+  bool released() const { return queue_ == nullptr; }
+
+  std::size_t size() const { return tensors_.size(); }
+  const TensorSlot& tensor(std::size_t i) const { return tensors_[i]; }
+  // Device address of buffer `b` of tensor `i` (0 for an empty tensor or no mean_grad).
+  std::uintptr_t device_address(std::size_t i, Buffer b) const;
+
+ private:
+  void check(int code, const char* what) const;
+  void* host_buffer(std::size_t i, Buffer b) const;
+  char* region(Buffer b) const;
+
+  const DevicePlugin& plugin_;
+  std::vector<TensorSlot> tensors_;
+  std::vector<std::size_t> offset_;  // bytes from the start of each region (256-byte aligned)
+  std::size_t region_bytes_ = 0;     // bytes of one region (every tensor of one kind)
+  const double* plan_;
+  bool centered_;
+  rmsprop_cuda_queue queue_ = nullptr;
+  char* device_ = nullptr;   // regions: param, mean_square, moment, [mean_grad], grad
+  char* staging_ = nullptr;  // page-locked, one region
+  std::vector<rmsprop_cuda_tensor> table_;  // reused at every step
+};
+
+}  // namespace rmsprop::core

@@ -1,0 +1,128 @@
+// Reading typed arrays and arrays of them at the JavaScript boundary, shared by the CPU and
+// device optimizers of the binding. The facade validates first; these checks only guarantee
+// that misuse of the internal binding throws instead of touching memory it should not.
+#pragma once
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../core/multi_tensor_step.h"
+
+namespace rmsprop::napi {
+
+struct TypedArraySpan {
+  core::DType dtype;
+  void* data;
+  std::size_t length;
+};
+
+// Reads a Float32Array or Float64Array (any byte offset, any backing buffer) without copying.
+inline bool read_float_array(napi_env env, napi_value value, TypedArraySpan* out) {
+  bool is_typed_array = false;
+  if (napi_is_typedarray(env, value, &is_typed_array) != napi_ok || !is_typed_array) return false;
+  napi_typedarray_type type;
+  std::size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok) return false;
+  if (type == napi_float32_array) {
+    out->dtype = core::DType::kFloat32;
+  } else if (type == napi_float64_array) {
+    out->dtype = core::DType::kFloat64;
+  } else {
+    return false;
+  }
+  out->data = data;
+  out->length = length;
+  return true;
+}
+
+inline TypedArraySpan float_array_arg(const Napi::Value& value, const std::string& what) {
+  TypedArraySpan span{};
+  if (!read_float_array(value.Env(), value, &span)) {
+    throw Napi::TypeError::New(value.Env(), what + " must be a Float32Array or Float64Array");
+  }
+  return span;
+}
+
+inline Napi::Array array_arg(const Napi::Value& value, const std::string& what, std::size_t length) {
+  if (!value.IsArray() || value.As<Napi::Array>().Length() != length) {
+    throw Napi::TypeError::New(value.Env(), what + " must be an array of " + std::to_string(length));
+  }
+  return value.As<Napi::Array>();
+}
+
+// The tensors of an optimizer as registered from JavaScript:
+// (params, meanSquare, moment, meanGrad | null), each an array of typed arrays, every tensor's
+// buffers of one dtype and length. Every array read is passed to `keep` (to hold a reference).
+template <class Keep>
+std::vector<core::TensorSlot> read_tensor_slots(const Napi::CallbackInfo& info, std::size_t first, bool* centered,
+                                                Keep keep) {
+  Napi::Env env = info.Env();
+  if (!info[first].IsArray()) throw Napi::TypeError::New(env, "params must be an array");
+  const std::size_t count = info[first].As<Napi::Array>().Length();
+  const Napi::Array params = array_arg(info[first], "params", count);
+  const Napi::Array mean_square = array_arg(info[first + 1], "meanSquare", count);
+  const Napi::Array moment = array_arg(info[first + 2], "moment", count);
+  *centered = !info[first + 3].IsNull() && !info[first + 3].IsUndefined();
+  const Napi::Array mean_grad = *centered ? array_arg(info[first + 3], "meanGrad", count) : Napi::Array();
+  std::vector<core::TensorSlot> tensors;
+  tensors.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string at = "[" + std::to_string(i) + "]";
+    const TypedArraySpan p = float_array_arg(params[i], "params" + at);
+    auto same_shape = [&](const Napi::Value& v, const std::string& what) {
+      const TypedArraySpan s = float_array_arg(v, what + at);
+      if (s.dtype != p.dtype || s.length != p.length) throw Napi::TypeError::New(env, what + at + " must match params" + at);
+      keep(v);
+      return s.data;
+    };
+    keep(params[i]);
+    core::TensorSlot slot{p.dtype, p.length, p.data, nullptr, nullptr, nullptr};
+    slot.mean_square = same_shape(mean_square[i], "meanSquare");
+    slot.moment = same_shape(moment[i], "moment");
+    if (*centered) slot.mean_grad = same_shape(mean_grad[i], "meanGrad");
+    tensors.push_back(slot);
+  }
+  return tensors;
+}
+
+// One gradient pointer per registered tensor, reused from step to step.
+class GradientReader {
+ public:
+  // Reads `value` (an array with one typed array per tensor, matching `tensor(i)`'s dtype and
+  // length) or throws. `same` (from the facade): the very array objects of the previous call,
+  // none detached, so the pointers read then are still valid and reading again can be skipped.
+  template <class TensorAt>
+  void read(const Napi::Value& value, const Napi::Value& same, std::size_t count, TensorAt tensor) {
+    Napi::Env env = value.Env();
+    if (ready_ && !same.IsEmpty() && same.IsBoolean() && same.As<Napi::Boolean>().Value()) return;
+    ready_ = false;
+    grads_.resize(count);
+    if (!value.IsArray()) throw Napi::TypeError::New(env, "grads must be an array");
+    std::uint32_t length = 0;
+    napi_get_array_length(env, value, &length);
+    if (length != count) throw Napi::TypeError::New(env, "grads must be an array of " + std::to_string(count));
+    for (std::uint32_t i = 0; i < length; ++i) {
+      napi_value element;
+      TypedArraySpan g{};
+      const core::TensorSlot& slot = tensor(i);
+      if (napi_get_element(env, value, i, &element) != napi_ok || !read_float_array(env, element, &g) ||
+          g.dtype != slot.dtype || g.length != slot.size) {
+        throw Napi::TypeError::New(env, "grads[" + std::to_string(i) + "] must match the dtype and length of its parameter");
+      }
+      grads_[i] = g.data;
+    }
+    ready_ = true;
+  }
+
+  const void* const* data() const { return grads_.data(); }
+
+ private:
+  std::vector<const void*> grads_;
+  bool ready_ = false;  // grads_ holds the pointers of the last call's arrays
+};
+
+}  // namespace rmsprop::napi

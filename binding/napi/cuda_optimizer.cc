@@ -1,0 +1,264 @@
+// The JavaScript boundary of the device path: argument conversion and error mapping around
+// core::DeviceStep. No math and no device calls live here.
+#include "cuda_optimizer.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/device_step.h"
+#include "../core/lock_registry.h"
+#include "../core/plan.h"
+#include "arrays.h"
+
+namespace rmsprop::napi {
+namespace {
+
+using core::Buffer;
+
+Buffer buffer_arg(const Napi::Value& value) {
+  const std::string name = value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
+  if (name == "param") return Buffer::kParam;
+  if (name == "meanSquare") return Buffer::kMeanSquare;
+  if (name == "moment") return Buffer::kMoment;
+  if (name == "meanGrad") return Buffer::kMeanGrad;
+  if (name == "grad") return Buffer::kGrad;
+  throw Napi::TypeError::New(value.Env(), "buffer must be 'param', 'meanSquare', 'moment', 'meanGrad' or 'grad'");
+}
+
+// new CudaOptimizer(pluginPath, params, meanSquare, moment, meanGrad | null, plan, useLocking, syncParams)
+// Parameters and state move to the device; the registered host arrays are the host side of
+// every transfer. With syncParams, every step uploads the host parameters first and writes the
+// updated ones back (the host arrays stay the truth, as on the CPU).
+class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "CudaOptimizer",
+                       {InstanceMethod<&CudaOptimizer::Step>("step"),
+                        InstanceMethod<&CudaOptimizer::StepAsync>("stepAsync"),
+                        InstanceMethod<&CudaOptimizer::Upload>("upload"),
+                        InstanceMethod<&CudaOptimizer::Download>("download"),
+                        InstanceMethod<&CudaOptimizer::DeviceBuffers>("deviceBuffers"),
+                        InstanceMethod<&CudaOptimizer::Dispose>("dispose"),
+                        InstanceAccessor<&CudaOptimizer::Size>("size")});
+  }
+
+  explicit CudaOptimizer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaOptimizer>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString()) throw Napi::TypeError::New(env, "pluginPath must be a string");
+    std::string error;
+    const core::DevicePlugin* plugin = core::load_device_plugin(info[0].As<Napi::String>().Utf8Value(), &error);
+    if (plugin == nullptr) throw Napi::Error::New(env, "cannot load the CUDA plugin: " + error);
+    bool centered = false;
+    std::vector<core::TensorSlot> tensors =
+        read_tensor_slots(info, 1, &centered, [this](const Napi::Value& v) { keep(v); });
+    const TypedArraySpan plan = float_array_arg(info[5], "plan");
+    if (plan.dtype != core::DType::kFloat64 || plan.length != plan::size_for(tensors.size())) {
+      throw Napi::TypeError::New(env, "plan must be a Float64Array of " + std::to_string(plan::size_for(tensors.size())));
+    }
+    keep(info[5]);
+    if (info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value()) {
+      std::vector<std::uintptr_t> keys;
+      for (const core::TensorSlot& t : tensors) {
+        if (t.param != nullptr) keys.push_back(reinterpret_cast<std::uintptr_t>(t.param));
+      }
+      locks_ = std::make_unique<core::ParameterLocks>(std::move(keys));
+    }
+    sync_params_ = info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
+    try {
+      step_ = std::make_unique<core::DeviceStep>(*plugin, std::move(tensors), static_cast<const double*>(plan.data), centered);
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
+    }
+  }
+
+ private:
+  class StepWorker;
+
+  void keep(const Napi::Value& value) { keep_alive_.push_back(Napi::Persistent(value.As<Napi::Object>())); }
+
+  void assert_idle(Napi::Env env) const {
+    if (in_flight_) throw Napi::Error::New(env, "an asynchronous step of this optimizer is still running");
+    if (step_->released()) throw Napi::Error::New(env, "this optimizer was disposed: its device memory is released");
+  }
+
+  // Reads host gradients, or none when `value` is null (the device gradient buffers are used).
+  const void* const* read_grads(const Napi::Value& value, const Napi::Value& same) {
+    if (value.IsNull()) return nullptr;
+    grads_.read(value, same, step_->size(), [this](std::size_t i) -> const core::TensorSlot& { return step_->tensor(i); });
+    return grads_.data();
+  }
+
+  // The device step, under every parameter's lock when useLocking; `claim` (JS) runs inside the
+  // locks. Throws core::DeviceError.
+  void run_step(const void* const* grads, const Napi::Function* claim = nullptr) {
+    struct Guard {
+      core::ParameterLocks* locks;
+      ~Guard() {
+        if (locks) locks->unlock_all();
+      }
+    } guard{locks_.get()};
+    if (guard.locks) guard.locks->lock_all();
+    if (claim) claim->Call({});  // a JS exception propagates; the guard unlocks
+    step_->step(grads, sync_params_, sync_params_);
+  }
+
+  // step(grads | null, same?, claim?)
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    assert_idle(info.Env());
+    const void* const* grads = read_grads(info[0], info[1]);
+    try {
+      if (info[2].IsFunction()) {
+        const Napi::Function claim = info[2].As<Napi::Function>();
+        run_step(grads, &claim);
+      } else {
+        run_step(grads);
+      }
+    } catch (const core::DeviceError& e) {
+      throw Napi::Error::New(info.Env(), e.what());
+    }
+    return info.Env().Undefined();
+  }
+
+  // stepAsync(grads | null, same?): the same on a libuv thread; resolves with undefined.
+  Napi::Value StepAsync(const Napi::CallbackInfo& info);
+
+  // upload(buffer, grads?): host -> device for one kind of buffer of every tensor.
+  Napi::Value Upload(const Napi::CallbackInfo& info) {
+    assert_idle(info.Env());
+    const Buffer buffer = buffer_arg(info[0]);
+    const void* const* from = buffer == Buffer::kGrad ? read_grads(info[1], Napi::Value()) : nullptr;
+    if (buffer == Buffer::kGrad && from == nullptr) throw Napi::TypeError::New(info.Env(), "grads must be an array");
+    try {
+      step_->upload(buffer, from);
+    } catch (const core::DeviceError& e) {
+      throw Napi::Error::New(info.Env(), e.what());
+    }
+    return info.Env().Undefined();
+  }
+
+  // download(buffer): device -> host for one kind of buffer (not 'grad') of every tensor.
+  Napi::Value Download(const Napi::CallbackInfo& info) {
+    assert_idle(info.Env());
+    const Buffer buffer = buffer_arg(info[0]);
+    if (buffer == Buffer::kGrad) throw Napi::TypeError::New(info.Env(), "gradients have no host buffer to download into");
+    try {
+      step_->download(buffer);
+    } catch (const core::DeviceError& e) {
+      throw Napi::Error::New(info.Env(), e.what());
+    }
+    return info.Env().Undefined();
+  }
+
+  // deviceBuffers(): per tensor { param, meanSquare, moment, meanGrad, grad } device addresses (BigInt).
+  Napi::Value DeviceBuffers(const Napi::CallbackInfo& info) {
+    assert_idle(info.Env());
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env, step_->size());
+    for (std::size_t i = 0; i < step_->size(); ++i) {
+      Napi::Object entry = Napi::Object::New(env);
+      auto address = [&](Buffer b) { return Napi::BigInt::New(env, static_cast<std::uint64_t>(step_->device_address(i, b))); };
+      entry["param"] = address(Buffer::kParam);
+      entry["meanSquare"] = address(Buffer::kMeanSquare);
+      entry["moment"] = address(Buffer::kMoment);
+      entry["meanGrad"] = address(Buffer::kMeanGrad);
+      entry["grad"] = address(Buffer::kGrad);
+      out[i] = entry;
+    }
+    return out;
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (in_flight_) throw Napi::Error::New(info.Env(), "an asynchronous step of this optimizer is still running");
+    step_->release();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Size(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(step_->size()));
+  }
+
+  std::unique_ptr<core::DeviceStep> step_;
+  std::unique_ptr<core::ParameterLocks> locks_;  // null unless useLocking
+  GradientReader grads_;
+  std::vector<Napi::ObjectReference> keep_alive_;
+  bool sync_params_ = false;
+  bool in_flight_ = false;
+};
+
+class CudaOptimizer::StepWorker : public Napi::AsyncWorker {
+ public:
+  StepWorker(Napi::Env env, CudaOptimizer* owner, const Napi::Value& grads, const void* const* pointers)
+      : Napi::AsyncWorker(env, "rmsprop:cudaStepAsync"),
+        owner_(owner),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        pointers_(pointers) {
+    if (!grads.IsNull()) grads_ = Napi::Persistent(grads.As<Napi::Object>());
+    owner_->Ref();  // the optimizer (and its buffers) outlive the work
+    owner_->in_flight_ = true;
+  }
+
+  ~StepWorker() override {
+    owner_->in_flight_ = false;
+    owner_->Unref();
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      owner_->run_step(pointers_);
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  CudaOptimizer* owner_;
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference grads_;
+  const void* const* pointers_;
+};
+
+Napi::Value CudaOptimizer::StepAsync(const Napi::CallbackInfo& info) {
+  assert_idle(info.Env());
+  const void* const* grads = read_grads(info[0], info[1]);
+  auto* worker = new StepWorker(info.Env(), this, info[0], grads);
+  const Napi::Promise promise = worker->Promise();
+  worker->Queue();  // deleted by node-addon-api after OnOK / OnError
+  return promise;
+}
+
+}  // namespace
+
+Napi::Function DefineCudaOptimizer(Napi::Env env) { return CudaOptimizer::Define(env); }
+
+Napi::Value CudaLoad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  std::string error;
+  const core::DevicePlugin* plugin = nullptr;
+  if (info[0].IsString()) {
+    plugin = core::load_device_plugin(info[0].As<Napi::String>().Utf8Value(), &error);
+  } else {
+    error = "path must be a string";
+  }
+  int devices = 0;
+  std::string name;
+  if (plugin != nullptr) {
+    devices = plugin->device_count();
+    char buffer[256] = {};
+    if (devices > 0 && plugin->device_name(buffer, sizeof buffer) == 0) name = buffer;
+    if (devices == 0) error = "no usable CUDA device (driver or GPU missing)";
+  }
+  result["ok"] = Napi::Boolean::New(env, plugin != nullptr && devices > 0);
+  result["devices"] = Napi::Number::New(env, devices);
+  result["name"] = Napi::String::New(env, name);
+  result["error"] = Napi::String::New(env, error);
+  return result;
+}
+
+}  // namespace rmsprop::napi

@@ -1,0 +1,322 @@
+/**
+ * The tests of `device: 'cuda'` through the public API, run against whichever device plugin the
+ * calling test file set up: the host emulator (cuda-emulated.test.ts, everywhere) or the CUDA
+ * plugin on a GPU (cuda-gpu.test.ts, skipped without one). Numbers are judged against the
+ * float64 reference (semantics.md §2) and the CPU optimizer; the memory model (parameter sync,
+ * state views, checkpoints, device buffers) against what the CPU does.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { ExponentialDecayLR, Parameter, RMSProp, ValueError, type ParamsInput, type RMSPropOptions } from '../lib';
+import { thrown } from './helpers';
+import { mismatches, random, referenceStep, uniform, type Dtype, type FloatArray, type Hyper } from './reference';
+
+const BASE: RMSPropOptions = { learningRate: 0.01, decay: 0.9, momentum: 0.5, epsilon: 1e-6, lossScale: 4 };
+
+/** A small network's parameters: a convolution kernel, a dense matrix, a bias, odd and chunk-crossing sizes. */
+function makeParams(dtype: Dtype, seed = 3): Parameter[] {
+  const rand = random(seed);
+  const specs: [string, number[]][] = [
+    ['conv.weight', [6, 1, 5, 5]],
+    ['fc.weight', [120, 400]],
+    ['fc.bias', [17]],
+    ['odd', [3]],
+    ['big', [70001]],
+  ];
+  return specs.map(([name, shape]) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    return new Parameter(uniform(dtype, size, rand, -1, 1), name, { shape });
+  });
+}
+
+/** Groups as in the MindSpore example: conv with weight decay and centralization, fc with its own lr. */
+function groups(params: Parameter[]): ParamsInput {
+  return [
+    { params: [params[0]], weightDecay: 0.01, gradCentralization: true },
+    { params: [params[1], params[2]], lr: 0.02 },
+    { params: params.slice(3) },
+  ];
+}
+
+function hyperOf(name: string, centered: boolean): Hyper {
+  const h: Hyper = {
+    lr: name.startsWith('fc.') ? 0.02 : 0.01,
+    decay: 0.9,
+    momentum: 0.5,
+    epsilon: 1e-6,
+    lossScale: 4,
+    weightDecay: name === 'conv.weight' ? 0.01 : null,
+    centered,
+  };
+  if (name === 'conv.weight') h.centralizeSlices = 6;
+  return h;
+}
+
+function gradients(opt: RMSProp, seed: number): FloatArray[] {
+  const rand = random(seed);
+  return opt.parameters.map((p) => uniform(p.dtype, p.size, rand, -2, 2));
+}
+
+function copyParams(params: readonly Parameter[]): Parameter[] {
+  return params.map((p) => new Parameter(p.data.slice(), p.name, { shape: p.shape }));
+}
+
+function expectBitsEqual(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
+  const bad: number[] = [];
+  for (let i = 0; i < a.length && bad.length < 5; i++) if (!Object.is(a[i], b[i])) bad.push(i);
+  expect({ what, bad }).toEqual({ what, bad: [] });
+  expect(a.length).toBe(b.length);
+}
+
+/** Both optimizers' parameters and full state, bit for bit. */
+function expectSameOptimizers(a: RMSProp, b: RMSProp): void {
+  a.syncParameters();
+  b.syncParameters();
+  a.parameters.forEach((p, i) => expectBitsEqual(p.data, b.parameters[i].data, p.name));
+  const da = a.stateDict();
+  const db = b.stateDict();
+  expect(Object.keys(da).sort()).toEqual(Object.keys(db).sort());
+  for (const key of Object.keys(da)) {
+    const va = da[key];
+    const vb = db[key];
+    if (typeof va === 'number') expect(vb).toBe(va);
+    else expectBitsEqual(va.data, (vb as typeof va).data, key);
+  }
+}
+
+export function defineDeviceSuite(): void {
+  const device = { device: 'cuda' } as const;
+
+  for (const dtype of ['float32', 'float64'] as const) {
+    for (const centered of [false, true]) {
+      const variant = `${dtype} ${centered ? 'centered' : 'plain'}`;
+
+      test(`${variant}: every step matches the float64 reference, and the CPU optimizer within tolerance`, () => {
+        const params = makeParams(dtype);
+        const opt = new RMSProp(groups(params), { ...BASE, centered, ...device });
+        const cpuParams = copyParams(params);
+        const cpu = new RMSProp(groups(cpuParams), { ...BASE, centered });
+        for (let step = 0; step < 3; step++) {
+          const grads = gradients(opt, 10 + step);
+          const expected = opt.parameters.map((p) => {
+            const s = opt.state(p); // downloads the device state into these views
+            return referenceStep(dtype, hyperOf(p.name, centered), {
+              param: p.data.slice(),
+              meanSquare: s.meanSquare.slice(),
+              moment: s.moment.slice(),
+              meanGrad: s.meanGrad?.slice(),
+            }, grads[opt.parameters.indexOf(p)]);
+          });
+          opt.step(grads);
+          cpu.step(grads);
+          opt.parameters.forEach((p, i) => {
+            const s = opt.state(p);
+            const e = expected[i];
+            expect({ p: p.name, step, bad: mismatches(p.data, e.param, e.tol.param).slice(0, 5) }).toEqual({ p: p.name, step, bad: [] });
+            expect(mismatches(s.meanSquare, e.meanSquare, e.tol.meanSquare)).toEqual([]);
+            expect(mismatches(s.moment, e.moment, e.tol.moment)).toEqual([]);
+            if (centered) expect(mismatches(s.meanGrad as FloatArray, e.meanGrad as Float64Array, e.tol.meanGrad as Float64Array)).toEqual([]);
+          });
+        }
+        // Against the CPU after 3 steps: within a few times the one-step tolerance.
+        const rel = dtype === 'float32' ? 2e-5 : 1e-11;
+        opt.parameters.forEach((p, i) => {
+          const q = cpu.parameters[i];
+          let worst = 0;
+          for (let k = 0; k < p.size; k++) worst = Math.max(worst, Math.abs(p.data[k] - q.data[k]) / (1 + Math.abs(q.data[k])));
+          expect({ p: p.name, close: worst <= rel }).toEqual({ p: p.name, close: true });
+        });
+        expect(opt.globalStep).toBe(3);
+        opt.dispose();
+      });
+    }
+  }
+
+  test('float32 and float64 parameters in one optimizer, with a schedule and useLocking', () => {
+    const rand = random(8);
+    const a = new Parameter(uniform('float32', 1000, rand, -1, 1), 'a');
+    const b = new Parameter(uniform('float64', 999, rand, -1, 1), 'b');
+    const lr = new ExponentialDecayLR(0.05, 0.5, 1);
+    const opt = new RMSProp([a, b], { learningRate: lr, useLocking: true, ...device });
+    const cpu = new RMSProp(copyParams([a, b]), { learningRate: new ExponentialDecayLR(0.05, 0.5, 1), useLocking: true });
+    for (let step = 0; step < 3; step++) {
+      const grads = gradients(opt, 30 + step);
+      opt.step(grads);
+      cpu.step(grads);
+    }
+    expect(opt.globalStep).toBe(3);
+    opt.parameters.forEach((p, i) => {
+      const q = cpu.parameters[i].data;
+      const tol = p.dtype === 'float32' ? 1e-5 : 1e-12;
+      for (let k = 0; k < p.size; k += 97) expect(Math.abs(p.data[k] - q[k])).toBeLessThanOrEqual(tol * (1 + Math.abs(q[k])));
+    });
+  });
+
+  test("parameterSync 'manual' keeps parameters on the device until syncParameters()", () => {
+    const params = makeParams('float32');
+    const before = params.map((p) => p.data.slice());
+    const manual = new RMSProp(groups(params), { ...BASE, parameterSync: 'manual', ...device });
+    const stepped = new RMSProp(groups(copyParams(params)), { ...BASE, ...device });
+    for (let step = 0; step < 2; step++) {
+      const grads = gradients(manual, 40 + step);
+      manual.step(grads);
+      stepped.step(grads);
+    }
+    params.forEach((p, i) => expectBitsEqual(p.data, before[i], `${p.name} untouched on the host`));
+    manual.syncParameters();
+    expectSameOptimizers(manual, stepped);
+    // Host writes reach the device through uploadParameters() (as 'step' mode sends them every step).
+    for (const opt of [manual, stepped]) opt.parameters[2].data.fill(0.25);
+    manual.uploadParameters();
+    const grads = gradients(manual, 50);
+    manual.step(grads);
+    stepped.step(grads);
+    expectSameOptimizers(manual, stepped);
+  });
+
+  test("parameterSync 'step': host writes to Parameter.data between steps are used, as on the CPU", () => {
+    const params = makeParams('float64');
+    const opt = new RMSProp(groups(params), { ...BASE, ...device });
+    const cpu = new RMSProp(groups(copyParams(params)), { ...BASE });
+    for (let step = 0; step < 3; step++) {
+      for (const o of [opt, cpu]) o.parameters[1].data[step] = 3 + step; // e.g. loading weights
+      const grads = gradients(opt, 60 + step);
+      opt.step(grads);
+      cpu.step(grads);
+    }
+    opt.parameters.forEach((p, i) => {
+      const q = cpu.parameters[i].data;
+      for (let k = 0; k < p.size; k++) {
+        if (!(Math.abs(p.data[k] - q[k]) <= 1e-12 * (1 + Math.abs(q[k])))) throw new Error(`${p.name}[${k}]: ${p.data[k]} vs ${q[k]}`);
+      }
+    });
+  });
+
+  test('writes to the views of state() take effect in the next step, as on the CPU', () => {
+    const params = makeParams('float64');
+    const opt = new RMSProp(groups(params), { ...BASE, centered: true, ...device });
+    const cpu = new RMSProp(groups(copyParams(params)), { ...BASE, centered: true });
+    opt.step(gradients(opt, 70));
+    cpu.step(gradients(cpu, 70));
+    for (const o of [opt, cpu]) {
+      const s = o.state(o.parameters[0]);
+      s.moment.fill(0.125);
+      (s.meanGrad as FloatArray).fill(-0.5);
+    }
+    opt.step(gradients(opt, 71));
+    cpu.step(gradients(cpu, 71));
+    const a = opt.stateDict();
+    const b = cpu.stateDict();
+    for (const key of Object.keys(b)) {
+      if (typeof b[key] === 'number') {
+        expect(a[key]).toBe(b[key]);
+        continue;
+      }
+      const x = (a[key] as { data: FloatArray }).data;
+      const y = (b[key] as { data: FloatArray }).data;
+      for (let k = 0; k < y.length; k++) {
+        if (!(Math.abs(x[k] - y[k]) <= 1e-12 * (1 + Math.abs(y[k])))) throw new Error(`${key}[${k}]: ${x[k]} vs ${y[k]}`);
+      }
+    }
+  });
+
+  test('stateDict / loadStateDict and saveState / loadState resume exactly', async () => {
+    const params = makeParams('float32');
+    const run = new RMSProp(groups(params), { ...BASE, centered: true, ...device });
+    const resumedParams = copyParams(params);
+    const viaDict = new RMSProp(groups(resumedParams), { ...BASE, centered: true, ...device });
+    const fileParams = copyParams(params);
+    const viaFile = new RMSProp(groups(fileParams), { ...BASE, centered: true, ...device });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rmsprop-cuda-'));
+    try {
+      for (let step = 0; step < 2; step++) run.step(gradients(run, 80 + step));
+      const file = path.join(dir, 'state.safetensors');
+      await run.saveState(file);
+      viaDict.loadStateDict(run.stateDict());
+      await viaFile.loadState(file);
+      expect(viaDict.globalStep).toBe(2);
+      expect(viaFile.globalStep).toBe(2);
+      run.parameters.forEach((p, i) => {
+        resumedParams[i].data.set(p.data);
+        fileParams[i].data.set(p.data);
+      });
+      for (let step = 2; step < 4; step++) {
+        const grads = gradients(run, 80 + step);
+        run.step(grads);
+        viaDict.step(grads);
+        viaFile.step(grads);
+      }
+      expectSameOptimizers(viaDict, run);
+      expectSameOptimizers(viaFile, run);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('stepAsync gives the same result as step', async () => {
+    const a = new RMSProp(groups(makeParams('float32')), { ...BASE, ...device });
+    const b = new RMSProp(groups(makeParams('float32')), { ...BASE, ...device });
+    for (let step = 0; step < 3; step++) {
+      const grads = gradients(a, 90 + step);
+      a.step(grads);
+      await b.stepAsync(grads);
+    }
+    await Promise.all([b.stepAsync(gradients(b, 95)), b.stepAsync(gradients(b, 96))]);
+    a.step(gradients(a, 95));
+    a.step(gradients(a, 96));
+    expect(b.globalStep).toBe(5);
+    expectSameOptimizers(a, b);
+  });
+
+  test('bad gradients throw before anything changes, on the device too', () => {
+    const opt = new RMSProp(groups(makeParams('float32')), { ...BASE, centered: true, ...device });
+    opt.step(gradients(opt, 100));
+    const twin = new RMSProp(groups(copyParams(opt.parameters)), { ...BASE, centered: true, ...device });
+    twin.loadStateDict(opt.stateDict());
+    const good = gradients(opt, 101);
+    const short = good.map((g, i) => (i === 1 ? g.subarray(1) : g));
+    expect(thrown(() => opt.step(short))).toBeInstanceOf(ValueError);
+    const wrongType = good.map((g, i) => (i === 2 ? new Float64Array(g.length) : g));
+    expect(thrown(() => opt.step(wrongType))).toBeInstanceOf(TypeError);
+    expect(thrown(() => opt.step(good.slice(1)))).toBeInstanceOf(ValueError);
+    expect(opt.globalStep).toBe(1);
+    expectSameOptimizers(opt, twin);
+  });
+
+  test('deviceBuffers() and stepDeviceGradients(): gradients already on the device', () => {
+    const params = makeParams('float32');
+    const a = new RMSProp(groups(params), { ...BASE, ...device });
+    const b = new RMSProp(groups(copyParams(params)), { ...BASE, centered: false, ...device });
+    const buffers = a.deviceBuffers();
+    expect(buffers.map((d) => [d.name, d.dtype, d.length])).toEqual(a.parameters.map((p) => [p.name, p.dtype, p.size]));
+    const addresses = buffers.flatMap((d) => [d.param, d.meanSquare, d.moment, d.grad]);
+    expect(addresses.every((x) => typeof x === 'bigint' && x > 0n)).toBe(true);
+    expect(new Set(addresses).size).toBe(addresses.length);
+    expect(buffers.every((d) => d.meanGrad === 0n)).toBe(true);
+    // Stand-in for native code writing gradients on the device: the internal upload.
+    const grads = gradients(a, 110);
+    (a as unknown as { cuda: { upload(kind: string, g: FloatArray[]): void } }).cuda.upload('grad', grads);
+    expect(a.stepDeviceGradients()).toBe(true);
+    b.step(grads);
+    expect(a.globalStep).toBe(1);
+    expectSameOptimizers(a, b);
+  });
+
+  test('dispose() frees the device memory; later use throws an Error', () => {
+    const opt = new RMSProp(groups(makeParams('float32')), { ...BASE, ...device });
+    opt.step(gradients(opt, 120));
+    opt.dispose();
+    expect(thrown(() => opt.step(gradients(opt, 121))).message).toMatch(/disposed|released/);
+    expect(thrown(() => opt.syncParameters()).message).toMatch(/disposed|released/);
+    expect(opt.globalStep).toBe(1);
+    opt.dispose(); // twice is fine
+  });
+
+  test('share() is refused with device cuda', () => {
+    const opt = new RMSProp(makeParams('float32'), { ...device });
+    expect(thrown(() => opt.share())).toBeInstanceOf(ValueError);
+    expect(opt.device).toBe('cuda');
+  });
+}
