@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --quick]
+// npm run bench [-- --quick]          (CPU; `-- --cuda` runs the GPU benchmark instead: bench/cuda.js)
 //
 // Measures, in one run and on the same arrays: the memory-traffic limit (a kernel streaming the
 // step's arrays with trivial arithmetic, one thread and all threads), a naive JavaScript loop,
@@ -164,7 +164,11 @@ async function main() {
   console.log(`\nwritten to ${path.relative(process.cwd(), path.join(dir, 'latest.md'))}`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (flag('cuda')) {
+  require('./cuda').main();
+} else {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -26,12 +26,25 @@ function run(script) {
 
 const addon = path.join(root, 'build', 'Release', 'rmsprop_native.node');
 // Built with the addon: the host emulator of the CUDA plugin interface, for the device tests.
-const emulator = path.join(root, 'build', 'Release', 'librmsprop_cuda_emulator.so');
+const emulator = path.join(root, 'build', 'emulator', 'librmsprop_cuda_emulator.so');
 const nativeSources = Math.max(
   newestMtime(path.join(root, 'binding'), (n) => /\.(cc|h)$/.test(n)),
   newestMtime(path.join(root, 'cuda'), (n) => /\.(cc|h)$/.test(n)),
   fs.statSync(path.join(root, 'CMakeLists.txt')).mtimeMs,
 );
+// `npm run prebuild` leaves its last build (arm64 when cross-building) in build/Release, with a
+// newer time than the sources: an addon for another machine is removed so that it is rebuilt.
+const ELF_MACHINE = { x64: 62, arm64: 183 };
+if (fs.existsSync(addon) && ELF_MACHINE[process.arch] !== undefined) {
+  const header = Buffer.alloc(20);
+  const fd = fs.openSync(addon, 'r');
+  fs.readSync(fd, header, 0, 20, 0);
+  fs.closeSync(fd);
+  if (header.readUInt16LE(18) !== ELF_MACHINE[process.arch]) {
+    console.log(`${path.relative(root, addon)} is not built for ${process.arch}; rebuilding`);
+    fs.rmSync(addon);
+  }
+}
 if (!fs.existsSync(addon) || !fs.existsSync(emulator) || fs.statSync(addon).mtimeMs < nativeSources) run('build:native');
 
 const entry = path.join(root, 'dist', 'index.js');
