@@ -4,8 +4,11 @@
 // every copy and step checks that its device pointers lie inside device allocations and its host
 // pointers do not, as a GPU would fault otherwise. Enqueued work runs only at synchronize (or
 // queue destroy), so a caller that reads results or reuses a host buffer before synchronizing
-// sees stale data in tests, as it would on a GPU. The update uses the shared per-element header
-// with fused multiply-adds, like the CUDA kernels.
+// sees stale data in tests, as it would on a GPU. A step runs the CUDA kernels themselves
+// (cuda/kernels.cuh) through the CPU emulation of cuda/emulation/cuda_shim.h: the same launch
+// tables, chunks, vector path and slice-mean reduction as on a GPU.
+#include "../emulation/cuda_shim.h"  // first: the CUDA vocabulary the kernels use
+
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -16,7 +19,7 @@
 #include <new>
 #include <vector>
 
-#include "../../binding/kernels/rmsprop_math.h"
+#include "../kernels.cuh"
 #include "../rmsprop_cuda.h"
 
 namespace {
@@ -28,20 +31,6 @@ enum Error {
   kNotDevicePointer = 3,
   kNotHostPointer = 4,
   kNotAllocated = 5,
-};
-
-template <class Scalar>
-struct EmulatedOps {
-  using T = Scalar;
-  using V = Scalar;
-  using Mask = bool;
-  static V add(V a, V b) { return a + b; }
-  static V sub(V a, V b) { return a - b; }
-  static V mul(V a, V b) { return a * b; }
-  static V madd(V a, V b, V c) { return std::fma(a, b, c); }
-  static V over_sqrt(V a, V x) { return a / std::sqrt(x); }
-  static Mask positive(V a) { return a > V(0); }
-  static V select(Mask m, V a, V b) { return m ? a : b; }
 };
 
 // Device allocations: base address -> size in bytes.
@@ -70,41 +59,28 @@ bool overlaps_device(const void* p, std::size_t bytes) {
   return false;
 }
 
+// One step of tensors of one dtype: the plugin's two launches, emulated.
 template <class T>
-void step(const rmsprop_cuda_tensor& t, const rmsprop_cuda_step_config& c) {
-  using Ops = EmulatedOps<T>;
-  rmsprop::LaneScalars<T> k;
-  k.decay = static_cast<T>(c.decay);
-  k.one_minus_decay = T(1) - k.decay;
-  k.momentum = static_cast<T>(c.momentum);
-  k.epsilon = static_cast<T>(c.epsilon);
-  k.inv_loss_scale = static_cast<T>(c.inv_loss_scale);
-  k.lr = static_cast<T>(t.lr);
-  k.weight_decay = static_cast<T>(t.weight_decay);
-  T* w = static_cast<T*>(t.param);
-  T* s = static_cast<T*>(t.mean_square);
-  T* m = static_cast<T*>(t.moment);
-  T* mg = static_cast<T*>(t.mean_grad);
-  const T* g = static_cast<const T*>(t.grad);
-  const std::uint64_t slices = t.slices > 1 && t.size % t.slices == 0 ? t.slices : 1;
-  const std::uint64_t slice = t.size / slices;
-  // Every slice mean first (from the parameters before the update), then the update.
-  std::vector<double> means(slices, 0.0);
-  if (slices > 1) {
-    for (std::uint64_t i = 0; i < t.size; ++i) {
-      means[i / slice] += static_cast<double>(t.apply_weight_decay ? std::fma(k.weight_decay, w[i], g[i]) : g[i]);
-    }
-    for (double& mean : means) mean /= static_cast<double>(slice);
+void step(const std::vector<rmsprop_cuda_tensor>& tensors, const rmsprop_cuda_step_config& c) {
+  using namespace rmsprop::cuda_kernels;
+  LaunchTables tables;
+  tables.build(tensors.data(), tensors.size());
+  if (tables.chunks.empty()) return;
+  std::vector<double> buffer(tables.total() / sizeof(double) + 1);  // 8-byte aligned
+  char* base = reinterpret_cast<char*>(buffer.data());
+  tables.pack(base);
+  const LaunchTables::Views d = tables.views(base);
+  namespace emulation = rmsprop::cuda_emulation;
+  if (!tables.slice_index.empty()) {
+    emulation::launch(static_cast<unsigned>(tables.slice_index.size()), kThreads, true,
+                      [&] { slice_means<T>(d.tensors, d.slice_tensor, d.slice_index, d.means); });
   }
-  for (std::uint64_t i = 0; i < t.size; ++i) {
-    k.grad_shift = static_cast<T>(means[i / slice]);
-    if (c.centered) {
-      if (t.apply_weight_decay) rmsprop::centered_update<Ops, true>(w[i], s[i], m[i], mg[i], g[i], k);
-      else rmsprop::centered_update<Ops, false>(w[i], s[i], m[i], mg[i], g[i], k);
-    } else {
-      if (t.apply_weight_decay) rmsprop::plain_update<Ops, true>(w[i], s[i], m[i], g[i], k);
-      else rmsprop::plain_update<Ops, false>(w[i], s[i], m[i], g[i], k);
-    }
+  const Shared shared{c.decay, c.momentum, c.epsilon, c.inv_loss_scale};
+  const auto blocks = static_cast<unsigned>(tables.chunks.size());
+  if (c.centered) {
+    emulation::launch(blocks, kThreads, false, [&] { update<T, true>(d.tensors, d.chunks, d.means, shared); });
+  } else {
+    emulation::launch(blocks, kThreads, false, [&] { update<T, false>(d.tensors, d.chunks, d.means, shared); });
   }
 }
 
@@ -212,10 +188,8 @@ RMSPROP_CUDA_API int rmsprop_cuda_step_async(rmsprop_cuda_queue q, const rmsprop
   std::vector<rmsprop_cuda_tensor> copy(tensors, tensors + count);
   const rmsprop_cuda_step_config c = *config;
   q->pending.push_back([copy = std::move(copy), c] {
-    for (const rmsprop_cuda_tensor& t : copy) {
-      if (c.float64) step<double>(t, c);
-      else step<float>(t, c);
-    }
+    if (c.float64) step<double>(copy, c);
+    else step<float>(copy, c);
   });
   return kOk;
 }

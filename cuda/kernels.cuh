@@ -1,0 +1,240 @@
+// The CUDA kernels of the step and the host code that lays out their launch tables. nvcc
+// compiles this into the plugin (rmsprop_cuda.cu); the host compiler, with
+// emulation/cuda_shim.h included first, compiles the very same code into a CPU emulation of the
+// launches, which the host emulator plugin (emulator/) and the native tests run where there is no
+// GPU. The per-element math is the CPU kernels' own header (binding/kernels/rmsprop_math.h),
+// instantiated with device arithmetic, so the formula and the centered guard keep one home.
+//
+// A step is at most two launches whatever the number of tensors (in the style of PyTorch's
+// multi_tensor_apply): blocks walk a table of fixed-size chunks of every tensor; gradient
+// centralization first reduces each slice's mean (in float64) in a separate launch. Tensors whose
+// buffers are all 16-byte aligned move 16 bytes per load and store.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "../binding/kernels/rmsprop_math.h"
+#include "rmsprop_cuda.h"
+
+namespace rmsprop::cuda_kernels {
+
+template <class Scalar>
+struct DeviceOps {
+  using T = Scalar;
+  using V = Scalar;
+  using Mask = bool;
+  __device__ static V add(V a, V b) { return a + b; }
+  __device__ static V sub(V a, V b) { return a - b; }
+  __device__ static V mul(V a, V b) { return a * b; }
+  __device__ static V madd(V a, V b, V c) { return fma(a, b, c); }
+  __device__ static V over_sqrt(V a, V x) { return a / sqrt(x); }
+  __device__ static Mask positive(V a) { return a > V(0); }
+  __device__ static V select(Mask m, V a, V b) { return m ? a : b; }
+};
+
+// 16-byte vectors: 4 floats or 2 doubles per load.
+template <class T> struct Vec;
+template <> struct Vec<float> { using type = float4; static constexpr int kLanes = 4; };
+template <> struct Vec<double> { using type = double2; static constexpr int kLanes = 2; };
+
+constexpr uint64_t kChunk = 1 << 14;  // elements per chunk (block) of the launch table
+constexpr unsigned kThreads = 256;    // threads per block
+
+struct Chunk {
+  uint32_t tensor;
+  uint64_t begin;
+  uint64_t end;
+};
+
+// A tensor as the kernels read it: the caller's record plus where its slice means start.
+struct Tensor {
+  rmsprop_cuda_tensor t;
+  uint64_t mean_offset;
+};
+
+struct Shared {
+  double decay, momentum, epsilon, inv_loss_scale;
+};
+
+// Per-slice means of the decayed gradient (g + wd·w) for the centralized tensors; one block per
+// slice, summed in double.
+template <class T>
+__global__ void slice_means(const Tensor* tensors, const uint32_t* slice_tensor, const uint64_t* slice_index,
+                            double* means) {
+  const Tensor& entry = tensors[slice_tensor[blockIdx.x]];
+  const rmsprop_cuda_tensor& t = entry.t;
+  const uint64_t size = t.size / t.slices;
+  const uint64_t from = slice_index[blockIdx.x] * size;
+  const T* g = static_cast<const T*>(t.grad) + from;
+  const T* w = static_cast<const T*>(t.param) + from;
+  const T wd = static_cast<T>(t.weight_decay);
+  double sum = 0;
+  for (uint64_t i = threadIdx.x; i < size; i += blockDim.x) {
+    const T gi = t.apply_weight_decay ? fma(wd, w[i], g[i]) : g[i];
+    sum += static_cast<double>(gi);
+  }
+  __shared__ double partial[kThreads];
+  partial[threadIdx.x] = sum;
+  __syncthreads();
+  for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) means[entry.mean_offset + slice_index[blockIdx.x]] = partial[0] / static_cast<double>(size);
+}
+
+// One element (or one lane of a vector) through the shared header.
+template <class T, bool kCentered, bool kWeightDecay>
+__device__ __forceinline__ void element(T& w, T& s, T& m, T& mg, T g, const rmsprop::LaneScalars<T>& k) {
+  using Ops = DeviceOps<T>;
+  if (kCentered) {
+    rmsprop::centered_update<Ops, kWeightDecay>(w, s, m, mg, g, k);
+  } else {
+    rmsprop::plain_update<Ops, kWeightDecay>(w, s, m, g, k);
+  }
+}
+
+template <class T, bool kCentered, bool kWeightDecay>
+__device__ void update_range(const Tensor& entry, rmsprop::LaneScalars<T> k, const double* means, uint64_t begin,
+                             uint64_t end) {
+  const rmsprop_cuda_tensor& t = entry.t;
+  T* w = static_cast<T*>(t.param);
+  T* ms = static_cast<T*>(t.mean_square);
+  T* m = static_cast<T*>(t.moment);
+  T* mg = static_cast<T*>(t.mean_grad);
+  const T* g = static_cast<const T*>(t.grad);
+  T unused = 0;
+  if (t.slices > 1) {  // centralized (small convolution kernels): the slice mean per element
+    const uint64_t slice = t.size / t.slices;
+    for (uint64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+      k.grad_shift = static_cast<T>(means[entry.mean_offset + i / slice]);
+      T mgi = kCentered ? mg[i] : unused;
+      element<T, kCentered, kWeightDecay>(w[i], ms[i], m[i], mgi, g[i], k);
+      if (kCentered) mg[i] = mgi;
+    }
+    return;
+  }
+  k.grad_shift = T(0);
+  using V = typename Vec<T>::type;
+  constexpr int kLanes = Vec<T>::kLanes;
+  const uintptr_t any = reinterpret_cast<uintptr_t>(w) | reinterpret_cast<uintptr_t>(ms) |
+                        reinterpret_cast<uintptr_t>(m) | reinterpret_cast<uintptr_t>(g) |
+                        (kCentered ? reinterpret_cast<uintptr_t>(mg) : 0);
+  uint64_t i = begin;
+  if ((any % 16) == 0 && begin % kLanes == 0) {
+    const uint64_t vectors = (end - begin) / kLanes;
+    for (uint64_t v = threadIdx.x; v < vectors; v += blockDim.x) {
+      const uint64_t at = begin + v * kLanes;
+      V wv = *reinterpret_cast<const V*>(w + at), sv = *reinterpret_cast<const V*>(ms + at);
+      V mv = *reinterpret_cast<const V*>(m + at);
+      const V gv = *reinterpret_cast<const V*>(g + at);
+      V mgv = kCentered ? *reinterpret_cast<const V*>(mg + at) : V{};
+      T* wl = reinterpret_cast<T*>(&wv);
+      T* sl = reinterpret_cast<T*>(&sv);
+      T* ml = reinterpret_cast<T*>(&mv);
+      T* mgl = reinterpret_cast<T*>(&mgv);
+      const T* gl = reinterpret_cast<const T*>(&gv);
+#pragma unroll
+      for (int l = 0; l < kLanes; ++l) element<T, kCentered, kWeightDecay>(wl[l], sl[l], ml[l], mgl[l], gl[l], k);
+      *reinterpret_cast<V*>(w + at) = wv;
+      *reinterpret_cast<V*>(ms + at) = sv;
+      *reinterpret_cast<V*>(m + at) = mv;
+      if (kCentered) *reinterpret_cast<V*>(mg + at) = mgv;
+    }
+    i = begin + vectors * kLanes;
+  }
+  for (i += threadIdx.x; i < end; i += blockDim.x) {
+    T mgi = kCentered ? mg[i] : unused;
+    element<T, kCentered, kWeightDecay>(w[i], ms[i], m[i], mgi, g[i], k);
+    if (kCentered) mg[i] = mgi;
+  }
+}
+
+template <class T, bool kCentered>
+__global__ void update(const Tensor* tensors, const Chunk* chunks, const double* means, Shared s) {
+  const Chunk c = chunks[blockIdx.x];
+  const Tensor& entry = tensors[c.tensor];
+  rmsprop::LaneScalars<T> k;
+  k.decay = static_cast<T>(s.decay);
+  k.one_minus_decay = T(1) - k.decay;
+  k.momentum = static_cast<T>(s.momentum);
+  k.epsilon = static_cast<T>(s.epsilon);
+  k.inv_loss_scale = static_cast<T>(s.inv_loss_scale);
+  k.lr = static_cast<T>(entry.t.lr);
+  k.weight_decay = static_cast<T>(entry.t.weight_decay);
+  k.grad_shift = T(0);
+  if (entry.t.apply_weight_decay) {
+    update_range<T, kCentered, true>(entry, k, means, c.begin, c.end);
+  } else {
+    update_range<T, kCentered, false>(entry, k, means, c.begin, c.end);
+  }
+}
+
+// The launch tables of one step, laid out in one buffer: tensors, chunks, centralized slices
+// (tensor and index), then room for the slice means (written by the first launch).
+struct LaunchTables {
+  std::vector<Tensor> tensors;
+  std::vector<Chunk> chunks;
+  std::vector<uint32_t> slice_tensor;
+  std::vector<uint64_t> slice_index;
+  size_t b_tensors = 0, b_chunks = 0, b_slices = 0, b_index = 0, b_means = 0;
+
+  struct Views {
+    const Tensor* tensors;
+    const Chunk* chunks;
+    const uint32_t* slice_tensor;
+    const uint64_t* slice_index;
+    double* means;
+  };
+
+  static size_t round_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+  void build(const rmsprop_cuda_tensor* in, size_t count) {
+    tensors.assign(count, Tensor{});
+    chunks.clear();
+    slice_tensor.clear();
+    slice_index.clear();
+    for (size_t i = 0; i < count; ++i) {
+      const rmsprop_cuda_tensor& t = in[i];
+      tensors[i].t = t;
+      tensors[i].mean_offset = slice_index.size();
+      if (t.slices > 1 && t.size % t.slices == 0) {
+        for (uint64_t s = 0; s < t.slices; ++s) {
+          slice_tensor.push_back(static_cast<uint32_t>(i));
+          slice_index.push_back(s);
+        }
+      } else {
+        tensors[i].t.slices = 1;
+      }
+      for (uint64_t b = 0; b < t.size; b += kChunk) {
+        chunks.push_back(Chunk{static_cast<uint32_t>(i), b, b + kChunk < t.size ? b + kChunk : t.size});
+      }
+    }
+    b_tensors = round_up(tensors.size() * sizeof(Tensor));
+    b_chunks = round_up(chunks.size() * sizeof(Chunk));
+    b_slices = round_up(slice_tensor.size() * sizeof(uint32_t));
+    b_index = round_up(slice_index.size() * sizeof(uint64_t));
+    b_means = round_up(slice_index.size() * sizeof(double));
+  }
+
+  // Bytes to copy to the device (everything but the means), and the whole buffer.
+  size_t sent() const { return b_tensors + b_chunks + b_slices + b_index; }
+  size_t total() const { return sent() + b_means; }
+
+  void pack(char* host) const {
+    if (!tensors.empty()) std::memcpy(host, tensors.data(), tensors.size() * sizeof(Tensor));
+    if (!chunks.empty()) std::memcpy(host + b_tensors, chunks.data(), chunks.size() * sizeof(Chunk));
+    if (!slice_tensor.empty()) std::memcpy(host + b_tensors + b_chunks, slice_tensor.data(), slice_tensor.size() * sizeof(uint32_t));
+    if (!slice_index.empty()) std::memcpy(host + b_tensors + b_chunks + b_slices, slice_index.data(), slice_index.size() * sizeof(uint64_t));
+  }
+
+  Views views(char* base) const {
+    return Views{reinterpret_cast<const Tensor*>(base), reinterpret_cast<const Chunk*>(base + b_tensors),
+                 reinterpret_cast<const uint32_t*>(base + b_tensors + b_chunks),
+                 reinterpret_cast<const uint64_t*>(base + b_tensors + b_chunks + b_slices),
+                 reinterpret_cast<double*>(base + sent())};
+  }
+};
+
+}  // namespace rmsprop::cuda_kernels
