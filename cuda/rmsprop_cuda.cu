@@ -75,8 +75,15 @@ extern "C" int rmsprop_cuda_abi_version(void) { return RMSPROP_CUDA_ABI_VERSION;
 
 extern "C" int rmsprop_cuda_device_count(void) {
   int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
     cudaGetLastError();  // clear "no driver" / "no device"
+    return 0;
+  }
+  // Usable means the current device can run these kernels: a GPU older than the built
+  // architectures (sm_80 and up) has no image for them.
+  cudaFuncAttributes attributes;
+  if (cudaFuncGetAttributes(&attributes, update<float, false>) != cudaSuccess) {
+    cudaGetLastError();
     return 0;
   }
   return count;

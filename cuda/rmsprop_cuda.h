@@ -56,7 +56,8 @@ enum rmsprop_cuda_copy_kind {
 
 RMSPROP_CUDA_API int rmsprop_cuda_abi_version(void);
 
-/* The number of usable devices (0 without a driver or a GPU); never fails. */
+/* The number of devices (0 without a driver, without a GPU, or when the current GPU cannot run the
+ * built kernels: the CUDA plugin needs compute capability 8.0 or newer); never fails. */
 RMSPROP_CUDA_API int rmsprop_cuda_device_count(void);
 
 /* The current device's name into `out` (NUL-terminated, truncated to `size`). */

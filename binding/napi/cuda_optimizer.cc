@@ -252,7 +252,7 @@ Napi::Value CudaLoad(const Napi::CallbackInfo& info) {
     devices = plugin->device_count();
     char buffer[256] = {};
     if (devices > 0 && plugin->device_name(buffer, sizeof buffer) == 0) name = buffer;
-    if (devices == 0) error = "no usable CUDA device (driver or GPU missing)";
+    if (devices == 0) error = "no usable CUDA device (no NVIDIA driver, no GPU, or a GPU older than compute capability 8.0)";
   }
   result["ok"] = Napi::Boolean::New(env, plugin != nullptr && devices > 0);
   result["devices"] = Napi::Number::New(env, devices);
