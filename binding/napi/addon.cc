@@ -13,7 +13,7 @@
 #include "../core/plan.h"
 #include "../core/thread_pool.h"
 #include "../kernels/kernels.h"
-#include "arrays.h"
+#include "common.h"
 #include "cuda_optimizer.h"
 
 namespace rmsprop::napi {
@@ -36,30 +36,16 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
   }
 
   explicit NativeOptimizer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeOptimizer>(info) {
-    Napi::Env env = info.Env();
     bool centered = false;
     std::vector<core::TensorSlot> tensors =
         read_tensor_slots(info, 0, &centered, [this](const Napi::Value& v) { keep(v); });
-    const TypedArraySpan plan = float_array_arg(info[4], "plan");
-    if (plan.dtype != DType::kFloat64 || plan.length != plan::size_for(tensors.size())) {
-      throw Napi::TypeError::New(env, "plan must be a Float64Array of " +
-                                          std::to_string(plan::size_for(tensors.size())));
-    }
+    const double* plan = plan_arg(info[4], tensors.size());
     keep(info[4]);
-    if (info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value()) {
-      std::vector<std::uintptr_t> keys;
-      for (const core::TensorSlot& t : tensors) {
-        if (t.param != nullptr) keys.push_back(reinterpret_cast<std::uintptr_t>(t.param));
-      }
-      locks_ = std::make_unique<core::ParameterLocks>(std::move(keys));
-    }
-    step_ = std::make_unique<core::MultiTensorStep>(std::move(tensors),
-                                                   static_cast<const double*>(plan.data), centered);
+    locks_ = locks_arg(info[5], tensors);
+    step_ = std::make_unique<core::MultiTensorStep>(std::move(tensors), plan, centered);
   }
 
  private:
-  class StepWorker;
-
   void keep(const Napi::Value& value) {
     keep_alive_.push_back(Napi::Persistent(value.As<Napi::Object>()));
   }
@@ -122,43 +108,10 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
   bool in_flight_ = false;  // an asynchronous step is running
 };
 
-class NativeOptimizer::StepWorker : public Napi::AsyncWorker {
- public:
-  StepWorker(Napi::Env env, NativeOptimizer* owner, const Napi::Value& grads)
-      : Napi::AsyncWorker(env, "rmsprop:stepAsync"),
-        owner_(owner),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        grads_(Napi::Persistent(grads.As<Napi::Object>())),
-        kernels_(&active_kernels()) {
-    owner_->Ref();  // the optimizer (and its buffers) outlive the work
-    owner_->in_flight_ = true;
-  }
-
-  ~StepWorker() override {
-    owner_->in_flight_ = false;
-    owner_->Unref();
-  }
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override { owner_->run_step(*kernels_); }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
- private:
-  NativeOptimizer* owner_;
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference grads_;
-  const KernelTable* kernels_;
-};
-
 Napi::Value NativeOptimizer::StepAsync(const Napi::CallbackInfo& info) {
   read_grads(info[0], info[1]);
-  auto* worker = new StepWorker(info.Env(), this, info[0]);
-  const Napi::Promise promise = worker->Promise();
-  worker->Queue();  // deleted by node-addon-api after OnOK / OnError
-  return promise;
+  const KernelTable* kernels = &active_kernels();
+  return queue_async_step(info.Env(), this, info[0], &in_flight_, [this, kernels] { run_step(*kernels); });
 }
 
 Napi::Value NumThreads(const Napi::CallbackInfo& info) {

@@ -9,7 +9,7 @@
 #include "../core/device_step.h"
 #include "../core/lock_registry.h"
 #include "../core/plan.h"
-#include "arrays.h"
+#include "common.h"
 
 namespace rmsprop::napi {
 namespace {
@@ -52,29 +52,18 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
     bool centered = false;
     std::vector<core::TensorSlot> tensors =
         read_tensor_slots(info, 1, &centered, [this](const Napi::Value& v) { keep(v); });
-    const TypedArraySpan plan = float_array_arg(info[5], "plan");
-    if (plan.dtype != core::DType::kFloat64 || plan.length != plan::size_for(tensors.size())) {
-      throw Napi::TypeError::New(env, "plan must be a Float64Array of " + std::to_string(plan::size_for(tensors.size())));
-    }
+    const double* plan = plan_arg(info[5], tensors.size());
     keep(info[5]);
-    if (info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value()) {
-      std::vector<std::uintptr_t> keys;
-      for (const core::TensorSlot& t : tensors) {
-        if (t.param != nullptr) keys.push_back(reinterpret_cast<std::uintptr_t>(t.param));
-      }
-      locks_ = std::make_unique<core::ParameterLocks>(std::move(keys));
-    }
+    locks_ = locks_arg(info[6], tensors);
     sync_params_ = info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
     try {
-      step_ = std::make_unique<core::DeviceStep>(*plugin, std::move(tensors), static_cast<const double*>(plan.data), centered);
+      step_ = std::make_unique<core::DeviceStep>(*plugin, std::move(tensors), plan, centered);
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, e.what());
     }
   }
 
  private:
-  class StepWorker;
-
   void keep(const Napi::Value& value) { keep_alive_.push_back(Napi::Persistent(value.As<Napi::Object>())); }
 
   void assert_idle(Napi::Env env) const {
@@ -186,50 +175,10 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
   bool in_flight_ = false;
 };
 
-class CudaOptimizer::StepWorker : public Napi::AsyncWorker {
- public:
-  StepWorker(Napi::Env env, CudaOptimizer* owner, const Napi::Value& grads, const void* const* pointers)
-      : Napi::AsyncWorker(env, "rmsprop:cudaStepAsync"),
-        owner_(owner),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        pointers_(pointers) {
-    if (!grads.IsNull()) grads_ = Napi::Persistent(grads.As<Napi::Object>());
-    owner_->Ref();  // the optimizer (and its buffers) outlive the work
-    owner_->in_flight_ = true;
-  }
-
-  ~StepWorker() override {
-    owner_->in_flight_ = false;
-    owner_->Unref();
-  }
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    try {
-      owner_->run_step(pointers_);
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
- private:
-  CudaOptimizer* owner_;
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference grads_;
-  const void* const* pointers_;
-};
-
 Napi::Value CudaOptimizer::StepAsync(const Napi::CallbackInfo& info) {
   assert_idle(info.Env());
   const void* const* grads = read_grads(info[0], info[1]);
-  auto* worker = new StepWorker(info.Env(), this, info[0], grads);
-  const Napi::Promise promise = worker->Promise();
-  worker->Queue();  // deleted by node-addon-api after OnOK / OnError
-  return promise;
+  return queue_async_step(info.Env(), this, info[0], &in_flight_, [this, grads] { run_step(grads); });
 }
 
 }  // namespace

@@ -1,62 +1,31 @@
-// Tests of a device plugin through its C interface (cuda/rmsprop_cuda.h), loaded with dlopen
-// like the addon does: `plugin_tests <path to the plugin>`. CTest runs it against the host
+// Tests of a device plugin through its C interface (cuda/rmsprop_cuda.h), loaded by the addon's
+// own loader (core::load_device_plugin: dlopen, symbols, interface version):
+// `plugin_tests <path to the plugin>`. CTest runs it against the host
 // emulator everywhere (`npm run test:native`) and against librmsprop_cuda.so (`npm run
 // test:cuda`), where, without a usable GPU, it says so and exits 77 (CTest: skipped).
 // Checked: plain and centered, float32 and float64, weight decay on some tensors, loss scale,
 // gradient centralization, sizes around the chunk and vector widths, unaligned tensors, a
 // centered denominator ≤ 0 (the guard), two steps enqueued before one synchronize, copies of
 // every kind, and refused bad arguments.
-#include <dlfcn.h>
-
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "../../binding/core/device_step.h"
+#include "../../test/native/check.h"
 #include "../../test/native/reference.h"
 #include "../rmsprop_cuda.h"
 
 namespace {
 
-int failures = 0;
-#define CHECK(condition, ...)                                   \
-  do {                                                          \
-    if (!(condition)) {                                         \
-      ++failures;                                               \
-      std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::fprintf(stderr, __VA_ARGS__);                        \
-      std::fprintf(stderr, "\n");                               \
-    }                                                           \
-  } while (0)
-
-struct Plugin {
-  int (*abi_version)();
-  int (*device_count)();
-  int (*device_name)(char*, size_t);
-  int (*malloc_)(void**, size_t);
-  int (*free_)(void*);
-  int (*queue_create)(rmsprop_cuda_queue*);
-  int (*queue_destroy)(rmsprop_cuda_queue);
-  int (*copy_async)(rmsprop_cuda_queue, void*, const void*, size_t, int);
-  int (*step_async)(rmsprop_cuda_queue, const rmsprop_cuda_tensor*, size_t, const rmsprop_cuda_step_config*);
-  int (*synchronize)(rmsprop_cuda_queue);
-  const char* (*error_string)(int);
-};
-
-template <class F>
-bool bind(void* handle, const char* name, F& out) {
-  out = reinterpret_cast<F>(dlsym(handle, name));
-  if (!out) std::fprintf(stderr, "missing symbol %s\n", name);
-  return out != nullptr;
-}
-
-Plugin p;
+const rmsprop::core::DevicePlugin* plugin = nullptr;
 
 #define OK(call)                                                                   \
   do {                                                                             \
     const int rc_ = (call);                                                        \
-    CHECK(rc_ == 0, "%s -> %d (%s)", #call, rc_, rc_ ? p.error_string(rc_) : ""); \
+    CHECK(rc_ == 0, "%s -> %d (%s)", #call, rc_, rc_ ? plugin->error_string(rc_) : ""); \
   } while (0)
 
 // Host values of one tensor.
@@ -100,17 +69,17 @@ void test_steps(rmsprop_cuda_queue q, bool centered) {
   }
   void* device = nullptr;
   const size_t kinds = 5;  // w, s, m, mg, g
-  OK(p.malloc_(&device, kinds * region * sizeof(T)));
+  OK(plugin->malloc_(&device, kinds * region * sizeof(T)));
   if (!device) return;
   T* base = static_cast<T*>(device);
   auto at = [&](size_t kind, size_t k) { return base + kind * region + starts[k]; };
   for (size_t k = 0; k < host.size(); ++k) {
     const size_t bytes = host[k].w.size() * sizeof(T);
-    OK(p.copy_async(q, at(0, k), host[k].w.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
-    OK(p.copy_async(q, at(1, k), host[k].s.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
-    OK(p.copy_async(q, at(2, k), host[k].m.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
-    OK(p.copy_async(q, at(3, k), host[k].mg.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
-    OK(p.copy_async(q, at(4, k), host[k].g.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
+    OK(plugin->copy_async(q, at(0, k), host[k].w.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
+    OK(plugin->copy_async(q, at(1, k), host[k].s.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
+    OK(plugin->copy_async(q, at(2, k), host[k].m.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
+    OK(plugin->copy_async(q, at(3, k), host[k].mg.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
+    OK(plugin->copy_async(q, at(4, k), host[k].g.data(), bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
   }
   const double decay = 0.9, momentum = 0.5, epsilon = 1e-6, lr = 0.01, wd = 0.04, inv = 0.25;
   std::vector<rmsprop_cuda_tensor> tensors;
@@ -134,18 +103,18 @@ void test_steps(rmsprop_cuda_queue q, bool centered) {
   auto download = [&](std::vector<Host<T>>& into) {
     for (size_t k = 0; k < host.size(); ++k) {
       const size_t bytes = host[k].w.size() * sizeof(T);
-      OK(p.copy_async(q, into[k].w.data(), at(0, k), bytes, RMSPROP_CUDA_DEVICE_TO_HOST));
-      OK(p.copy_async(q, into[k].s.data(), at(1, k), bytes, RMSPROP_CUDA_DEVICE_TO_HOST));
-      OK(p.copy_async(q, into[k].m.data(), at(2, k), bytes, RMSPROP_CUDA_DEVICE_TO_HOST));
-      OK(p.copy_async(q, into[k].mg.data(), at(3, k), bytes, RMSPROP_CUDA_DEVICE_TO_HOST));
+      OK(plugin->copy_async(q, into[k].w.data(), at(0, k), bytes, RMSPROP_CUDA_DEVICE_TO_HOST));
+      OK(plugin->copy_async(q, into[k].s.data(), at(1, k), bytes, RMSPROP_CUDA_DEVICE_TO_HOST));
+      OK(plugin->copy_async(q, into[k].m.data(), at(2, k), bytes, RMSPROP_CUDA_DEVICE_TO_HOST));
+      OK(plugin->copy_async(q, into[k].mg.data(), at(3, k), bytes, RMSPROP_CUDA_DEVICE_TO_HOST));
     }
   };
-  OK(p.step_async(q, tensors.data(), tensors.size(), &config));
+  OK(plugin->step_async(q, tensors.data(), tensors.size(), &config));
   download(after1);
   for (rmsprop_cuda_tensor& t : tensors) t.lr *= 0.5;  // the table was copied: step 1 keeps its lr
-  OK(p.step_async(q, tensors.data(), tensors.size(), &config));
+  OK(plugin->step_async(q, tensors.data(), tensors.size(), &config));
   download(after2);
-  OK(p.synchronize(q));
+  OK(plugin->synchronize(q));
   for (size_t k = 0; k < host.size(); ++k) {
     const Host<T>& h = host[k];
     auto values = [&](const Host<T>& v) {
@@ -163,7 +132,7 @@ void test_steps(rmsprop_cuda_queue q, bool centered) {
       CHECK(h.mg.empty() || std::memcmp(after2[k].mg.data(), h.mg.data(), h.mg.size() * sizeof(T)) == 0, "%s: mean_grad changed", what2.c_str());
     }
   }
-  OK(p.free_(device));
+  OK(plugin->free_(device));
 }
 
 void test_copies_and_errors(rmsprop_cuda_queue q) {
@@ -171,22 +140,33 @@ void test_copies_and_errors(rmsprop_cuda_queue q) {
   for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 0.5f;
   void* d1 = nullptr;
   void* d2 = nullptr;
-  OK(p.malloc_(&d1, a.size() * sizeof(float)));
-  OK(p.malloc_(&d2, a.size() * sizeof(float)));
-  OK(p.copy_async(q, d1, a.data(), a.size() * sizeof(float), RMSPROP_CUDA_HOST_TO_DEVICE));
-  OK(p.copy_async(q, d2, d1, a.size() * sizeof(float), RMSPROP_CUDA_DEVICE_TO_DEVICE));
-  OK(p.copy_async(q, b.data(), d2, b.size() * sizeof(float), RMSPROP_CUDA_DEVICE_TO_HOST));
-  OK(p.synchronize(q));
+  OK(plugin->malloc_(&d1, a.size() * sizeof(float)));
+  OK(plugin->malloc_(&d2, a.size() * sizeof(float)));
+  OK(plugin->copy_async(q, d1, a.data(), a.size() * sizeof(float), RMSPROP_CUDA_HOST_TO_DEVICE));
+  OK(plugin->copy_async(q, d2, d1, a.size() * sizeof(float), RMSPROP_CUDA_DEVICE_TO_DEVICE));
+  OK(plugin->copy_async(q, b.data(), d2, b.size() * sizeof(float), RMSPROP_CUDA_DEVICE_TO_HOST));
+  OK(plugin->synchronize(q));
   CHECK(a == b, "host -> device -> device -> host round trip changed the data");
-  CHECK(p.copy_async(q, d1, a.data(), 4, 42) != 0, "an unknown copy kind was accepted");
+  // Through page-locked host memory, as the addon's staging.
+  float* pinned = nullptr;
+  OK(plugin->host_alloc(reinterpret_cast<void**>(&pinned), 2 * a.size() * sizeof(float)));
+  if (pinned) {
+    std::memcpy(pinned, a.data(), a.size() * sizeof(float));
+    OK(plugin->copy_async(q, d2, pinned, a.size() * sizeof(float), RMSPROP_CUDA_HOST_TO_DEVICE));
+    OK(plugin->copy_async(q, pinned + a.size(), d2, a.size() * sizeof(float), RMSPROP_CUDA_DEVICE_TO_HOST));
+    OK(plugin->synchronize(q));
+    CHECK(std::memcmp(pinned + a.size(), a.data(), a.size() * sizeof(float)) == 0, "page-locked round trip changed the data");
+    OK(plugin->host_free(pinned));
+  }
+  CHECK(plugin->copy_async(q, d1, a.data(), 4, 42) != 0, "an unknown copy kind was accepted");
   const rmsprop_cuda_step_config config{0.9, 0, 1e-10, 1, 0, 0};
-  CHECK(p.step_async(q, nullptr, 1, &config) != 0, "a null tensor table was accepted");
-  CHECK(p.step_async(q, nullptr, 0, nullptr) != 0, "a null config was accepted");
-  CHECK(p.step_async(q, nullptr, 0, &config) == 0, "an empty step failed");
-  CHECK(p.error_string(1) != nullptr && std::strlen(p.error_string(1)) > 0, "no error message");
-  OK(p.synchronize(q));
-  OK(p.free_(d1));
-  OK(p.free_(d2));
+  CHECK(plugin->step_async(q, nullptr, 1, &config) != 0, "a null tensor table was accepted");
+  CHECK(plugin->step_async(q, nullptr, 0, nullptr) != 0, "a null config was accepted");
+  CHECK(plugin->step_async(q, nullptr, 0, &config) == 0, "an empty step failed");
+  CHECK(plugin->error_string(1) != nullptr && std::strlen(plugin->error_string(1)) > 0, "no error message");
+  OK(plugin->synchronize(q));
+  OK(plugin->free_(d1));
+  OK(plugin->free_(d2));
 }
 
 }  // namespace
@@ -196,43 +176,28 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: plugin_tests <plugin.so>\n");
     return 2;
   }
-  void* handle = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-  if (!handle) {
-    std::fprintf(stderr, "cannot load %s: %s\n", argv[1], dlerror());
+  // The addon's own loader: dlopen, every symbol, the interface version.
+  std::string error;
+  plugin = rmsprop::core::load_device_plugin(argv[1], &error);
+  if (plugin == nullptr) {
+    std::fprintf(stderr, "cannot load %s: %s\n", argv[1], error.c_str());
     return 1;
   }
-  const bool bound =
-      bind(handle, "rmsprop_cuda_abi_version", p.abi_version) && bind(handle, "rmsprop_cuda_device_count", p.device_count) &&
-      bind(handle, "rmsprop_cuda_device_name", p.device_name) && bind(handle, "rmsprop_cuda_malloc", p.malloc_) &&
-      bind(handle, "rmsprop_cuda_free", p.free_) && bind(handle, "rmsprop_cuda_queue_create", p.queue_create) &&
-      bind(handle, "rmsprop_cuda_queue_destroy", p.queue_destroy) && bind(handle, "rmsprop_cuda_copy_async", p.copy_async) &&
-      bind(handle, "rmsprop_cuda_step_async", p.step_async) && bind(handle, "rmsprop_cuda_synchronize", p.synchronize) &&
-      bind(handle, "rmsprop_cuda_error_string", p.error_string);
-  if (!bound) return 1;
-  if (p.abi_version() != RMSPROP_CUDA_ABI_VERSION) {
-    std::fprintf(stderr, "plugin ABI %d, expected %d\n", p.abi_version(), RMSPROP_CUDA_ABI_VERSION);
-    return 1;
-  }
-  if (p.device_count() == 0) {
+  if (plugin->device_count() == 0) {
     std::printf("%s: no usable CUDA device: skipped\n", argv[1]);
     return 77;
   }
   char device[256];
-  OK(p.device_name(device, sizeof device));
+  OK(plugin->device_name(device, sizeof device));
   std::printf("device: %s\n", device);
   rmsprop_cuda_queue q = nullptr;
-  OK(p.queue_create(&q));
+  OK(plugin->queue_create(&q));
   if (!q) return 1;
   for (bool centered : {false, true}) {
     test_steps<float>(q, centered);
     test_steps<double>(q, centered);
   }
   test_copies_and_errors(q);
-  OK(p.queue_destroy(q));
-  if (failures) {
-    std::printf("%d check(s) failed\n", failures);
-    return 1;
-  }
-  std::printf("all plugin checks passed\n");
-  return 0;
+  OK(plugin->queue_destroy(q));
+  return rmsprop::testing::summary("all plugin checks passed");
 }

@@ -15,23 +15,13 @@
 #include "../../binding/core/plan.h"
 #include "../../binding/core/thread_pool.h"
 #include "../../binding/kernels/kernels.h"
+#include "check.h"
 #include "reference.h"
 
 using namespace rmsprop;
 
 namespace {
 
-int failures = 0;
-
-#define CHECK(condition, ...)                              \
-  do {                                                     \
-    if (!(condition)) {                                    \
-      ++failures;                                          \
-      std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::fprintf(stderr, __VA_ARGS__);                   \
-      std::fprintf(stderr, "\n");                          \
-    }                                                      \
-  } while (0)
 
 template <class T>
 struct Model {
@@ -181,10 +171,5 @@ int main() {
     test_levels_and_threads<double>(centered);
   }
   test_locks();
-  if (failures) {
-    std::printf("%d check(s) failed\n", failures);
-    return 1;
-  }
-  std::printf("all native checks passed\n");
-  return 0;
+  return testing::summary("all native checks passed");
 }

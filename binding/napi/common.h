@@ -1,15 +1,21 @@
-// Reading typed arrays and arrays of them at the JavaScript boundary, shared by the CPU and
-// device optimizers of the binding. The facade validates first; these checks only guarantee
-// that misuse of the internal binding throws instead of touching memory it should not.
+// What the CPU and device optimizers of the binding share at the JavaScript boundary: reading
+// typed arrays and the registered tensors, the plan and lock arguments, gradients, and the
+// asynchronous step. The facade validates first; these checks only guarantee that misuse of the
+// internal binding throws instead of touching memory it should not.
 #pragma once
 #include <napi.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "../core/lock_registry.h"
 #include "../core/multi_tensor_step.h"
+#include "../core/plan.h"
 
 namespace rmsprop::napi {
 
@@ -87,6 +93,75 @@ std::vector<core::TensorSlot> read_tensor_slots(const Napi::CallbackInfo& info, 
     tensors.push_back(slot);
   }
   return tensors;
+}
+
+// The step plan: a Float64Array of plan::size_for(tensors) values.
+inline const double* plan_arg(const Napi::Value& value, std::size_t tensors) {
+  const TypedArraySpan plan = float_array_arg(value, "plan");
+  if (plan.dtype != core::DType::kFloat64 || plan.length != plan::size_for(tensors)) {
+    throw Napi::TypeError::New(value.Env(), "plan must be a Float64Array of " + std::to_string(plan::size_for(tensors)));
+  }
+  return static_cast<const double*>(plan.data);
+}
+
+// With useLocking (`value` true): the process-wide locks of the tensors' parameters, keyed by
+// their host data; else null.
+inline std::unique_ptr<core::ParameterLocks> locks_arg(const Napi::Value& value,
+                                                       const std::vector<core::TensorSlot>& tensors) {
+  if (!value.IsBoolean() || !value.As<Napi::Boolean>().Value()) return nullptr;
+  std::vector<std::uintptr_t> keys;
+  for (const core::TensorSlot& t : tensors) {
+    if (t.param != nullptr) keys.push_back(reinterpret_cast<std::uintptr_t>(t.param));
+  }
+  return std::make_unique<core::ParameterLocks>(std::move(keys));
+}
+
+// Runs `work` on a libuv thread and settles the returned promise with undefined (or rejects it
+// with the message of what `work` threw). Meanwhile the optimizer `owner` (an ObjectWrap) and
+// `keep` (the gradients array, if an object) stay referenced and `*in_flight` is true.
+template <class Owner>
+Napi::Promise queue_async_step(Napi::Env env, Owner* owner, const Napi::Value& keep, bool* in_flight,
+                               std::function<void()> work) {
+  class Worker : public Napi::AsyncWorker {
+   public:
+    Worker(Napi::Env env, Owner* owner, const Napi::Value& keep, bool* in_flight, std::function<void()> work)
+        : Napi::AsyncWorker(env, "rmsprop:stepAsync"),
+          owner_(owner),
+          in_flight_(in_flight),
+          deferred_(Napi::Promise::Deferred::New(env)),
+          work_(std::move(work)) {
+      if (keep.IsObject()) keep_ = Napi::Persistent(keep.As<Napi::Object>());
+      owner_->Ref();  // the optimizer (and its buffers) outlive the work
+      *in_flight_ = true;
+    }
+    ~Worker() override {
+      *in_flight_ = false;
+      owner_->Unref();
+    }
+    Napi::Promise Promise() const { return deferred_.Promise(); }
+
+   protected:
+    void Execute() override {
+      try {
+        work_();
+      } catch (const std::exception& e) {
+        SetError(e.what());
+      }
+    }
+    void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+    void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+   private:
+    Owner* owner_;
+    bool* in_flight_;
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference keep_;
+    std::function<void()> work_;
+  };
+  auto* worker = new Worker(env, owner, keep, in_flight, std::move(work));
+  const Napi::Promise promise = worker->Promise();
+  worker->Queue();  // deleted by node-addon-api after OnOK / OnError
+  return promise;
 }
 
 // One gradient pointer per registered tensor, reused from step to step.
