@@ -38,7 +38,9 @@ template <class T> struct Vec;
 template <> struct Vec<float> { using type = float4; static constexpr int kLanes = 4; };
 template <> struct Vec<double> { using type = double2; static constexpr int kLanes = 2; };
 
-constexpr uint64_t kChunk = 1 << 14;  // elements per chunk (block) of the launch table
+// Elements per chunk (one block) of the launch table: 4 float4 (or 8 double2) per thread, and
+// enough blocks to cover every SM of an H100 (132) from ~5e5 elements on.
+constexpr uint64_t kChunk = 1 << 12;
 constexpr unsigned kThreads = 256;    // threads per block
 
 struct Chunk {

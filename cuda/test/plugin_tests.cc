@@ -45,7 +45,7 @@ void test_steps(rmsprop_cuda_queue q, bool centered) {
     bool wd;
     size_t offset;
   };
-  const std::vector<Shape> shapes = {{1, 1, true, 0},        {3, 1, false, 0},  {16384, 1, true, 0},
+  const std::vector<Shape> shapes = {{1, 1, true, 0},        {3, 1, false, 0},  {4097, 1, true, 0}, {16384, 1, true, 0},
                                      {16387, 1, true, 1},    {70001, 1, false, 0}, {6 * 25, 6, true, 0},
                                      {16 * 6 * 25, 16, false, 0}, {333, 1, true, 3}, {0, 1, true, 0}};
   std::mt19937 rng(11);
