@@ -7,7 +7,10 @@
  * tested by cuda-gpu.test.ts and the plugin test program on a GPU.
  */
 import { EMULATOR } from './fixtures/use-cuda-emulator';
-import { cudaAvailable } from '../lib';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import { Parameter, RMSProp, cudaAvailable } from '../lib';
 import { cudaInfo } from '../lib/cuda';
 import { defineDeviceSuite } from './cuda-suite';
 
@@ -18,4 +21,32 @@ test('the emulator plugin loads and reports itself', () => {
 
 describe('device cuda (host emulator)', () => {
   defineDeviceSuite();
+});
+
+test('terminating a worker in the middle of a device stepAsync leaves this process running', async () => {
+  const root = path.join(__dirname, '..');
+  for (const delay of [0, 1, 5]) {
+    // The worker gets RMSPROP_CUDA_LIBRARY (the emulator) through its env (jest's process.env is its own copy).
+    const worker = new Worker(
+      `const { parentPort } = require('node:worker_threads');
+      const { Parameter, RMSProp } = require(${JSON.stringify(root)});
+      const p = new Parameter(new Float32Array(1 << 18), 'w');
+      const opt = new RMSProp([p], { centered: true, device: 'cuda' });
+      const g = new Float32Array(1 << 18).fill(0.1);
+      for (let i = 0; i < 4; i++) opt.stepAsync([g]);
+      parentPort.postMessage('stepping');`,
+      { eval: true, env: { ...process.env } },
+    );
+    await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    await worker.terminate();
+  }
+  const p = new Parameter(new Float32Array(8), 'w');
+  const opt = new RMSProp([p], { device: 'cuda' });
+  await opt.stepAsync([new Float32Array(8).fill(1)]);
+  expect(p.data[0]).not.toBe(0);
+  opt.dispose();
 });
