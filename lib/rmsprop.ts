@@ -37,11 +37,6 @@ interface Adopted {
 }
 let adopted: Adopted | undefined;
 
-/** Whether every parameter is on a SharedArrayBuffer (then the state and global step are too). */
-function shareable(entries: readonly ParameterEntry[]): boolean {
-  return entries.length > 0 && entries.every((e) => isShared(e.param.data));
-}
-
 function takeAdopted(): Adopted | undefined {
   const taken = adopted;
   adopted = undefined;
@@ -164,13 +159,12 @@ export class RMSProp {
           "Use device: 'cpu'.",
       );
     }
-
     this.options = resolved;
     this.groupLr = groupLr;
     const lrSources: StepValue[] = [];
     const weightDecaySources: StepValue[] = [];
     // On SharedArrayBuffers when every parameter is, so that share() can hand them to workers.
-    const shared = shareable(entries);
+    const shared = entries.every((e) => isShared(e.param.data));
     const states = adopted ? adopted.states : allocateStates(entries.map((e) => e.param), resolved.centered, shared);
     this.counter = adopted
       ? adopted.counter
@@ -532,6 +526,7 @@ export class RMSProp {
   // With device 'cuda': makes the host state mirrors current (downloads them after steps).
   private pullState(): void {
     if (!this.cuda || this.hostState !== 'stale') return;
+    this.assertStateAttached();
     this.cuda.download('meanSquare');
     this.cuda.download('moment');
     if (this.options.centered) this.cuda.download('meanGrad');
@@ -549,11 +544,22 @@ export class RMSProp {
     if (!this.cuda) return;
     if (this.disposed) throw new Error("For 'RMSProp', this optimizer was disposed: its device memory is released.");
     if (this.hostState === 'ahead') {
+      this.assertStateAttached();
       this.cuda.upload('meanSquare');
       this.cuda.upload('moment');
       if (this.options.centered) this.cuda.upload('meanGrad');
     }
     this.hostState = 'stale';
+  }
+
+  // The state lives in a few contiguous buffers: a transferred one (its views then have length
+  // 0) would leave the native side pointing at memory this optimizer no longer owns.
+  private assertStateAttached(): void {
+    for (const sentinel of this.stateSentinels) {
+      if (sentinel.view.length !== sentinel.length) {
+        throw valueError(OWNER, 'state', 'backed by the buffers this optimizer allocated (was one transferred?)', sentinel.view);
+      }
+    }
   }
 
   private assertParametersAttached(): void {
@@ -591,13 +597,7 @@ export class RMSProp {
     if (gradients.length !== slots.length) {
       throw valueError(OWNER, 'gradients', `an array of ${slots.length} gradients (one per parameter)`, gradients);
     }
-    // The state lives in a few contiguous buffers: a transferred one (its views then have length
-    // 0) would leave the native side pointing at memory this optimizer no longer owns.
-    for (const sentinel of this.stateSentinels) {
-      if (sentinel.view.length !== sentinel.length) {
-        throw valueError(OWNER, 'state', 'backed by the buffers this optimizer allocated (was one transferred?)', sentinel.view);
-      }
-    }
+    this.assertStateAttached();
     // Fast path of a training loop that reuses its gradient arrays: the same objects as last
     // time, still attached (a detached array has length 0), need no further checks.
     let same = true;
@@ -613,6 +613,7 @@ export class RMSProp {
     this.sameGradients = same && this.gradientsRead;
     if (this.sameGradients) return;
     this.gradientsRead = false; // until every entry below has passed
+    this.assertParametersAttached();
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i];
       const entry: unknown = gradients[i];
@@ -628,14 +629,6 @@ export class RMSProp {
       const array = data as FloatArray;
       if (array.length !== slot.size) {
         throw valueError(OWNER, what, `of length ${slot.size} like parameter '${slot.param.name}'`, entry);
-      }
-      if (slot.param.data.length !== slot.size) {
-        throw valueError(
-          OWNER,
-          `parameter '${slot.param.name}'`,
-          `backed by ${slot.size} elements (was its buffer transferred?)`,
-          slot.param.data,
-        );
       }
       this.gradBuffers[i] = array;
     }

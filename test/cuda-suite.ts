@@ -314,6 +314,24 @@ export function defineDeviceSuite(): void {
     opt.dispose(); // twice is fine
   });
 
+  test('a transferred state or parameter buffer is a ValueError before any transfer to or from the device', () => {
+    const detach = (array: ArrayBufferView) => structuredClone(array.buffer, { transfer: [array.buffer as ArrayBuffer] });
+    const params = makeParams('float32');
+    const opt = new RMSProp(groups(params), { ...BASE, centered: true, ...device });
+    opt.step(gradients(opt, 130));
+    detach(opt.parameters[3].data);
+    expect(thrown(() => opt.syncParameters())).toBeInstanceOf(ValueError);
+    expect(thrown(() => opt.uploadParameters())).toBeInstanceOf(ValueError);
+    expect(thrown(() => opt.step(gradients(opt, 131)))).toBeInstanceOf(ValueError);
+    const other = new RMSProp(groups(makeParams('float32')), { ...BASE, centered: true, ...device });
+    other.step(gradients(other, 132));
+    detach((other as unknown as { stateBuffers: { array: FloatArray }[] }).stateBuffers[0].array);
+    expect(thrown(() => other.stateDict())).toBeInstanceOf(ValueError);
+    expect(thrown(() => other.state(other.parameters[0]))).toBeInstanceOf(ValueError);
+    expect(thrown(() => other.step(gradients(other, 133)))).toBeInstanceOf(ValueError);
+    expect([opt.globalStep, other.globalStep]).toEqual([1, 1]);
+  });
+
   test('share() is refused with device cuda', () => {
     const opt = new RMSProp(makeParams('float32'), { ...device });
     expect(thrown(() => opt.share())).toBeInstanceOf(ValueError);
