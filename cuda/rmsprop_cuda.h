@@ -15,7 +15,9 @@
 #endif
 
 /* Bumped whenever a signature or struct below changes; the addon refuses another version. */
+#ifndef RMSPROP_CUDA_ABI_VERSION  /* overridable only to test that the addon refuses another version */
 #define RMSPROP_CUDA_ABI_VERSION 1
+#endif
 
 #ifdef __cplusplus
 extern "C" {

@@ -54,11 +54,14 @@ const DevicePlugin* load_device_plugin(const std::string& path, std::string* err
                     bind(handle, "rmsprop_cuda_step_async", p->step_async, error) &&
                     bind(handle, "rmsprop_cuda_synchronize", p->synchronize, error) &&
                     bind(handle, "rmsprop_cuda_error_string", p->error_string, error);
-    if (ok && p->abi_version() != RMSPROP_CUDA_ABI_VERSION) {
+    if (ok && p->abi_version() == RMSPROP_CUDA_ABI_VERSION) {
+      const DevicePlugin* plugin = p.get();
+      (*loaded)[path] = std::move(p);
+      return plugin;
+    }
+    if (ok) {
       *error = "interface version " + std::to_string(p->abi_version()) + ", this addon needs " +
                std::to_string(RMSPROP_CUDA_ABI_VERSION) + " (rebuild it with npm run build:cuda)";
-    } else if (ok) {
-      return (*loaded)[path] = std::move(p), (*loaded)[path].get();
     }
     dlclose(handle);
     return nullptr;
