@@ -200,6 +200,12 @@ RMSPROP_CUDA_API int rmsprop_cuda_synchronize(rmsprop_cuda_queue q) {
   return kOk;
 }
 
+// Not part of the interface: the number of live device allocations, for leak checks in tests.
+RMSPROP_CUDA_API std::size_t rmsprop_cuda_emulator_live_allocations(void) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  return device_allocations().size();
+}
+
 RMSPROP_CUDA_API const char* rmsprop_cuda_error_string(int code) {
   switch (code) {
     case kOk: return "no error";

@@ -6,14 +6,19 @@
 // Checked: plain and centered, float32 and float64, weight decay on some tensors, loss scale,
 // gradient centralization, sizes around the chunk and vector widths, unaligned tensors, a
 // centered denominator ≤ 0 (the guard), two steps enqueued before one synchronize, copies of
-// every kind, and refused bad arguments.
+// every kind, and refused bad arguments; then the addon's DeviceStep on the plugin (staging
+// batches, float32 with float64, both parameterSync modes, state transfers, release) and, on the
+// emulator, that no device allocation is left.
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
+#include <dlfcn.h>
+
 #include "../../binding/core/device_step.h"
+#include "../../binding/core/plan.h"
 #include "../../test/native/check.h"
 #include "../../test/native/reference.h"
 #include "../rmsprop_cuda.h"
@@ -169,6 +174,102 @@ void test_copies_and_errors(rmsprop_cuda_queue q) {
   OK(plugin->free_(d2));
 }
 
+// The addon's device optimizer (core::DeviceStep) on this plugin: host gradients through the
+// staging (a tensor over 8 MiB, so uploads go in several batches), float32 and float64 together,
+// parameterSync 'step' (upload + write back) and 'manual' (download on demand), state transfers.
+void test_device_step(bool centered) {
+  using rmsprop::core::Buffer;
+  using rmsprop::core::DType;
+  const std::vector<size_t> sizes = {1000, 3000000, 777, 17 * 241};
+  const std::vector<bool> f64 = {false, false, true, false};
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<double> u(-1, 1);
+  struct Tensor {
+    std::vector<float> w32, s32, m32, mg32, g32;
+    std::vector<double> w64, s64, m64, mg64, g64;
+  };
+  std::vector<Tensor> host(sizes.size());
+  std::vector<rmsprop::core::TensorSlot> slots;
+  std::vector<const void*> grads;
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    Tensor& t = host[k];
+    auto fill = [&](auto& w, auto& s, auto& m, auto& mg, auto& g) {
+      for (size_t i = 0; i < sizes[k]; ++i) {
+        w.push_back(u(rng));
+        s.push_back(1.0);
+        m.push_back(0.0);
+        mg.push_back(0.0);
+        g.push_back(u(rng));
+      }
+      slots.push_back({f64[k] ? DType::kFloat64 : DType::kFloat32, sizes[k], w.data(), s.data(), m.data(),
+                       centered ? mg.data() : nullptr});
+      grads.push_back(g.data());
+    };
+    if (f64[k]) fill(t.w64, t.s64, t.m64, t.mg64, t.g64);
+    else fill(t.w32, t.s32, t.m32, t.mg32, t.g32);
+  }
+  std::vector<double> plan(rmsprop::plan::size_for(sizes.size()), 0.0);
+  plan[rmsprop::plan::kDecay] = 0.9;
+  plan[rmsprop::plan::kMomentum] = 0.5;
+  plan[rmsprop::plan::kEpsilon] = 1e-6;
+  plan[rmsprop::plan::kInvLossScale] = 0.5;
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    double* p = &plan[rmsprop::plan::kHeaderSize + k * rmsprop::plan::kTensorStride];
+    p[rmsprop::plan::kLr] = 0.01;
+    p[rmsprop::plan::kWeightDecay] = 0.02;
+    p[rmsprop::plan::kFlags] = rmsprop::plan::kApplyWeightDecay | (k == 3 ? rmsprop::plan::kCentralize : 0);
+    p[rmsprop::plan::kSlices] = k == 3 ? 17 : 1;
+  }
+  const auto before = host;
+  // Checks tensor k of `after` against one reference step from `from`.
+  auto check_step = [&](const std::vector<Tensor>& from, const std::vector<Tensor>& after, const char* what) {
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      const rmsprop::testing::Hyper h{0.9, 0.5, 1e-6, 0.01, 0.02, 0.5, true, centered, k == 3 ? size_t(17) : 1};
+      const std::string name = std::string(what) + (centered ? " centered" : " plain") + " tensor " + std::to_string(k);
+      size_t bad;
+      if (f64[k]) {
+        bad = rmsprop::testing::reference_mismatches<double>(
+            {from[k].w64.data(), from[k].s64.data(), from[k].m64.data(), centered ? from[k].mg64.data() : nullptr},
+            host[k].g64.data(), sizes[k], h,
+            {after[k].w64.data(), after[k].s64.data(), after[k].m64.data(), centered ? after[k].mg64.data() : nullptr},
+            name.c_str());
+      } else {
+        bad = rmsprop::testing::reference_mismatches<float>(
+            {from[k].w32.data(), from[k].s32.data(), from[k].m32.data(), centered ? from[k].mg32.data() : nullptr},
+            host[k].g32.data(), sizes[k], h,
+            {after[k].w32.data(), after[k].s32.data(), after[k].m32.data(), centered ? after[k].mg32.data() : nullptr},
+            name.c_str());
+      }
+      CHECK(bad == 0, "%s: %zu mismatches", name.c_str(), bad);
+    }
+  };
+  try {
+    rmsprop::core::DeviceStep step(*plugin, slots, plan.data(), centered);
+    // parameterSync 'step': the host parameters are uploaded and written back.
+    step.step(grads.data(), true, true);
+    step.download(Buffer::kMeanSquare);
+    step.download(Buffer::kMoment);
+    step.download(Buffer::kMeanGrad);
+    check_step(before, host, "DeviceStep sync");
+    // parameterSync 'manual': the host parameters stay as they are until downloaded.
+    const auto middle = host;
+    step.step(grads.data(), false, false);
+    CHECK(host[1].w32 == middle[1].w32, "manual sync wrote the host parameters");
+    for (Buffer b : {Buffer::kParam, Buffer::kMeanSquare, Buffer::kMoment, Buffer::kMeanGrad}) step.download(b);
+    check_step(middle, host, "DeviceStep manual");
+    step.release();
+    bool threw = false;
+    try {
+      step.step(grads.data(), false, false);
+    } catch (const rmsprop::core::DeviceError&) {
+      threw = true;
+    }
+    CHECK(threw, "a released DeviceStep stepped");
+  } catch (const std::exception& e) {
+    CHECK(false, "DeviceStep: %s", e.what());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -199,5 +300,14 @@ int main(int argc, char** argv) {
   }
   test_copies_and_errors(q);
   OK(plugin->queue_destroy(q));
+  test_device_step(false);
+  test_device_step(true);
+  // The emulator counts its live device allocations: nothing may be left.
+  if (void* self = dlopen(argv[1], RTLD_NOW | RTLD_NOLOAD)) {
+    if (auto live = reinterpret_cast<size_t (*)()>(dlsym(self, "rmsprop_cuda_emulator_live_allocations"))) {
+      CHECK(live() == 0, "%zu device allocation(s) left after every queue and DeviceStep was released", live());
+    }
+    dlclose(self);
+  }
   return rmsprop::testing::summary("all plugin checks passed");
 }
