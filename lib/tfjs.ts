@@ -70,7 +70,11 @@ export class TfjsRMSProp extends tf.Optimizer {
     if (options === null || typeof options !== 'object') throw typeError(OWNER, 'options', 'an object', options);
     const { groups, ...rest } = options;
     if (groups !== undefined && !Array.isArray(groups)) throw typeError(OWNER, 'groups', 'an array of groups', groups);
-    readOptions(OWNER, rest); // mistakes in the options surface now, not at the first step
+    const resolved = readOptions(OWNER, rest); // mistakes in the options surface now, not at the first step
+    if (resolved.parameterSync !== 'step') {
+      // Each step copies the variables into the parameters and back: they must be the truth.
+      throw valueError(OWNER, 'parameterSync', "'step' (the adapter syncs the variables every step)", resolved.parameterSync);
+    }
     this.options = options;
   }
 

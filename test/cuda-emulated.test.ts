@@ -10,7 +10,12 @@ import { EMULATOR } from './fixtures/use-cuda-emulator';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-layers'; // registers the gradients of tfjs-core's ops
+
 import { Parameter, RMSProp, cudaAvailable } from '../lib';
+import { TfjsRMSProp } from '../lib/tfjs';
 import { cudaInfo } from '../lib/cuda';
 import { defineDeviceSuite } from './cuda-suite';
 
@@ -49,4 +54,22 @@ test('terminating a worker in the middle of a device stepAsync leaves this proce
   await opt.stepAsync([new Float32Array(8).fill(1)]);
   expect(p.data[0]).not.toBe(0);
   opt.dispose();
+});
+
+test("TfjsRMSProp with device 'cuda' follows the CPU trajectory", async () => {
+  await tf.setBackend('cpu');
+  const run = (device: 'cpu' | 'cuda') => {
+    const x = tf.tensor2d([[1, 2], [3, 4], [5, -6], [0.5, 0.25]]);
+    const y = tf.tensor2d([[1], [0], [-1], [2]]);
+    const w = tf.variable(tf.tensor2d([[0.1], [-0.2]]), true, `${device}/w`);
+    const loss = () => tf.tidy(() => tf.mean(tf.square(tf.sub(tf.matMul(x, w), y))) as tf.Scalar);
+    const optimizer = new TfjsRMSProp({ learningRate: 0.01, centered: true, momentum: 0.5, device });
+    for (let k = 0; k < 5; k++) optimizer.minimize(loss);
+    expect(optimizer.rmsprop!.device).toBe(device);
+    return Array.from(w.dataSync());
+  };
+  const cpu = run('cpu');
+  const cuda = run('cuda');
+  cuda.forEach((v, i) => expect(Math.abs(v - cpu[i])).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(cpu[i]))));
+  expect(cuda).not.toEqual([0.1, -0.2]);
 });

@@ -42,6 +42,11 @@ describe('TfjsRMSProp', () => {
     expect(optimizer.rmsprop!.globalStep).toBe(6);
   });
 
+  it("refuses parameterSync 'manual' (the adapter copies the variables in and out every step)", () => {
+    expect(() => new TfjsRMSProp({ parameterSync: 'manual' })).toThrow(ValueError);
+    expect(() => new TfjsRMSProp({ parameterSync: 'manual' })).toThrow(/parameterSync/);
+  });
+
   it('supports parameter groups by variable name', () => {
     const p = problem('g');
     const optimizer = new TfjsRMSProp({
