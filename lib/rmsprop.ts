@@ -523,13 +523,15 @@ export class RMSProp {
     return this.cuda;
   }
 
+  private stateKinds(): ('meanSquare' | 'moment' | 'meanGrad')[] {
+    return this.options.centered ? ['meanSquare', 'moment', 'meanGrad'] : ['meanSquare', 'moment'];
+  }
+
   // With device 'cuda': makes the host state mirrors current (downloads them after steps).
   private pullState(): void {
     if (!this.cuda || this.hostState !== 'stale') return;
     this.assertStateAttached();
-    this.cuda.download('meanSquare');
-    this.cuda.download('moment');
-    if (this.options.centered) this.cuda.download('meanGrad');
+    for (const kind of this.stateKinds()) this.cuda.download(kind);
     this.hostState = 'synced';
   }
 
@@ -545,9 +547,7 @@ export class RMSProp {
     if (this.disposed) throw new Error("For 'RMSProp', this optimizer was disposed: its device memory is released.");
     if (this.hostState === 'ahead') {
       this.assertStateAttached();
-      this.cuda.upload('meanSquare');
-      this.cuda.upload('moment');
-      if (this.options.centered) this.cuda.upload('meanGrad');
+      for (const kind of this.stateKinds()) this.cuda.upload(kind);
     }
     this.hostState = 'stale';
   }

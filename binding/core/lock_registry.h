@@ -47,4 +47,20 @@ class ParameterLocks {
   std::vector<std::shared_ptr<std::mutex>> locks_;
 };
 
+// Holds every lock of `locks` (none when null) from construction to destruction.
+class ScopedLocks {
+ public:
+  explicit ScopedLocks(ParameterLocks* locks) : locks_(locks) {
+    if (locks_) locks_->lock_all();
+  }
+  ~ScopedLocks() {
+    if (locks_) locks_->unlock_all();
+  }
+  ScopedLocks(const ScopedLocks&) = delete;
+  ScopedLocks& operator=(const ScopedLocks&) = delete;
+
+ private:
+  ParameterLocks* locks_;
+};
+
 }  // namespace rmsprop::core

@@ -63,14 +63,8 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
   Napi::Value Step(const Napi::CallbackInfo& info) {
     read_grads(info[0], info[1]);
     if (info[2].IsFunction()) {
-      struct Guard {
-        core::ParameterLocks* locks;
-        ~Guard() {
-          if (locks) locks->unlock_all();
-        }
-      } guard{locks_.get()};
-      if (guard.locks) guard.locks->lock_all();
-      info[2].As<Napi::Function>().Call({});  // a JS exception propagates; the guard unlocks
+      const core::ScopedLocks held(locks_.get());
+      info[2].As<Napi::Function>().Call({});  // a JS exception propagates; the locks are released
       step_->run(active_kernels(), grads_.data());
       return info.Env().Undefined();
     }
@@ -96,9 +90,8 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
 
   // Runs the step, under every parameter's lock when useLocking (taken in one global order).
   void run_step(const KernelTable& kernels) {
-    if (locks_) locks_->lock_all();
+    const core::ScopedLocks held(locks_.get());
     step_->run(kernels, grads_.data());
-    if (locks_) locks_->unlock_all();
   }
 
   std::unique_ptr<core::MultiTensorStep> step_;

@@ -81,14 +81,8 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
   // The device step, under every parameter's lock when useLocking; `claim` (JS) runs inside the
   // locks. Throws core::DeviceError.
   void run_step(const void* const* grads, const Napi::Function* claim = nullptr) {
-    struct Guard {
-      core::ParameterLocks* locks;
-      ~Guard() {
-        if (locks) locks->unlock_all();
-      }
-    } guard{locks_.get()};
-    if (guard.locks) guard.locks->lock_all();
-    if (claim) claim->Call({});  // a JS exception propagates; the guard unlocks
+    const core::ScopedLocks held(locks_.get());
+    if (claim) claim->Call({});  // a JS exception propagates; the locks are released
     step_->step(grads, sync_params_, sync_params_);
   }
 
