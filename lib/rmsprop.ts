@@ -323,12 +323,7 @@ export class RMSProp {
     this.assertIdle('stepDeviceGradients');
     this.assertParametersAttached();
     this.beforeDeviceStep();
-    if (this.options.useLocking) {
-      cuda.step(null, false, this.claimStepBound);
-    } else {
-      this.claimStep();
-      cuda.step(null, false);
-    }
+    this.claimAndStep(cuda, null, false);
     return true;
   }
 
@@ -358,14 +353,7 @@ export class RMSProp {
     this.assertIdle('step');
     this.readGradients(gradients);
     this.beforeDeviceStep();
-    if (this.options.useLocking) {
-      // Claim the step index under the locks: steps of threads sharing these parameters then
-      // apply in the order of their indices.
-      this.native.step(this.gradBuffers, this.sameGradients, this.claimStepBound);
-    } else {
-      this.claimStep();
-      this.native.step(this.gradBuffers, this.sameGradients);
-    }
+    this.claimAndStep(this.native, this.gradBuffers, this.sameGradients);
     return true;
   }
 
@@ -515,6 +503,18 @@ export class RMSProp {
       return new RMSProp([]);
     } finally {
       adopted = undefined;
+    }
+  }
+
+  // Claims the step index and runs the native step. With useLocking the index is claimed under
+  // the locks: steps of threads sharing these parameters then apply in the order of their indices.
+  // `grads` null (device gradients) only with the device optimizer.
+  private claimAndStep(native: Pick<CudaNativeOptimizer, 'step'>, grads: FloatArray[] | null, same: boolean): void {
+    if (this.options.useLocking) {
+      native.step(grads, same, this.claimStepBound);
+    } else {
+      this.claimStep();
+      native.step(grads, same);
     }
   }
 

@@ -332,6 +332,17 @@ export function defineDeviceSuite(): void {
     expect([opt.globalStep, other.globalStep]).toEqual([1, 1]);
   });
 
+  test('a learning-rate table that runs out under useLocking is a ValueError and changes nothing', () => {
+    const p = new Parameter(new Float32Array([1, 2, 3]), 'w');
+    const opt = new RMSProp([p], { learningRate: [0.1], useLocking: true, ...device });
+    opt.step([new Float32Array([0.5, 0.5, 0.5])]);
+    const after = p.data.slice();
+    expect(thrown(() => opt.step([new Float32Array([0.5, 0.5, 0.5])]))).toBeInstanceOf(ValueError);
+    opt.syncParameters();
+    expect(p.data).toEqual(after);
+    expect(opt.globalStep).toBe(1);
+  });
+
   test('share() is refused with device cuda', () => {
     const opt = new RMSProp(makeParams('float32'), { ...device });
     expect(thrown(() => opt.share())).toBeInstanceOf(ValueError);

@@ -187,8 +187,8 @@ void DeviceStep::step(const void* const* grads, bool upload_params, bool write_b
     for (std::size_t i = 0; i < tensors_.size(); ++i) {
       const TensorSlot& t = tensors_[i];
       if (t.dtype != dtype || t.size == 0) continue;
-      const double* p = plan_ + plan::kHeaderSize + i * plan::kTensorStride;
-      const auto flags = static_cast<std::uint32_t>(p[plan::kFlags]);
+      const double* p = plan::tensor_values(plan_, i);
+      const std::uint32_t flags = plan::flags_of(p);
       rmsprop_cuda_tensor d{};
       d.param = region(Buffer::kParam) + offset_[i];
       d.mean_square = region(Buffer::kMeanSquare) + offset_[i];

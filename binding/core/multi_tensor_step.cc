@@ -10,14 +10,6 @@
 namespace rmsprop::core {
 namespace {
 
-const double* tensor_plan(const double* plan_data, std::size_t index) {
-  return plan_data + plan::kHeaderSize + index * plan::kTensorStride;
-}
-
-std::uint32_t flags_of(const double* tensor) {
-  return static_cast<std::uint32_t>(tensor[plan::kFlags]);
-}
-
 // Rounds the plan's float64 hyper-parameters to the tensor's precision (semantics.md §2).
 template <class T>
 TensorScalars<T> scalars_for(const double* plan_data, const double* tensor) {
@@ -30,7 +22,7 @@ TensorScalars<T> scalars_for(const double* plan_data, const double* tensor) {
   k.lr = static_cast<T>(tensor[plan::kLr]);
   k.weight_decay = static_cast<T>(tensor[plan::kWeightDecay]);
   k.grad_shift = T(0);
-  k.apply_weight_decay = (flags_of(tensor) & plan::kApplyWeightDecay) != 0;
+  k.apply_weight_decay = (plan::flags_of(tensor) & plan::kApplyWeightDecay) != 0;
   return k;
 }
 
@@ -78,9 +70,9 @@ MultiTensorStep::MultiTensorStep(std::vector<TensorSlot> tensors, const double* 
     : tensors_(std::move(tensors)), plan_(plan), centered_(centered) {
   slice_size_.resize(tensors_.size(), 1);
   for (std::size_t i = 0; i < tensors_.size(); ++i) {
-    const double* tensor = tensor_plan(plan_, i);
+    const double* tensor = plan::tensor_values(plan_, i);
     const auto slices = static_cast<std::size_t>(tensor[plan::kSlices]);
-    if ((flags_of(tensor) & plan::kCentralize) != 0 && slices > 0 &&
+    if ((plan::flags_of(tensor) & plan::kCentralize) != 0 && slices > 0 &&
         tensors_[i].size % slices == 0) {
       slice_size_[i] = tensors_[i].size / slices;
     }
@@ -143,7 +135,7 @@ void MultiTensorStep::run_chunk(const KernelTable& kernels, const void* const* g
     const std::size_t begin = i == chunk.first ? chunk.first_begin : 0;
     const std::size_t end = i == chunk.last ? chunk.last_end : slot.size;
     if (begin >= end) continue;
-    const double* tensor = tensor_plan(plan_, i);
+    const double* tensor = plan::tensor_values(plan_, i);
     if (slot.dtype == DType::kFloat32) {
       update_range<float>(f32, slot, grads[i], plan_, tensor, slice_size_[i], begin, end);
     } else {

@@ -27,4 +27,10 @@ constexpr std::uint32_t kCentralize = 1u << 1;  // gradient centralization per s
 
 constexpr std::size_t size_for(std::size_t tensors) { return kHeaderSize + tensors * kTensorStride; }
 
+// The values of tensor `index` in `plan`, and its flags.
+inline const double* tensor_values(const double* plan, std::size_t index) {
+  return plan + kHeaderSize + index * kTensorStride;
+}
+inline std::uint32_t flags_of(const double* tensor) { return static_cast<std::uint32_t>(tensor[kFlags]); }
+
 }  // namespace rmsprop::plan

@@ -26,6 +26,19 @@ Buffer buffer_arg(const Napi::Value& value) {
   throw Napi::TypeError::New(value.Env(), "buffer must be 'param', 'meanSquare', 'moment', 'meanGrad' or 'grad'");
 }
 
+// Runs `work`, turning a device failure (core::DeviceError, or running out of host memory) into
+// a JS Error with its message; a JS exception (from the claim callback) passes through as it is.
+template <class Work>
+void on_device(Napi::Env env, Work&& work) {
+  try {
+    work();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
 // new CudaOptimizer(pluginPath, params, meanSquare, moment, meanGrad | null, plan, useLocking, syncParams)
 // Parameters and state move to the device; the registered host arrays are the host side of
 // every transfer. With syncParams, every step uploads the host parameters first and writes the
@@ -56,11 +69,7 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
     keep(info[5]);
     locks_ = locks_arg(info[6], tensors);
     sync_params_ = info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
-    try {
-      step_ = std::make_unique<core::DeviceStep>(*plugin, std::move(tensors), plan, centered);
-    } catch (const std::exception& e) {
-      throw Napi::Error::New(env, e.what());
-    }
+    on_device(env, [&] { step_ = std::make_unique<core::DeviceStep>(*plugin, std::move(tensors), plan, centered); });
   }
 
  private:
@@ -90,16 +99,8 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
   Napi::Value Step(const Napi::CallbackInfo& info) {
     assert_idle(info.Env());
     const void* const* grads = read_grads(info[0], info[1]);
-    try {
-      if (info[2].IsFunction()) {
-        const Napi::Function claim = info[2].As<Napi::Function>();
-        run_step(grads, &claim);
-      } else {
-        run_step(grads);
-      }
-    } catch (const core::DeviceError& e) {
-      throw Napi::Error::New(info.Env(), e.what());
-    }
+    const Napi::Function claim = info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
+    on_device(info.Env(), [&] { run_step(grads, claim.IsEmpty() ? nullptr : &claim); });
     return info.Env().Undefined();
   }
 
@@ -112,11 +113,7 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
     const Buffer buffer = buffer_arg(info[0]);
     const void* const* from = buffer == Buffer::kGrad ? read_grads(info[1], Napi::Value()) : nullptr;
     if (buffer == Buffer::kGrad && from == nullptr) throw Napi::TypeError::New(info.Env(), "grads must be an array");
-    try {
-      step_->upload(buffer, from);
-    } catch (const core::DeviceError& e) {
-      throw Napi::Error::New(info.Env(), e.what());
-    }
+    on_device(info.Env(), [&] { step_->upload(buffer, from); });
     return info.Env().Undefined();
   }
 
@@ -125,11 +122,7 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
     assert_idle(info.Env());
     const Buffer buffer = buffer_arg(info[0]);
     if (buffer == Buffer::kGrad) throw Napi::TypeError::New(info.Env(), "gradients have no host buffer to download into");
-    try {
-      step_->download(buffer);
-    } catch (const core::DeviceError& e) {
-      throw Napi::Error::New(info.Env(), e.what());
-    }
+    on_device(info.Env(), [&] { step_->download(buffer); });
     return info.Env().Undefined();
   }
 
