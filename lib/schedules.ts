@@ -76,10 +76,12 @@ export class CosineDecayLR extends LearningRateSchedule {
   }
 
   at(globalStep: number): number {
+    // MindSpore (nn/learning_rate_schedule.py, CosineDecayLR.construct):
+    //   min_lr + delta * (1.0 + cos(math_pi * p / decay_steps)), p = float32(min(step, decay_steps)),
+    // every operation in float32 from left to right: (π·p) first, then the division.
     const p = f(Math.min(globalStep, this.decaySteps));
     const delta = f(0.5 * (this.maxLr - this.minLr)); // MindSpore takes this difference in float64
-    // MindSpore writes the cosine as a shifted sine: cos(x) = sin(x + π/2).
-    const cosine = f(Math.sin(f(PI * f(f(p / this.decaySteps) + 0.5))));
+    const cosine = f(Math.cos(f(f(PI * p) / this.decaySteps)));
     return f(f(this.minLr) + f(delta * f(1 + cosine)));
   }
 }

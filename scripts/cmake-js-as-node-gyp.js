@@ -1,12 +1,18 @@
 #!/usr/bin/env node
-// prebuildify has no cmake-js backend: it runs this script as its "node-gyp", with node-gyp's
-// arguments (`rebuild --target=… --devdir=… --arch=X --release|--debug`). For Node-API only the
-// architecture and the build type matter; an arm64 build on an x64 machine uses Debian's
-// aarch64 cross toolchain (cmake/aarch64-linux-gnu.cmake).
+// prebuildify has no cmake-js backend: scripts/prebuilds.js runs prebuildify with this script as
+// its "node-gyp", which passes node-gyp's arguments (`rebuild --target=… --devdir=… --arch=X
+// --release|--debug`). For Node-API only the architecture and the build type matter; an arm64
+// build on an x64 machine uses Debian's aarch64 cross toolchain (cmake/aarch64-linux-gnu.cmake).
+//
+// Each architecture builds in its own folder (build-prebuild/<arch>), so a cross build never
+// reuses the CMake cache of the development build in build/. The result goes to
+// build/Release/rmsprop_native.node under the *current directory*, where prebuildify looks for it:
+// scripts/prebuilds.js runs prebuildify in a staging folder, so the development build in
+// build/Release is never touched by a prebuild.
 'use strict';
 const { execFileSync } = require('node:child_process');
-const fs = require('node:fs');
 const path = require('node:path');
+const { installBinary } = require('./install-binary');
 
 const args = process.argv.slice(2);
 const value = (name) => {
@@ -17,8 +23,6 @@ const value = (name) => {
 };
 const arch = value('arch') || process.arch;
 const root = path.join(__dirname, '..');
-// Each architecture builds in its own folder, so a cross build never reuses the CMake cache of
-// the development build in build/; prebuildify then takes the result from build/Release.
 const out = path.join('build-prebuild', arch);
 const cmakeJs = [require.resolve('cmake-js/bin/cmake-js'), 'rebuild', '--arch', arch, '--out', out];
 if (args.includes('--debug')) cmakeJs.push('--debug');
@@ -26,6 +30,5 @@ if (arch === 'arm64' && process.arch !== 'arm64') {
   cmakeJs.push(`--CDCMAKE_TOOLCHAIN_FILE=${path.join(root, 'cmake', 'aarch64-linux-gnu.cmake')}`);
 }
 execFileSync(process.execPath, cmakeJs, { cwd: root, stdio: 'inherit' });
-const built = path.join(root, out, 'Release', 'rmsprop_native.node');
-fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });
-fs.copyFileSync(built, path.join(root, 'build', 'Release', 'rmsprop_native.node'));
+const built = path.join(root, out, args.includes('--debug') ? 'Debug' : 'Release', 'rmsprop_native.node');
+installBinary(built, path.join(process.cwd(), 'build', args.includes('--debug') ? 'Debug' : 'Release', 'rmsprop_native.node'));

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds whatever is missing or older than its sources: the native addon (cmake-js) and the
-// TypeScript output (dist/). Run by `npm test` before jest.
+// TypeScript output (dist/). Run by `npm test` before jest and by `npm run demo` and
+// `npm run bench`, so a second run of any of them rebuilds nothing.
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -29,11 +30,13 @@ const addon = path.join(root, 'build', 'Release', 'rmsprop_native.node');
 const emulator = path.join(root, 'build', 'emulator', 'librmsprop_cuda_emulator.so');
 const nativeSources = Math.max(
   newestMtime(path.join(root, 'binding'), (n) => /\.(cc|h)$/.test(n)),
-  newestMtime(path.join(root, 'cuda'), (n) => /\.(cc|h)$/.test(n)),
+  newestMtime(path.join(root, 'cuda'), (n) => /\.(cc|h|cuh)$/.test(n)),
+  newestMtime(path.join(root, 'cmake'), (n) => n.endsWith('.cmake')),
   fs.statSync(path.join(root, 'CMakeLists.txt')).mtimeMs,
 );
-// `npm run prebuild` leaves its last build (arm64 when cross-building) in build/Release, with a
-// newer time than the sources: an addon for another machine is removed so that it is rebuilt.
+// Before scripts/prebuilds.js staged its builds, a prebuild left its last build (arm64 when
+// cross-building) in build/Release, newer than the sources: an addon for another machine is
+// removed so that it is rebuilt.
 const ELF_MACHINE = { x64: 62, arm64: 183 };
 if (fs.existsSync(addon) && ELF_MACHINE[process.arch] !== undefined) {
   const header = Buffer.alloc(20);

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 npm run build:ts --silent
-if command -v aarch64-linux-gnu-g++ >/dev/null; then npm run prebuild --silent; else npm run prebuild:x64 --silent; fi
+npm run prebuilds --silent   # linux-arm64 too where the cross toolchain is installed (says so if not)
 for f in prebuilds/*/*.node; do
   size=$(stat -c %s "$f")
   echo "prebuild $f: $size bytes"

@@ -78,6 +78,36 @@ describe('schedules against a float64 reference', () => {
   });
 });
 
+describe('CosineDecayLR computes what MindSpore computes, in float32', () => {
+  // MindSpore's CosineDecayLR.construct: min_lr + delta * (1.0 + cos(math_pi * p / decay_steps)),
+  // p = float32(min(step, decay_steps)), delta = 0.5 * (max_lr - min_lr) in float64, each tensor
+  // operation in float32 (a Python float operand is cast to float32 first).
+  const f = Math.fround;
+  const mindspore = (minLr: number, maxLr: number, decaySteps: number, step: number) => {
+    const p = f(Math.min(step, decaySteps));
+    const angle = f(f(f(Math.PI) * p) / f(decaySteps));
+    return f(f(minLr) + f(f(0.5 * (maxLr - minLr)) * f(f(1.0) + f(Math.cos(angle)))));
+  };
+
+  it.each([
+    [0, 0.5, 10],
+    [0.01, 0.1, 4],
+    [0.001, 0.3, 37],
+    [1e-5, 0.05, 1000],
+  ])('CosineDecayLR(%p, %p, %p) bit for bit over its decay and past it', (minLr, maxLr, decaySteps) => {
+    const schedule = new CosineDecayLR(minLr, maxLr, decaySteps);
+    for (let k = 0; k <= decaySteps + 3; k += Math.max(1, Math.floor(decaySteps / 50))) {
+      expect(schedule.at(k)).toBe(mindspore(minLr, maxLr, decaySteps, k));
+    }
+  });
+
+  it('the step where a shifted sine (sin(π·(p/n + ½))) differs: CosineDecayLR(0, 0.5, 10).at(8)', () => {
+    expect(new CosineDecayLR(0, 0.5, 10).at(8)).toBe(0.047745734453201294);
+    // MindSpore's documented example: CosineDecayLR(0.01, 0.1, 4) at step 2 prints 0.055.
+    expect(new CosineDecayLR(0.01, 0.1, 4).at(2)).toBe(f(0.055));
+  });
+});
+
 describe('list helpers against a float64 reference', () => {
   it('piecewiseConstantLr', () => {
     expect(lib.piecewiseConstantLr([1, 3], [0.5, 0.25])).toEqual([0.5, 0.25, 0.25]);
