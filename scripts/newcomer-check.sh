@@ -3,15 +3,15 @@
 # only what the README asks for (Node, npm, CMake, a C++ compiler, the usual system tools) and none
 # of the optional tools (Debian's aarch64 cross toolchain, qemu, the CUDA toolkit), then the
 # README's first command with a small budget. Fails unless the demo ends with `test accuracy: A`
-# and A is at least the minimum asked for (default 0.5: the network learned).
+# and A is at least the minimum asked for (default 0.4, four times chance: the network learned; the default budget gives ~0.57).
 #   bash scripts/newcomer-check.sh [--min-accuracy A] [demo arguments, instead of the small budget]
 # Run by .ci/run before it installs any optional tool; safe to run on a developer machine too.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-min_accuracy=0.5
+min_accuracy=0.4
 if [ "${1:-}" = --min-accuracy ]; then min_accuracy=$2; shift 2; fi
 budget=("$@")
-[ "${#budget[@]}" -gt 0 ] || budget=(--epochs 1 --train 2000 --test 500)
+[ "${#budget[@]}" -gt 0 ] || budget=(--epochs 2 --train 2000 --test 500)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
