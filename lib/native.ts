@@ -110,6 +110,16 @@ function load(): NativeBinding {
 
 export const binding: NativeBinding = load();
 
+const threads = process.env.RMSPROP_THREADS;
+// The pool reads it (binding/core/thread_pool.cc) as strtol does: a whole base-10 integer, 1 to 1024.
+if (threads !== undefined && !(/^\s*[+-]?\d+$/.test(threads) && Number(threads) >= 1 && Number(threads) <= 1024)) {
+  process.emitWarning(
+    `RMSPROP_THREADS=${threads} is not an integer from 1 to 1024; using ${binding.numThreads()} threads ` +
+      '(one per hardware thread).',
+    'RMSPropWarning',
+  );
+}
+
 const forced = process.env.RMSPROP_SIMD;
 if (forced && forced !== binding.simdLevel()) {
   process.emitWarning(

@@ -5,7 +5,6 @@ import path from 'node:path';
 import * as lib from '../lib';
 import { LearningRateSchedule, Parameter, RMSProp, Tensor, ValueError, cudaAvailable, simdLevel } from '../lib';
 import { binding } from '../lib/native';
-import { cudaInfo } from '../lib/cuda';
 
 const root = path.join(__dirname, '..');
 
@@ -219,8 +218,33 @@ describe('SIMD level and devices', () => {
     expect(binding.supportedSimdLevels()).toContain('scalar');
   });
 
-  it('cudaAvailable() is a boolean that agrees with the plugin probe (details: cuda-api.test.ts)', () => {
-    expect(cudaAvailable()).toBe(cudaInfo().available);
+  it('cudaAvailable() follows the plugin found: true with a working plugin (the host emulator), false with none', () => {
+    expect(typeof cudaAvailable()).toBe('boolean');
+    const script = `process.stdout.write(String(require(${JSON.stringify(root)}).cudaAvailable()))`;
+    const inChild = (library: string) =>
+      execFileSync(process.execPath, ['-e', script], { env: { ...process.env, RMSPROP_CUDA_LIBRARY: library }, encoding: 'utf8' });
+    expect(inChild(path.join(root, 'build', 'emulator', 'librmsprop_cuda_emulator.so'))).toBe('true');
+    expect(inChild(path.join(root, 'no-such-folder', 'librmsprop_cuda.so'))).toBe('false');
+  });
+
+  function threadsInChild(env: Record<string, string>): { threads: number; warnings: string } {
+    const script =
+      `const m = require(${JSON.stringify(root)}); let w = ''; process.on('warning', (e) => (w += e.message));` +
+      `setImmediate(() => process.stdout.write(JSON.stringify({ threads: m.numThreads(), warnings: w })));`;
+    const env2: Record<string, string | undefined> = { ...process.env, ...env };
+    if (!('RMSPROP_THREADS' in env)) delete env2.RMSPROP_THREADS;
+    return JSON.parse(execFileSync(process.execPath, ['-e', script], { env: env2, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  }
+
+  it('RMSPROP_THREADS sets the pool size of a new process; a bad value is ignored with a warning', () => {
+    const hardware = threadsInChild({});
+    expect(hardware.warnings).toBe('');
+    for (const n of [1, 3]) expect(threadsInChild({ RMSPROP_THREADS: String(n) })).toEqual({ threads: n, warnings: '' });
+    for (const bad of ['0', 'two', '2000', '3.5']) {
+      const got = threadsInChild({ RMSPROP_THREADS: bad });
+      expect(got.threads).toBe(hardware.threads);
+      expect(got.warnings).toContain(`RMSPROP_THREADS=${bad} is not an integer from 1 to 1024`);
+    }
   });
 
   function levelInChild(env: Record<string, string>): string {

@@ -26,13 +26,15 @@ it("the im2col convolution's gradients equal TensorFlow.js's own conv2d gradient
   close(tf.grad(ours)(x), tf.grad(builtin)(x));
 });
 
-it('trains end to end on a few digits, prints test accuracy and writes its chart', () => {
-  const out = execFileSync(process.execPath, [path.join(root, 'examples', 'lenet-mnist.js'), '--epochs', '1', '--train', '256', '--test', '100', '--batch-size', '32'], {
+it('trains end to end on a thousand digits: learns (test accuracy >= 0.3, chance is 0.1), writes its chart', () => {
+  // 63 steps; this budget reaches ~0.54 (the run is deterministic: seeded weights and data order).
+  const out = execFileSync(process.execPath, [path.join(root, 'examples', 'lenet-mnist.js'), '--epochs', '2', '--train', '1000', '--test', '200', '--batch-size', '32'], {
     encoding: 'utf8',
     cwd: root,
   });
-  expect(out).toMatch(/^test accuracy: (0|1)\.\d{4}$/m);
+  const accuracy = Number(/^test accuracy: ((?:0|1)\.\d{4})$/m.exec(out)?.[1]);
+  expect(accuracy).toBeGreaterThanOrEqual(0.3);
   const chart = /chart of loss and accuracy per step: (.*\.svg)/.exec(out)![1];
   expect(fs.readFileSync(path.join(root, chart), 'utf8')).toContain('<polyline');
   expect(out).toMatch(/optimizer \d+\.\d+ s/);
-});
+}, 180_000);

@@ -91,8 +91,20 @@ describe('share() and fromShared()', () => {
     const [a, b] = model(true);
     const first = new RMSProp([a, b], { useLocking: true });
     const second = new RMSProp([b, a], { useLocking: true });
-    const done = await Promise.all([runWorker(first.share(), 200, 0.1), runWorker(second.share(), 200, 0.1, true)]);
-    expect(done.length).toBe(2);
+    // A deadlock never settles: fail on a bound of our own, with a message that says what hung.
+    const boundMs = 20_000;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`deadlock: optimizers locking [a, b] and [b, a] did not finish 200 steps each within ${boundMs / 1000} s`)),
+        boundMs,
+      );
+    });
+    try {
+      await Promise.race([Promise.all([runWorker(first.share(), 200, 0.1), runWorker(second.share(), 200, 0.1, true)]), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
     expect(first.globalStep).toBe(200);
     expect(second.globalStep).toBe(200);
   });

@@ -128,15 +128,26 @@ void test_levels_and_threads(bool centered) {
 }
 
 void test_locks() {
-  // Two threads stepping overlapping parameter sets in opposite orders under the locks.
+  // Two threads stepping overlapping parameter sets in opposite orders under the locks. Both
+  // steps apply the same update to each tensor (the backward plan is the forward one with its
+  // tensors swapped), so any serialized order gives the bytes of 400 steps in one thread; updates
+  // that interleave (no-op locks) lose or mix some and give other bytes.
   Model<float> model({100000, 50000}, false, 3);
-  std::vector<core::TensorSlot> forward, backward;
-  for (std::size_t t : {0, 1}) {
-    forward.push_back(core::TensorSlot{core::DType::kFloat32, model.param[t].size(), model.param[t].data(),
-                                       model.mean_square[t].data(), model.moment[t].data(), nullptr});
-  }
-  backward = {forward[1], forward[0]};
+  Model<float> alone = model;
+  auto slots = [](Model<float>& m) {
+    std::vector<core::TensorSlot> s;
+    for (std::size_t t : {0, 1}) {
+      s.push_back(core::TensorSlot{core::DType::kFloat32, m.param[t].size(), m.param[t].data(),
+                                   m.mean_square[t].data(), m.moment[t].data(), nullptr});
+    }
+    return s;
+  };
+  const std::vector<core::TensorSlot> forward = slots(model);
+  const std::vector<core::TensorSlot> backward = {forward[1], forward[0]};
   std::vector<double> plan_backward = model.plan;
+  for (std::size_t k = 0; k < plan::kTensorStride; ++k) {
+    std::swap(plan_backward[plan::kHeaderSize + k], plan_backward[plan::kHeaderSize + plan::kTensorStride + k]);
+  }
   core::MultiTensorStep a(forward, model.plan.data(), false), b(backward, plan_backward.data(), false);
   const auto grads = model.grads();
   const std::vector<const void*> grads_backward = {grads[1], grads[0]};
@@ -146,8 +157,9 @@ void test_locks() {
     return k;
   };
   core::ParameterLocks locks_a(keys(forward)), locks_b(keys(backward));
+  constexpr int kSteps = 200;
   auto worker = [&](core::MultiTensorStep& step, core::ParameterLocks& locks, const void* const* g) {
-    for (int i = 0; i < 200; ++i) {
+    for (int i = 0; i < kSteps; ++i) {
       locks.lock_all();
       step.run(active_kernels(), g);
       locks.unlock_all();
@@ -157,7 +169,12 @@ void test_locks() {
   std::thread t2(worker, std::ref(b), std::ref(locks_b), grads_backward.data());
   t1.join();
   t2.join();
-  CHECK(std::isfinite(model.param[0][0]), "locked steps produced %g", double(model.param[0][0]));
+
+  const std::vector<core::TensorSlot> alone_slots = slots(alone);
+  core::MultiTensorStep serial(alone_slots, alone.plan.data(), false);
+  const auto alone_grads = alone.grads();
+  for (int i = 0; i < 2 * kSteps; ++i) serial.run(active_kernels(), alone_grads.data());
+  CHECK(model.bytes() == alone.bytes(), "locked steps from two threads differ from %d steps in one thread", 2 * kSteps);
 }
 
 }  // namespace
