@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Soak test: many steps (sync and async) on a small model; prints the growth of the resident set
-// after a warm-up, over two segments. Usage: node --expose-gc bench/soak.js [--steps N] [--sync|--async] [--json]
+// after a warm-up, over consecutive segments (two of N steps, or the lengths given by --segments)
+// and the growth per step between the shortest and the longest segment: memory that settles once
+// does not scale with a segment's length, a leak does.
+// Usage: node --expose-gc bench/soak.js [--steps N | --segments A,B,...] [--sync|--async] [--json]
 'use strict';
 const { Parameter, RMSProp } = require('..');
 const { numberArg, flag } = require('./harness');
@@ -30,18 +33,25 @@ async function main() {
       else await opt.stepAsync(grads);
     }
   };
-  await run(Math.max(5000, Math.round(steps / 5))); // let V8 and malloc size their heaps first
-  // Two measured segments: memory that settles once shows in the first; a leak grows in both.
-  const start = settledRss();
-  await run(steps);
-  const middle = settledRss();
-  await run(steps);
-  const end = settledRss();
-  const growth = [middle - start, end - middle];
-  if (flag('json')) console.log(JSON.stringify({ steps, mode, growth }));
+  const i = process.argv.indexOf('--segments');
+  const segments = i >= 0 ? process.argv[i + 1].split(',').map(Number) : [steps, steps];
+  await run(Math.max(5000, Math.round(Math.max(...segments) / 5))); // let V8 and malloc size their heaps first
+  const growth = [];
+  let before = settledRss();
+  for (const n of segments) {
+    await run(n);
+    const after = settledRss();
+    growth.push(after - before);
+    before = after;
+  }
+  const shortest = segments.indexOf(Math.min(...segments));
+  const longest = segments.indexOf(Math.max(...segments));
+  const perStep = longest === shortest ? 0 : (growth[longest] - growth[shortest]) / (segments[longest] - segments[shortest]);
+  if (flag('json')) console.log(JSON.stringify({ mode, segments, growth, perStep }));
   else {
-    console.log(`${mode}: resident set grew by ${(growth[0] / 1024).toFixed(0)} KiB over ${steps} steps, ` +
-      `then by ${(growth[1] / 1024).toFixed(0)} KiB over ${steps} more`);
+    const parts = segments.map((n, k) => `${(growth[k] / 1024).toFixed(0)} KiB over ${n} steps`);
+    console.log(`${mode}: resident set grew by ${parts.join(', then ')}` +
+      (longest === shortest ? '' : `; ${perStep.toFixed(2)} bytes per step from the shortest segment to the longest`));
   }
 }
 
