@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Builds whatever is missing or older than its sources: the native addon (cmake-js) and the
 // TypeScript output (dist/). Run by `npm test` before jest and by `npm run demo` and
-// `npm run bench`, so a second run of any of them rebuilds nothing.
+// `npm run bench`, so a second run of any of them rebuilds nothing. With --cuda (npm test) it
+// also builds the CUDA plugin (build-cuda/, incremental) where nvcc is installed, so that the
+// GPU suite of jest finds it; without nvcc it says so in one line.
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -53,3 +55,9 @@ if (!fs.existsSync(addon) || !fs.existsSync(emulator) || fs.statSync(addon).mtim
 const entry = path.join(root, 'dist', 'index.js');
 const tsSources = newestMtime(path.join(root, 'lib'), (n) => n.endsWith('.ts'));
 if (!fs.existsSync(entry) || fs.statSync(entry).mtimeMs < tsSources) run('build:ts');
+
+if (process.argv.includes('--cuda')) {
+  const nvcc = (process.env.PATH || '').split(path.delimiter).some((dir) => fs.existsSync(path.join(dir, 'nvcc')));
+  if (nvcc || process.env.CUDACXX) run('build:cuda');
+  else console.log('CUDA plugin not built: nvcc is not on PATH (the GPU tests will say they are skipped)');
+}

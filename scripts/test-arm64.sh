@@ -12,3 +12,4 @@ cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -
   -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build build-arm64 --parallel
 ctest --test-dir build-arm64 --output-on-failure
+qemu-aarch64 -L /usr/aarch64-linux-gnu build-arm64/kernel_tests --levels
