@@ -33,14 +33,17 @@ function gradients(params: readonly Parameter[], k: number) {
   return params.map((p) => uniform(p.dtype, p.size, rand, -1, 1));
 }
 
-function bits(p: Parameter[], opt: RMSProp): Buffer {
+function bits(p: Parameter[], opt: RMSProp, withParams = true): Buffer {
   const parts: Buffer[] = [];
   for (const x of p) {
     const s = opt.state(x);
-    for (const a of [x.data, s.meanSquare, s.moment, s.meanGrad!]) parts.push(Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+    for (const a of [...(withParams ? [x.data] : []), s.meanSquare, s.moment, s.meanGrad!]) parts.push(Buffer.from(a.buffer, a.byteOffset, a.byteLength));
   }
   return Buffer.concat(parts);
 }
+
+/** The optimizer state alone (loadState restores it, not the parameters). */
+const stateBits = (p: Parameter[], opt: RMSProp) => bits(p, opt, false);
 
 describe('stateDict', () => {
   it("uses MindSpore's names and returns copies", () => {
@@ -199,5 +202,49 @@ describe('saveState / loadState (safetensors)', () => {
     const opt = optimizer(model());
     await expect(opt.saveState(5 as never)).rejects.toThrow(TypeError);
     await expect(opt.loadState('' as never)).rejects.toThrow(TypeError);
+  });
+});
+
+describe('checkpoints and stepAsync', () => {
+  it('stateDict and loadStateDict refuse to run while a stepAsync is pending, and change nothing', async () => {
+    const params = model();
+    const opt = optimizer(params);
+    opt.step(gradients(params, 0));
+    const dict = opt.stateDict();
+    const before = bits(params, opt);
+    const pending = opt.stepAsync(gradients(params, 1));
+    for (const call of [() => opt.loadStateDict(dict), () => opt.stateDict()]) {
+      expect(call).toThrow(/cannot run while 1 asynchronous operation\(s\) \(stepAsync, saveState, loadState\) of this optimizer are pending/);
+    }
+    await pending;
+    // The step applied on the state as it was; the refused load left no trace.
+    const alone = model();
+    const reference = optimizer(alone);
+    reference.step(gradients(alone, 0));
+    reference.step(gradients(alone, 1));
+    expect(opt.globalStep).toBe(2);
+    expect(bits(params, opt).equals(bits(alone, reference))).toBe(true);
+    expect(bits(params, opt).equals(before)).toBe(false);
+    opt.loadStateDict(dict); // idle again: allowed
+    expect(opt.globalStep).toBe(1);
+  });
+
+  it('saveState and loadState wait for the stepAsync called before them, and a later stepAsync waits for them', async () => {
+    const file = path.join(dir, 'queued.safetensors');
+    const params = model();
+    const opt = optimizer(params);
+    // Not awaited in between: each operation runs after the earlier ones, in call order.
+    const ops = [opt.stepAsync(gradients(params, 0)), opt.saveState(file), opt.stepAsync(gradients(params, 1)), opt.loadState(file)];
+    await Promise.all(ops);
+    const alone = model();
+    const reference = optimizer(alone);
+    reference.step(gradients(alone, 0));
+    // The file holds the state after step 1; loading it after step 2 brings the state back there.
+    expect(opt.globalStep).toBe(1);
+    expect(stateBits(params, opt).equals(stateBits(alone, reference))).toBe(true);
+    const then = opt.stepAsync(gradients(params, 5));
+    const load = opt.loadState(file);
+    await Promise.all([then, load]);
+    expect(opt.globalStep).toBe(1); // the step ran first, then the load
   });
 });
