@@ -5,6 +5,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import { Parameter, RMSProp, ValueError } from '../lib';
 import { TfjsRMSProp } from '../lib/tfjs';
+import { mismatches, random, referenceStep, uniform, type Hyper } from './reference';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -68,6 +69,88 @@ describe('TfjsRMSProp', () => {
     await restored.setWeights(weights);
     expect(restored.iterations).toBe(3);
     expect(restored.rmsprop!.stateDict()).toEqual(optimizer.rmsprop!.stateDict());
+  });
+
+  it('getConfig / fromConfig (as tfjs deserializes it) rebuild the same optimizer: same config, same trajectory', () => {
+    const options = {
+      learningRate: 0.02,
+      decay: 0.8,
+      momentum: 0.5,
+      epsilon: 1e-6,
+      centered: true,
+      weightDecay: 0.01,
+      lossScale: 4,
+      groups: [{ params: ['cfg1/w', 'cfg1/b'], lr: 0.03 }],
+    };
+    const original = new TfjsRMSProp(options);
+    const config = original.getConfig();
+    expect(config).toEqual(options);
+    const [cls, fromConfig] = tf.serialization.SerializationMap.getMap().classNameMap.TfjsRMSProp;
+    const rebuilt = fromConfig(cls, config) as TfjsRMSProp;
+    expect(rebuilt).toBeInstanceOf(TfjsRMSProp);
+    expect(rebuilt.getConfig()).toEqual(config);
+    // The same problem under the group's variable names, trained by each (one after the other).
+    const train = (optimizer: TfjsRMSProp) => {
+      const p = problem('cfg1');
+      for (let k = 0; k < 4; k++) optimizer.minimize(p.loss);
+      const out = [Array.from(p.w.dataSync()), Array.from(p.b.dataSync())];
+      expect(optimizer.rmsprop!.getLr()).toEqual([0.03, 0.03]);
+      p.w.dispose();
+      p.b.dispose();
+      return out;
+    };
+    expect(train(rebuilt)).toEqual(train(original));
+    expect(train(new TfjsRMSProp(config as never))).toEqual(train(new TfjsRMSProp(options)));
+  });
+
+  it('groups with weightDecay and gradCentralization follow the float64 reference, step by step', () => {
+    const rand = random(11);
+    const shape = [2, 3, 2, 2]; // a convolution kernel: centralized over its 2 slices along axis 0
+    const w = tf.variable(tf.tensor(uniform('float32', 24, rand, -1, 1) as Float32Array, shape), true, 'gc/w');
+    const b = tf.variable(tf.tensor1d([0.3, -0.1]), true, 'gc/b');
+    const target = tf.tensor(uniform('float32', 24, rand, -1, 1) as Float32Array, shape);
+    const loss = () =>
+      tf.tidy(() => tf.add(tf.sum(tf.square(tf.sub(tf.mul(w, 1.5), target))), tf.sum(tf.mul(b, tf.tensor1d([2, -3])))) as tf.Scalar);
+    const optimizer = new TfjsRMSProp({
+      learningRate: 0.02,
+      momentum: 0.9,
+      centered: true,
+      groups: [
+        { params: ['gc/w'], weightDecay: 0.01, gradCentralization: true },
+        { params: ['gc/b'], lr: 0.05 },
+      ],
+    });
+    const base = { decay: 0.9, momentum: 0.9, epsilon: 1e-10, lossScale: 1, centered: true };
+    const hyper: Record<string, Hyper> = {
+      'gc/w': { ...base, lr: 0.02, weightDecay: 0.01, centralizeSlices: 2 },
+      'gc/b': { ...base, lr: 0.05, weightDecay: null },
+    };
+    const variables = { 'gc/w': w, 'gc/b': b };
+    for (let k = 0; k < 5; k++) {
+      const { grads } = tf.variableGrads(loss, [w, b]);
+      const before = Object.fromEntries(
+        Object.entries(variables).map(([name, v]) => {
+          const state = optimizer.rmsprop?.state(optimizer.rmsprop.parameters.find((p) => p.name === name)!);
+          const n = v.size;
+          return [name, {
+            param: Float64Array.from(v.dataSync()),
+            meanSquare: state ? Float64Array.from(state.meanSquare) : new Float64Array(n).fill(1),
+            moment: state ? Float64Array.from(state.moment) : new Float64Array(n),
+            meanGrad: state ? Float64Array.from(state.meanGrad!) : new Float64Array(n),
+            grad: Float64Array.from(grads[name].dataSync()),
+          }];
+        }),
+      );
+      optimizer.applyGradients(grads);
+      tf.dispose(grads);
+      for (const [name, v] of Object.entries(variables)) {
+        const want = referenceStep('float32', hyper[name], before[name], before[name].grad);
+        const state = optimizer.rmsprop!.state(optimizer.rmsprop!.parameters.find((p) => p.name === name)!);
+        expect(mismatches(v.dataSync() as Float32Array, want.param, want.tol.param)).toEqual([]);
+        expect(mismatches(state.meanSquare, want.meanSquare, want.tol.meanSquare)).toEqual([]);
+        expect(mismatches(state.meanGrad!, want.meanGrad!, want.tol.meanGrad!)).toEqual([]);
+      }
+    }
   });
 
   it('rejects bad options at construction, like RMSProp', () => {
