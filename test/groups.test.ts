@@ -1,5 +1,5 @@
 /** Parameter groups, orderParams, per-group lr / weight decay / centralization, against the reference. */
-import { Parameter, RMSProp, Tensor, ValueError, type ParameterGroup } from '../lib';
+import { ExponentialDecayLR, Parameter, RMSProp, Tensor, ValueError, type ParameterGroup } from '../lib';
 import { binding } from '../lib/native';
 import { mismatches, random, referenceStep, uniform, type Dtype, type FloatArray, type Hyper } from './reference';
 import { thrown } from './helpers';
@@ -107,6 +107,17 @@ describe('parameter groups (LeNet-style, as the MindSpore example)', () => {
     const opt = new RMSProp([{ params: [gamma], weightDecay: 0.5 }], { decay: 0 });
     opt.step([new Float64Array([0])]);
     expect(gamma.data[0]).not.toBe(1);
+  });
+
+  it('applies a dynamic group weight decay, evaluated per step and times the loss scale, to beta/gamma names too', () => {
+    const gamma = param('bn.gamma', [16], 'float32', 7);
+    const beta = param('bn.beta', [4, 4], 'float64', 8);
+    const other = param('fc.weight', [10], 'float32', 9);
+    const decay = new ExponentialDecayLR(0.1, 0.5, 2);
+    const opt = new RMSProp([{ params: [gamma, beta], weightDecay: decay }, { params: [other], lr: 0.05 }], { ...base, lossScale: 4, learningRate: 0.02 });
+    for (let k = 0; k < 4; k++) {
+      stepAndCheck(opt, (p) => ({ ...base, lossScale: 4, lr: p === other ? 0.05 : 0.02, weightDecay: p === other ? null : decay.at(k) }), 40 + k);
+    }
   });
 
   it('uses the global weight decay for groups without their own, and none where it is 0', () => {

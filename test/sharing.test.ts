@@ -109,6 +109,25 @@ describe('share() and fromShared()', () => {
     expect(second.globalStep).toBe(200);
   });
 
+  it('a dynamic group weight decay on a gamma-named parameter crosses threads: a worker\'s steps equal stepping here', async () => {
+    const make = (shared: boolean, weightDecay: boolean) => {
+      const g = uniform('float32', 64, random(9), -1, 1) as Float32Array;
+      const gamma = new Parameter(shared ? sharedCopy(g) : g.slice(), 'bn.gamma');
+      const group = weightDecay ? { params: [gamma], weightDecay: new ExponentialDecayLR(0.05, 0.5, 2) } : { params: [gamma] };
+      return new RMSProp([group], { centered: true, momentum: 0.9, learningRate: 0.02 });
+    };
+    const grads = () => [new Float32Array(64).fill(0.125)];
+    const shared = make(true, true);
+    await runWorker(shared.share(), 6, 0.125);
+    const alone = make(false, true);
+    for (let k = 0; k < 6; k++) alone.step(grads());
+    expect(shared.globalStep).toBe(6);
+    expect(bytes(shared).equals(bytes(alone))).toBe(true);
+    const withoutDecay = make(false, false);
+    for (let k = 0; k < 6; k++) withoutDecay.step(grads());
+    expect(bytes(withoutDecay).equals(bytes(alone))).toBe(false); // the decay applied (no beta/gamma filter in groups)
+  });
+
   it('share() needs parameters on SharedArrayBuffers and learning rates that can cross threads', () => {
     expect(() => optimizer(model(false), false).share()).toThrow(ValueError);
     const [p] = model(true);
