@@ -59,6 +59,8 @@ async function runCase(c, dtype, centered, allThreads) {
     states.map((s) => s.moment),
     centered ? states.map((s) => s.meanGrad) : null,
     plan,
+    false,
+    new Int32Array(1),
   );
   const tensors = params.map((p, i) => ({ w: p.data, s: states[i].meanSquare, m: states[i].moment, mg: states[i].meanGrad }));
   const all = () => setNumThreads(allThreads);

@@ -25,13 +25,17 @@ export interface PlanLayout {
   centralize: number;
 }
 
-/** The native optimizer: registered buffers, one `step` call per optimizer step. */
+/**
+ * The native optimizer: registered buffers, one `step` call per optimizer step.
+ * `same`: the very array objects of the previous call, none detached (pointers reusable).
+ * `expected` (useLocking only): the step index whose values are in the plan; the binding claims
+ * it under the parameters' locks and returns false, changing nothing, when another step took it
+ * (the contract is stated once, at StepCounter in binding/napi/common.h). Otherwise true.
+ */
 export interface NativeOptimizer {
   readonly size: number;
-  /** `same`: the very array objects of the previous call, none detached (pointers reusable). */
-  /** With `claim`, it runs under the parameters' locks (useLocking) right before the update. */
-  step(grads: FloatArray[], same?: boolean, claim?: () => void): void;
-  stepAsync(grads: FloatArray[], same?: boolean): Promise<void>;
+  step(grads: FloatArray[], same?: boolean, expected?: number): boolean;
+  stepAsync(grads: FloatArray[], same?: boolean, expected?: number): Promise<boolean>;
   /** Benchmarks only: the same arrays streamed with trivial arithmetic (the memory-traffic limit). */
   streamBaseline(grads: FloatArray[]): void;
 }
@@ -42,9 +46,9 @@ export type DeviceBufferKind = 'param' | 'meanSquare' | 'moment' | 'meanGrad' | 
 /** The device optimizer (device: 'cuda'): parameters and state in device memory. */
 export interface CudaNativeOptimizer {
   readonly size: number;
-  /** `grads` null: the device gradient buffers already hold the gradients. */
-  step(grads: FloatArray[] | null, same?: boolean, claim?: () => void): void;
-  stepAsync(grads: FloatArray[] | null, same?: boolean): Promise<void>;
+  /** `grads` null: the device gradient buffers already hold the gradients; `expected` as above. */
+  step(grads: FloatArray[] | null, same?: boolean, expected?: number): boolean;
+  stepAsync(grads: FloatArray[] | null, same?: boolean, expected?: number): Promise<boolean>;
   upload(buffer: DeviceBufferKind, grads?: FloatArray[]): void;
   download(buffer: Exclude<DeviceBufferKind, 'grad'>): void;
   deviceBuffers(): Record<DeviceBufferKind, bigint>[];
@@ -66,7 +70,8 @@ export interface NativeBinding {
     moment: FloatArray[],
     meanGrad: FloatArray[] | null,
     plan: Float64Array,
-    useLocking?: boolean,
+    useLocking: boolean,
+    counter: Int32Array,
   ) => NativeOptimizer;
   simdLevel(): SimdLevel;
   supportedSimdLevels(): SimdLevel[];
@@ -85,6 +90,7 @@ export interface NativeBinding {
     plan: Float64Array,
     useLocking: boolean,
     syncParams: boolean,
+    counter: Int32Array,
   ) => CudaNativeOptimizer;
   /** Loads the device plugin at `path` (once per process); never throws. */
   cudaLoad(path: string): CudaLoadResult;

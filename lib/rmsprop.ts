@@ -127,7 +127,6 @@ export class RMSProp {
   private disposed = false;
   private readonly gradBuffers: FloatArray[];
   private readonly entries: readonly ParameterEntry[];
-  private readonly claimStepBound = () => this.claimStep();
   /** One view of each distinct state buffer, with its length, to notice a transferred buffer. */
   private readonly stateSentinels: readonly { view: FloatArray; length: number }[];
   /** Whether gradBuffers holds the same array objects as at the previous native call. */
@@ -219,10 +218,11 @@ export class RMSProp {
         this.plan,
         resolved.useLocking,
         resolved.parameterSync === 'step',
+        this.counter,
       );
       this.native = this.cuda;
     } else {
-      this.native = new binding.NativeOptimizer(...buffers, this.plan, resolved.useLocking);
+      this.native = new binding.NativeOptimizer(...buffers, this.plan, resolved.useLocking, this.counter);
     }
     this.gradBuffers = this.slots.map((s) => s.param.data);
     const sentinels = new Map<ArrayBufferLike, { view: FloatArray; length: number }>();
@@ -367,9 +367,17 @@ export class RMSProp {
     return this.enqueue(async () => {
       this.readGradients(gradients);
       this.beforeDeviceStep();
-      this.claimStep();
-      await this.native.stepAsync(this.gradBuffers, this.sameGradients);
-      return true as const;
+      if (!this.options.useLocking) {
+        this.claimStep();
+        await this.native.stepAsync(this.gradBuffers, this.sameGradients);
+        return true as const;
+      }
+      // As claimAndStep: values evaluated outside the locks, the index claimed under them.
+      for (;;) {
+        const k = Atomics.load(this.counter, 0);
+        this.writeStepValues(k);
+        if (await this.native.stepAsync(this.gradBuffers, this.sameGradients, k)) return true as const;
+      }
     });
   }
 
@@ -506,15 +514,23 @@ export class RMSProp {
     }
   }
 
-  // Claims the step index and runs the native step. With useLocking the index is claimed under
-  // the locks: steps of threads sharing these parameters then apply in the order of their indices.
-  // `grads` null (device gradients) only with the device optimizer.
+  // Claims the step index and runs the native step. With useLocking, the learning rates and
+  // weight decays of index k are evaluated first, outside any lock (a schedule may run any code,
+  // even step another optimizer over the same parameters), then the binding takes the locks and
+  // claims k there, or reports that another step took it: then again with the next index. So
+  // locked steps of optimizers sharing a global step (share()) apply in the order of their
+  // indices. The contract: StepCounter in binding/napi/common.h. `grads` null (device gradients)
+  // only with the device optimizer.
   private claimAndStep(native: Pick<CudaNativeOptimizer, 'step'>, grads: FloatArray[] | null, same: boolean): void {
-    if (this.options.useLocking) {
-      native.step(grads, same, this.claimStepBound);
-    } else {
+    if (!this.options.useLocking) {
       this.claimStep();
       native.step(grads, same);
+      return;
+    }
+    for (;;) {
+      const k = Atomics.load(this.counter, 0);
+      this.writeStepValues(k);
+      if (native.step(grads, same, k)) return;
     }
   }
 

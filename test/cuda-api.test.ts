@@ -47,7 +47,7 @@ describe('the plugin loader', () => {
   it('a CudaOptimizer over a bad plugin throws an Error, not a crash', () => {
     const p = new Float32Array(3);
     const plan = new Float64Array(binding.planLayout.headerSize + binding.planLayout.tensorStride);
-    expect(() => new binding.CudaOptimizer(MISSING, [p], [p.slice()], [p.slice()], null, plan, false, true)).toThrow(
+    expect(() => new binding.CudaOptimizer(MISSING, [p], [p.slice()], [p.slice()], null, plan, false, true, new Int32Array(1))).toThrow(
       /cannot load the CUDA plugin/,
     );
   });

@@ -1,4 +1,5 @@
 /** useLocking, share() / fromShared() across worker threads. */
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
@@ -69,6 +70,10 @@ describe('share() and fromShared()', () => {
     await fourWorkers(true, [false, false, false, false]);
   });
 
+  it('4 workers × 25 async steps with useLocking and a schedule equal 100 steps in one thread, bit for bit (indices claimed under the locks)', async () => {
+    await fourWorkers(true, [true, true, true, true]);
+  });
+
   it('4 workers × 25 sync and async steps with useLocking and fixed rates equal 100 steps in one thread', async () => {
     await fourWorkers(false, [false, true, false, true]);
   });
@@ -126,6 +131,28 @@ describe('share() and fromShared()', () => {
     const withoutDecay = make(false, false);
     for (let k = 0; k < 6; k++) withoutDecay.step(grads());
     expect(bytes(withoutDecay).equals(bytes(alone))).toBe(false); // the decay applied (no beta/gamma filter in groups)
+  });
+
+  it('useLocking: a learning-rate schedule that steps another optimizer over the same parameter does not deadlock', () => {
+    // The schedule runs before the locks are taken. Before, it ran under them, and the inner
+    // step waited forever for the lock its own thread held: a child process, so a hang fails
+    // this test on its own bound instead of hanging the suite.
+    const script = `
+      const { Parameter, RMSProp } = require(${JSON.stringify(root)});
+      const w = new Parameter(new Float32Array(4).fill(1), 'w');
+      const inner = new RMSProp([w], { useLocking: true });
+      const lr = (k) => { inner.step([new Float32Array(4).fill(0.5)]); return 0.01; };
+      const outer = new RMSProp([w], { useLocking: true, learningRate: lr });
+      (async () => {
+        outer.step([new Float32Array(4).fill(0.1)]);
+        await outer.stepAsync([new Float32Array(4).fill(0.1)]);
+        process.stdout.write(JSON.stringify({ outer: outer.globalStep, inner: inner.globalStep, w: w.data[0] }));
+      })();`;
+    const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+    const got = JSON.parse(out) as { outer: number; inner: number; w: number };
+    expect(got.outer).toBe(2);
+    expect(got.inner).toBe(2);
+    expect(got.w).toBeLessThan(1);
   });
 
   it('share() needs parameters on SharedArrayBuffers and learning rates that can cross threads', () => {

@@ -21,10 +21,11 @@ namespace {
 
 using core::DType;
 
-// new NativeOptimizer(params, meanSquare, moment, meanGrad | null, plan, useLocking?)
+// new NativeOptimizer(params, meanSquare, moment, meanGrad | null, plan, useLocking, counter)
 // Registers the parameters and their state once; holds references so none is collected while
 // this object lives. Every array is float32 or float64 and a tensor's buffers share its dtype
-// and length. The plan already holds each tensor's flags and slices.
+// and length. The plan already holds each tensor's flags and slices. `counter`: the global step
+// (an Int32Array; see StepCounter in common.h for who claims the step index).
 class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -42,6 +43,8 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
     const double* plan = plan_arg(info[4], tensors.size());
     keep(info[4]);
     locks_ = locks_arg(info[5], tensors);
+    counter_.read(info[6]);
+    keep(info[6]);
     step_ = std::make_unique<core::MultiTensorStep>(std::move(tensors), plan, centered);
   }
 
@@ -56,20 +59,14 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
     grads_.read(value, same, step_->size(), [this](std::size_t i) -> const core::TensorSlot& { return step_->tensor(i); });
   }
 
-  // step(grads, same?, claim?): one gradient per registered tensor, same dtype and length;
-  // updates in place. With `claim` (a function) and useLocking, claim() runs while every
-  // parameter's lock is held, right before the update, so that the step index it claims and the
-  // update it sets up apply atomically with respect to every other optimizer of the process.
+  // step(grads, same?, expected?): one gradient per registered tensor, same dtype and length;
+  // updates in place, under every parameter's lock when useLocking. With `expected` (a step
+  // index) it claims that index under the locks first and returns false, changing nothing, when
+  // another step took it (see StepCounter); else true.
   Napi::Value Step(const Napi::CallbackInfo& info) {
     read_grads(info[0], info[1]);
-    if (info[2].IsFunction()) {
-      const core::ScopedLocks held(locks_.get());
-      info[2].As<Napi::Function>().Call({});  // a JS exception propagates; the locks are released
-      step_->run(active_kernels(), grads_.data());
-      return info.Env().Undefined();
-    }
-    run_step(active_kernels());
-    return info.Env().Undefined();
+    const std::optional<std::int32_t> expected = expected_index_arg(info[2]);
+    return Napi::Boolean::New(info.Env(), run_step(active_kernels(), expected));
   }
 
   // streamBaseline(grads): for benchmarks only. Streams the same arrays as step (same chunks and
@@ -80,22 +77,24 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
     return info.Env().Undefined();
   }
 
-  // stepAsync(grads): the same work on a libuv thread; resolves with undefined. The grads array
-  // (and so its typed arrays) stays referenced until then; a second call before it settles throws.
+  // stepAsync(grads, same?, expected?): the same work on a libuv thread; resolves with what step
+  // returns. The grads array (and so its typed arrays) stays referenced until then; a second
+  // call before it settles throws.
   Napi::Value StepAsync(const Napi::CallbackInfo& info);
 
   Napi::Value Size(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(step_->size()));
   }
 
-  // Runs the step, under every parameter's lock when useLocking (taken in one global order).
-  void run_step(const KernelTable& kernels) {
-    const core::ScopedLocks held(locks_.get());
-    step_->run(kernels, grads_.data());
+  // Runs the step, under every parameter's lock when useLocking (taken in one global order),
+  // claiming `expected` first when given; false when that index was taken.
+  bool run_step(const KernelTable& kernels, std::optional<std::int32_t> expected = std::nullopt) {
+    return locked_step(locks_.get(), counter_, expected, [&] { step_->run(kernels, grads_.data()); });
   }
 
   std::unique_ptr<core::MultiTensorStep> step_;
   std::unique_ptr<core::ParameterLocks> locks_;  // null unless useLocking
+  StepCounter counter_;
   GradientReader grads_;
   std::vector<Napi::ObjectReference> keep_alive_;
   bool in_flight_ = false;  // an asynchronous step is running
@@ -103,8 +102,10 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
 
 Napi::Value NativeOptimizer::StepAsync(const Napi::CallbackInfo& info) {
   read_grads(info[0], info[1]);
+  const std::optional<std::int32_t> expected = expected_index_arg(info[2]);
   const KernelTable* kernels = &active_kernels();
-  return queue_async_step(info.Env(), this, info[0], &in_flight_, [this, kernels] { run_step(*kernels); });
+  return queue_async_step(info.Env(), this, info[0], &in_flight_,
+                          [this, kernels, expected] { return run_step(*kernels, expected); });
 }
 
 Napi::Value NumThreads(const Napi::CallbackInfo& info) {

@@ -10,8 +10,12 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+#if defined(_MSC_VER)
+#include <intrin.h>
+#endif
 
 #include "../core/lock_registry.h"
 #include "../core/multi_tensor_step.h"
@@ -116,15 +120,72 @@ inline std::unique_ptr<core::ParameterLocks> locks_arg(const Napi::Value& value,
   return std::make_unique<core::ParameterLocks>(std::move(keys));
 }
 
-// Runs `work` on a libuv thread and settles the returned promise with undefined (or rejects it
-// with the message of what `work` threw). Meanwhile the optimizer `owner` (an ObjectWrap) and
+// The global step counter: the facade's Int32Array of length 1 (on a SharedArrayBuffer when the
+// optimizer can be shared, so every thread's optimizer over the same parameters sees one counter).
+//
+// The step-index contract with the facade (lib/rmsprop.ts, claimAndStep): without useLocking the
+// facade claims index k itself (a compare-and-swap k -> k + 1) before calling step. With
+// useLocking the facade evaluates the learning rates and weight decays of k first, outside any
+// lock (they may run user code, which may step another optimizer over the same parameters), and
+// passes k; the binding takes the parameters' locks, claims k by the same compare-and-swap and
+// applies the step, or, when another thread claimed k first, releases the locks having changed
+// nothing and reports false so that the facade evaluates the next index and tries again. So
+// locked steps of optimizers sharing one counter apply in the order of their indices.
+class StepCounter {
+ public:
+  void read(const Napi::Value& value) {
+    bool is_typed_array = false;
+    napi_typedarray_type type;
+    std::size_t length = 0;
+    void* data = nullptr;
+    if (napi_is_typedarray(value.Env(), value, &is_typed_array) != napi_ok || !is_typed_array ||
+        napi_get_typedarray_info(value.Env(), value, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+        type != napi_int32_array || length < 1) {
+      throw Napi::TypeError::New(value.Env(), "counter must be an Int32Array of length 1");
+    }
+    data_ = static_cast<std::int32_t*>(data);
+  }
+
+  // Claims index `expected` (counter: expected -> expected + 1); false when it is no longer current.
+  bool claim(std::int32_t expected) const {
+#if defined(_MSC_VER)
+    return _InterlockedCompareExchange(reinterpret_cast<volatile long*>(data_), expected + 1, expected) == expected;
+#else
+    return __atomic_compare_exchange_n(data_, &expected, expected + 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+#endif
+  }
+
+ private:
+  std::int32_t* data_ = nullptr;
+};
+
+// The index a locked step claims: a number argument, else none (the facade has claimed it).
+inline std::optional<std::int32_t> expected_index_arg(const Napi::Value& value) {
+  if (value.IsEmpty() || value.IsUndefined()) return std::nullopt;
+  if (!value.IsNumber()) throw Napi::TypeError::New(value.Env(), "expected index must be a number");
+  return value.As<Napi::Number>().Int32Value();
+}
+
+// One step under `locks` (null: none): claims `expected` when given (see StepCounter) and runs
+// `work`; returns false, having run nothing, when the index was taken by another step.
+template <class Work>
+bool locked_step(core::ParameterLocks* locks, const StepCounter& counter, std::optional<std::int32_t> expected,
+                 Work&& work) {
+  const core::ScopedLocks held(locks);
+  if (expected && !counter.claim(*expected)) return false;
+  work();
+  return true;
+}
+
+// Runs `work` on a libuv thread and settles the returned promise with what it returns (or rejects
+// it with the message of what `work` threw). Meanwhile the optimizer `owner` (an ObjectWrap) and
 // `keep` (the gradients array, if an object) stay referenced and `*in_flight` is true.
 template <class Owner>
 Napi::Promise queue_async_step(Napi::Env env, Owner* owner, const Napi::Value& keep, bool* in_flight,
-                               std::function<void()> work) {
+                               std::function<bool()> work) {
   class Worker : public Napi::AsyncWorker {
    public:
-    Worker(Napi::Env env, Owner* owner, const Napi::Value& keep, bool* in_flight, std::function<void()> work)
+    Worker(Napi::Env env, Owner* owner, const Napi::Value& keep, bool* in_flight, std::function<bool()> work)
         : Napi::AsyncWorker(env, "rmsprop:stepAsync"),
           owner_(owner),
           in_flight_(in_flight),
@@ -143,12 +204,12 @@ Napi::Promise queue_async_step(Napi::Env env, Owner* owner, const Napi::Value& k
    protected:
     void Execute() override {
       try {
-        work_();
+        applied_ = work_();
       } catch (const std::exception& e) {
         SetError(e.what());
       }
     }
-    void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+    void OnOK() override { deferred_.Resolve(Napi::Boolean::New(Env(), applied_)); }
     void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 
    private:
@@ -156,7 +217,8 @@ Napi::Promise queue_async_step(Napi::Env env, Owner* owner, const Napi::Value& k
     bool* in_flight_;
     Napi::Promise::Deferred deferred_;
     Napi::ObjectReference keep_;
-    std::function<void()> work_;
+    std::function<bool()> work_;
+    bool applied_ = false;
   };
   auto* worker = new Worker(env, owner, keep, in_flight, std::move(work));
   const Napi::Promise promise = worker->Promise();

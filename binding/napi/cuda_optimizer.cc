@@ -27,7 +27,7 @@ Buffer buffer_arg(const Napi::Value& value) {
 }
 
 // Runs `work`, turning a device failure (core::DeviceError, or running out of host memory) into
-// a JS Error with its message; a JS exception (from the claim callback) passes through as it is.
+// a JS Error with its message.
 template <class Work>
 void on_device(Napi::Env env, Work&& work) {
   try {
@@ -39,10 +39,11 @@ void on_device(Napi::Env env, Work&& work) {
   }
 }
 
-// new CudaOptimizer(pluginPath, params, meanSquare, moment, meanGrad | null, plan, useLocking, syncParams)
+// new CudaOptimizer(pluginPath, params, meanSquare, moment, meanGrad | null, plan, useLocking, syncParams, counter)
 // Parameters and state move to the device; the registered host arrays are the host side of
 // every transfer. With syncParams, every step uploads the host parameters first and writes the
-// updated ones back (the host arrays stay the truth, as on the CPU).
+// updated ones back (the host arrays stay the truth, as on the CPU). `counter`: the global step
+// (see StepCounter in common.h).
 class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -69,6 +70,8 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
     keep(info[5]);
     locks_ = locks_arg(info[6], tensors);
     sync_params_ = info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
+    counter_.read(info[8]);
+    keep(info[8]);
     on_device(env, [&] { step_ = std::make_unique<core::DeviceStep>(*plugin, std::move(tensors), plan, centered); });
   }
 
@@ -87,24 +90,23 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
     return grads_.data();
   }
 
-  // The device step, under every parameter's lock when useLocking; `claim` (JS) runs inside the
-  // locks. Throws core::DeviceError.
-  void run_step(const void* const* grads, const Napi::Function* claim = nullptr) {
-    const core::ScopedLocks held(locks_.get());
-    if (claim) claim->Call({});  // a JS exception propagates; the locks are released
-    step_->step(grads, sync_params_, sync_params_);
+  // The device step, under every parameter's lock when useLocking, claiming `expected` first
+  // when given; false when that index was taken (see StepCounter). Throws core::DeviceError.
+  bool run_step(const void* const* grads, std::optional<std::int32_t> expected) {
+    return locked_step(locks_.get(), counter_, expected, [&] { step_->step(grads, sync_params_, sync_params_); });
   }
 
-  // step(grads | null, same?, claim?)
+  // step(grads | null, same?, expected?): true when applied (see NativeOptimizer's step).
   Napi::Value Step(const Napi::CallbackInfo& info) {
     assert_idle(info.Env());
     const void* const* grads = read_grads(info[0], info[1]);
-    const Napi::Function claim = info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
-    on_device(info.Env(), [&] { run_step(grads, claim.IsEmpty() ? nullptr : &claim); });
-    return info.Env().Undefined();
+    const std::optional<std::int32_t> expected = expected_index_arg(info[2]);
+    bool applied = false;
+    on_device(info.Env(), [&] { applied = run_step(grads, expected); });
+    return Napi::Boolean::New(info.Env(), applied);
   }
 
-  // stepAsync(grads | null, same?): the same on a libuv thread; resolves with undefined.
+  // stepAsync(grads | null, same?, expected?): the same on a libuv thread; resolves with it.
   Napi::Value StepAsync(const Napi::CallbackInfo& info);
 
   // upload(buffer, grads?): host -> device for one kind of buffer of every tensor.
@@ -156,6 +158,7 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
 
   std::unique_ptr<core::DeviceStep> step_;
   std::unique_ptr<core::ParameterLocks> locks_;  // null unless useLocking
+  StepCounter counter_;
   GradientReader grads_;
   std::vector<Napi::ObjectReference> keep_alive_;
   bool sync_params_ = false;
@@ -165,7 +168,9 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
 Napi::Value CudaOptimizer::StepAsync(const Napi::CallbackInfo& info) {
   assert_idle(info.Env());
   const void* const* grads = read_grads(info[0], info[1]);
-  return queue_async_step(info.Env(), this, info[0], &in_flight_, [this, grads] { run_step(grads); });
+  const std::optional<std::int32_t> expected = expected_index_arg(info[2]);
+  return queue_async_step(info.Env(), this, info[0], &in_flight_,
+                          [this, grads, expected] { return run_step(grads, expected); });
 }
 
 }  // namespace
