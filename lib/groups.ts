@@ -2,7 +2,7 @@
  * Reading `params`: a list of Parameters, or of parameter groups (MindSpore's group params)
  * `{ params, lr?, weightDecay?, gradCentralization? }` with at most one `{ orderParams }`.
  * The result is one entry per parameter, in update order, with its learning rate, weight decay
- * and centralization flag resolved (semantics.md §4 step 1–2).
+ * and centralization flag resolved (docs/semantics.md §4 step 1–2).
  */
 import { boolean } from './checks';
 import { typeError, valueError } from './errors';
@@ -61,7 +61,7 @@ function appliesWeightDecay(weightDecay: StepValue): boolean {
   return isDynamic(weightDecay) || (weightDecay.kind === 'fixed' && weightDecay.value > 0);
 }
 
-// Without groups, weight decay skips names containing 'beta' or 'gamma' (semantics.md §4.1).
+// Without groups, weight decay skips names containing 'beta' or 'gamma' (docs/semantics.md §4 step 1).
 function decaysByName(name: string): boolean {
   return !name.includes('beta') && !name.includes('gamma');
 }

@@ -519,7 +519,7 @@ export class RMSProp {
   // even step another optimizer over the same parameters), then the binding takes the locks and
   // claims k there, or reports that another step took it: then again with the next index. So
   // locked steps of optimizers sharing a global step (share()) apply in the order of their
-  // indices. The contract: StepCounter in binding/napi/common.h. `grads` null (device gradients)
+  // indices (docs/semantics.md §8; StepCounter in binding/napi/common.h). `grads` null (device gradients)
   // only with the device optimizer.
   private claimAndStep(native: Pick<CudaNativeOptimizer, 'step'>, grads: FloatArray[] | null, same: boolean): void {
     if (!this.options.useLocking) {

@@ -2,7 +2,7 @@
  * The tests of `device: 'cuda'` through the public API, run against whichever device plugin the
  * calling test file set up: the host emulator (cuda-emulated.test.ts, everywhere) or the CUDA
  * plugin on a GPU (cuda-gpu.test.ts, skipped without one). Numbers are judged against the
- * float64 reference (semantics.md §2) and the CPU optimizer; the memory model (parameter sync,
+ * float64 reference (docs/semantics.md §2) and the CPU optimizer; the memory model (parameter sync,
  * state views, checkpoints, device buffers) against what the CPU does.
  */
 import fs from 'node:fs';

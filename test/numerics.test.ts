@@ -1,5 +1,5 @@
 /**
- * The native step against the float64 reference of semantics.md, on every SIMD level this
+ * The native step against the float64 reference of docs/semantics.md, on every SIMD level this
  * machine supports: every vector width and tail, odd subarray offsets, float32 and float64,
  * plain and centered, with and without momentum, weight decay and loss scale, multi-step.
  */

@@ -1,6 +1,6 @@
 /**
- * An independent float64 implementation of semantics.md §1–§4 (one step, one parameter), used
- * to judge the native kernels, plus the tolerance rule of semantics.md §2.
+ * An independent float64 implementation of docs/semantics.md §1–§4 (one step, one parameter), used
+ * to judge the native kernels, plus the tolerance rule of docs/semantics.md §2.
  */
 // Builtins read once: inside jest's vm context every lookup of a global such as `Math` goes
 // through an interceptor and costs ~200 ns, which would dominate million-element checks.
@@ -35,7 +35,7 @@ export interface Expected {
   meanSquare: Float64Array;
   moment: Float64Array;
   meanGrad?: Float64Array;
-  /** Allowed absolute error of each value (semantics.md §2). */
+  /** Allowed absolute error of each value (docs/semantics.md §2). */
   tol: { param: Float64Array; meanSquare: Float64Array; moment: Float64Array; meanGrad?: Float64Array };
 }
 
@@ -62,7 +62,7 @@ export function referenceStep(dtype: Dtype, h: Hyper, before: StateValues, grad:
     out.meanGrad = new Float64Array(n);
     out.tol.meanGrad = new Float64Array(n);
   }
-  // Centralization: the mean of each slice of the decayed gradient (semantics.md §4 step 2).
+  // Centralization: the mean of each slice of the decayed gradient (docs/semantics.md §4 step 2).
   const sliceSize = h.centralizeSlices ? n / h.centralizeSlices : n;
   const shift = new Float64Array(n);
   if (h.centralizeSlices) {

@@ -35,7 +35,7 @@ describe('MindSpore schedule vectors', () => {
   });
 });
 
-// Independent float64 statements of semantics.md §5 (the classes compute in float32).
+// Independent float64 statements of docs/semantics.md §5 (the classes compute in float32).
 const reference: [string, LearningRateSchedule, (step: number) => number][] = [
   ['ExponentialDecayLR', new ExponentialDecayLR(0.1, 0.9, 4), (k) => 0.1 * 0.9 ** (k / 4)],
   ['ExponentialDecayLR stair', new ExponentialDecayLR(0.1, 0.9, 4, true), (k) => 0.1 * 0.9 ** Math.floor(k / 4)],

@@ -1,4 +1,4 @@
-// Gradient centralization (semantics.md §4 step 2): the mean of one slice of the decayed gradient.
+// Gradient centralization (docs/semantics.md §4 step 2): the mean of one slice of the decayed gradient.
 #pragma once
 #include <cstddef>
 

@@ -10,7 +10,7 @@
 namespace rmsprop::core {
 namespace {
 
-// Rounds the plan's float64 hyper-parameters to the tensor's precision (semantics.md §2).
+// Rounds the plan's float64 hyper-parameters to the tensor's precision (docs/semantics.md §2).
 template <class T>
 TensorScalars<T> scalars_for(const double* plan_data, const double* tensor) {
   TensorScalars<T> k;

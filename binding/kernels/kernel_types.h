@@ -15,7 +15,7 @@ struct TensorBuffers {
   std::size_t size;
 };
 
-// Hyper-parameters of one tensor's update, each rounded to T (semantics.md §2).
+// Hyper-parameters of one tensor's update, each rounded to T (docs/semantics.md §2).
 template <class T>
 struct TensorScalars {
   T decay;

@@ -22,7 +22,7 @@ struct Avx2F32 {
   static V madd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V sqrt(V a) { return _mm256_sqrt_ps(a); }
   // a/√x as a·r with r = rsqrt(x) (12 bits) refined by one Newton step (~23 bits): well inside
-  // semantics.md §2 and without the slow divide and square root. Lanes outside the normal range
+  // docs/semantics.md §2 and without the slow divide and square root. Lanes outside the normal range
   // (0, ∞), NaN, denormals) take the exact path, for the whole register, so edge values
   // (the centered guard, overflow) behave exactly as in the scalar kernels.
   static V over_sqrt(V a, V x) {

@@ -22,7 +22,7 @@ struct Avx512F32 {
   static V madd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V sqrt(V a) { return _mm512_sqrt_ps(a); }
   // a/√x as a·r with r = rsqrt14(x) (14 bits) refined by one Newton step (~28 bits), within
-  // semantics.md §2 and without the slow divide and square root. Registers with a lane outside
+  // docs/semantics.md §2 and without the slow divide and square root. Registers with a lane outside
   // the normal range [FLT_MIN, FLT_MAX] (the centered guard, NaN, overflow, denormals) take the
   // exact path, so edge values behave exactly as in the scalar kernels.
   static V over_sqrt(V a, V x) {
@@ -53,7 +53,7 @@ struct Avx512F64 {
   static V madd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V sqrt(V a) { return _mm512_sqrt_pd(a); }
   // As for float32, with two Newton steps from 14 bits (~56 bits before rounding), within the
-  // 1e-12 of semantics.md §2; the exact path for lanes outside [DBL_MIN, DBL_MAX].
+  // 1e-12 of docs/semantics.md §2; the exact path for lanes outside [DBL_MIN, DBL_MAX].
   static V over_sqrt(V a, V x) {
     const __mmask8 in_range = _mm512_cmp_pd_mask(x, _mm512_set1_pd(2.2250738585072014e-308), _CMP_GE_OQ) &
                               _mm512_cmp_pd_mask(x, _mm512_set1_pd(1.7976931348623157e+308), _CMP_LE_OQ);

@@ -1,4 +1,4 @@
-// The per-element RMSProp update of semantics.md, written once.
+// The per-element RMSProp update of docs/semantics.md, written once.
 //
 //   g ← (g + wd·w − c) · (1/L)                weight decay (where it applies), gradient
 //                                             centralization (c: the slice mean, else 0), unscale
@@ -13,7 +13,7 @@
 // `Ops` supplies the arithmetic of one lane type: a scalar (float, double) or a SIMD register:
 // add, sub, mul, madd(a, b, c) = a·b + c (fused where the instruction set has FMA),
 // over_sqrt(a, x) = a / √x (exactly, or through a refined reciprocal square root within the
-// tolerance of semantics.md §2), positive(x) = the mask of x > 0, select(mask, a, b).
+// tolerance of docs/semantics.md §2), positive(x) = the mask of x > 0, select(mask, a, b).
 // Every instruction-set file (and the CUDA file) instantiates these templates with an Ops type
 // declared in its own anonymous namespace, so each instantiation has internal linkage and the
 // linker can never pick code compiled for one instruction set to serve another (the ODR trap

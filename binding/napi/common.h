@@ -123,14 +123,15 @@ inline std::unique_ptr<core::ParameterLocks> locks_arg(const Napi::Value& value,
 // The global step counter: the facade's Int32Array of length 1 (on a SharedArrayBuffer when the
 // optimizer can be shared, so every thread's optimizer over the same parameters sees one counter).
 //
-// The step-index contract with the facade (lib/rmsprop.ts, claimAndStep): without useLocking the
-// facade claims index k itself (a compare-and-swap k -> k + 1) before calling step. With
-// useLocking the facade evaluates the learning rates and weight decays of k first, outside any
-// lock (they may run user code, which may step another optimizer over the same parameters), and
-// passes k; the binding takes the parameters' locks, claims k by the same compare-and-swap and
-// applies the step, or, when another thread claimed k first, releases the locks having changed
-// nothing and reports false so that the facade evaluates the next index and tries again. So
-// locked steps of optimizers sharing one counter apply in the order of their indices.
+// The step-index contract with the facade (docs/semantics.md §8; lib/rmsprop.ts, claimAndStep),
+// stated here once: without useLocking the facade claims index k itself (a compare-and-swap
+// k -> k + 1) before calling step. With useLocking the facade evaluates the learning rates and
+// weight decays of k first, outside any lock (they may run user code, which may step another
+// optimizer over the same parameters), and passes k; the binding takes the parameters' locks,
+// claims k by the same compare-and-swap and applies the step, or, when another thread claimed k
+// first, releases the locks having changed nothing and reports false so that the facade
+// evaluates the next index and tries again. So locked steps of optimizers sharing one counter
+// apply in the order of their indices.
 class StepCounter {
  public:
   void read(const Napi::Value& value) {

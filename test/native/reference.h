@@ -1,4 +1,4 @@
-// A float64 reference of one RMSProp step of one tensor (semantics.md §1–§4), shared by the
+// A float64 reference of one RMSProp step of one tensor (docs/semantics.md §1–§4), shared by the
 // native test programs (the CPU kernels' and the device plugins'). It checks every output
 // (parameter, mean square, moment, mean gradient) within `tol` relative to the magnitudes
 // involved, and prints the first few mismatches.
