@@ -12,49 +12,87 @@
 
 using namespace rmsprop::cuda_kernels;
 
-// A stream with its launch tables: built in page-locked host memory, copied with one
-// asynchronous copy per step, both buffers grown as needed and reused.
-struct rmsprop_cuda_queue_s {
-  cudaStream_t stream = nullptr;
-  cudaEvent_t tables_sent = nullptr;  // the last table copy has left the host buffer
-  bool tables_pending = false;
+// The launch tables of one dtype: built in page-locked host memory and copied to the device
+// with one asynchronous copy, both buffers grown as needed and reused. Rebuilt and copied only
+// when the step's tensor records differ from those the device copy was built from: the steps of
+// a run with fixed learning rates and weight decays send the same records every time, and then
+// a step is its launches alone (no host work, no copy, no wait for the previous copy).
+struct TableCache {
+  rmsprop::cuda_kernels::LaunchTables tables;
+  std::vector<rmsprop_cuda_tensor> built_from;
+  bool valid = false;         // the device buffer holds the tables of built_from
+  cudaEvent_t sent = nullptr;  // the last table copy has left the host buffer
+  bool pending = false;
   char* host = nullptr;
   char* device = nullptr;
   size_t capacity = 0;
-  LaunchTables tables;
+};
+
+// A stream with a table cache per dtype.
+struct rmsprop_cuda_queue_s {
+  cudaStream_t stream = nullptr;
+  TableCache cache[2];  // [0] float32, [1] float64
 };
 
 namespace {
 
+bool same_record(const rmsprop_cuda_tensor& a, const rmsprop_cuda_tensor& b) {
+  return a.param == b.param && a.mean_square == b.mean_square && a.moment == b.moment &&
+         a.mean_grad == b.mean_grad && a.grad == b.grad && a.size == b.size && a.slices == b.slices &&
+         a.lr == b.lr && a.weight_decay == b.weight_decay && a.apply_weight_decay == b.apply_weight_decay;
+}
+
+bool same_records(const std::vector<rmsprop_cuda_tensor>& cached, const rmsprop_cuda_tensor* tensors, size_t count) {
+  if (cached.size() != count) return false;
+  for (size_t i = 0; i < count; ++i) {
+    if (!same_record(cached[i], tensors[i])) return false;
+  }
+  return true;
+}
+
+// Builds and sends the tables of `tensors` to the device buffer of `c`.
+int send_tables(cudaStream_t stream, TableCache& c, const rmsprop_cuda_tensor* tensors, size_t count) {
+  c.valid = false;
+  LaunchTables& tables = c.tables;
+  tables.build(tensors, count);
+  if (tables.chunks.empty()) return 0;
+  // The host buffer may still be the source of the previous table copy.
+  if (c.pending) {
+    if (cudaError_t e = cudaEventSynchronize(c.sent)) return e;
+    c.pending = false;
+  }
+  const size_t total = tables.total();
+  if (c.capacity < total) {
+    // The device buffer may still be read by an earlier launch of this stream.
+    if (cudaError_t e = cudaStreamSynchronize(stream)) return e;
+    cudaFreeHost(c.host);
+    cudaFree(c.device);
+    c.host = nullptr;
+    c.device = nullptr;
+    c.capacity = 0;
+    if (cudaError_t e = cudaMallocHost(reinterpret_cast<void**>(&c.host), total)) return e;
+    if (cudaError_t e = cudaMalloc(reinterpret_cast<void**>(&c.device), total)) return e;
+    c.capacity = total;
+  }
+  tables.pack(c.host);
+  if (cudaError_t e = cudaMemcpyAsync(c.device, c.host, tables.sent(), cudaMemcpyHostToDevice, stream)) return e;
+  if (cudaError_t e = cudaEventRecord(c.sent, stream)) return e;
+  c.pending = true;
+  c.built_from.assign(tensors, tensors + count);
+  c.valid = true;
+  return 0;
+}
+
 template <class T>
 int enqueue_step(rmsprop_cuda_queue q, const rmsprop_cuda_tensor* tensors, size_t count,
                  const rmsprop_cuda_step_config& config) {
-  LaunchTables& tables = q->tables;
-  tables.build(tensors, count);
+  TableCache& c = q->cache[sizeof(T) == 8 ? 1 : 0];
+  if (!c.valid || !same_records(c.built_from, tensors, count)) {
+    if (int e = send_tables(q->stream, c, tensors, count)) return e;
+  }
+  const LaunchTables& tables = c.tables;
   if (tables.chunks.empty()) return 0;
-  // The host buffer may still be the source of the previous step's table copy.
-  if (q->tables_pending) {
-    if (cudaError_t e = cudaEventSynchronize(q->tables_sent)) return e;
-    q->tables_pending = false;
-  }
-  const size_t total = tables.total();
-  if (q->capacity < total) {
-    // The device buffer may still be read by an earlier launch of this stream.
-    if (cudaError_t e = cudaStreamSynchronize(q->stream)) return e;
-    cudaFreeHost(q->host);
-    cudaFree(q->device);
-    q->host = nullptr;
-    q->device = nullptr;
-    q->capacity = 0;
-    if (cudaError_t e = cudaMallocHost(reinterpret_cast<void**>(&q->host), total)) return e;
-    if (cudaError_t e = cudaMalloc(reinterpret_cast<void**>(&q->device), total)) return e;
-    q->capacity = total;
-  }
-  tables.pack(q->host);
-  if (cudaError_t e = cudaMemcpyAsync(q->device, q->host, tables.sent(), cudaMemcpyHostToDevice, q->stream)) return e;
-  if (cudaError_t e = cudaEventRecord(q->tables_sent, q->stream)) return e;
-  q->tables_pending = true;
-  const LaunchTables::Views d = tables.views(q->device);
+  const LaunchTables::Views d = tables.views(c.device);
   if (!tables.slice_index.empty()) {
     slice_means<T><<<static_cast<unsigned>(tables.slice_index.size()), kThreads, 0, q->stream>>>(
         d.tensors, d.slice_tensor, d.slice_index, d.means);
@@ -110,8 +148,13 @@ extern "C" int rmsprop_cuda_queue_create(rmsprop_cuda_queue* out) {
   auto* q = new (std::nothrow) rmsprop_cuda_queue_s();
   if (q == nullptr) return cudaErrorMemoryAllocation;
   cudaError_t e = cudaStreamCreateWithFlags(&q->stream, cudaStreamNonBlocking);
-  if (e == cudaSuccess) e = cudaEventCreateWithFlags(&q->tables_sent, cudaEventDisableTiming);
+  for (TableCache& c : q->cache) {
+    if (e == cudaSuccess) e = cudaEventCreateWithFlags(&c.sent, cudaEventDisableTiming);
+  }
   if (e != cudaSuccess) {
+    for (TableCache& c : q->cache) {
+      if (c.sent) cudaEventDestroy(c.sent);
+    }
     if (q->stream) cudaStreamDestroy(q->stream);
     delete q;
     return e;
@@ -123,9 +166,11 @@ extern "C" int rmsprop_cuda_queue_create(rmsprop_cuda_queue* out) {
 extern "C" int rmsprop_cuda_queue_destroy(rmsprop_cuda_queue q) {
   if (q == nullptr) return 0;
   const cudaError_t e = cudaStreamSynchronize(q->stream);
-  cudaFreeHost(q->host);
-  cudaFree(q->device);
-  cudaEventDestroy(q->tables_sent);
+  for (TableCache& c : q->cache) {
+    cudaFreeHost(c.host);
+    cudaFree(c.device);
+    cudaEventDestroy(c.sent);
+  }
   cudaStreamDestroy(q->stream);
   delete q;
   return e;

@@ -103,8 +103,10 @@ void test_steps(rmsprop_cuda_queue q, bool centered) {
     tensors.push_back(t);
   }
   const rmsprop_cuda_step_config config{decay, momentum, epsilon, inv, centered ? 1 : 0, sizeof(T) == 8 ? 1 : 0};
-  // Two steps enqueued back to back and one synchronize; the values after step 1 copied between.
-  std::vector<Host<T>> after1 = host, after2 = host;
+  // Four steps enqueued back to back and one synchronize, the values copied after each: step 2
+  // with other learning rates than step 1 (new tables), step 3 with the very same records as
+  // step 2 (the plugin may reuse its tables), step 4 with step 1's again.
+  std::vector<Host<T>> after1 = host, after2 = host, after3 = host, after4 = host;
   auto download = [&](std::vector<Host<T>>& into) {
     for (size_t k = 0; k < host.size(); ++k) {
       const size_t bytes = host[k].w.size() * sizeof(T);
@@ -119,6 +121,12 @@ void test_steps(rmsprop_cuda_queue q, bool centered) {
   for (rmsprop_cuda_tensor& t : tensors) t.lr *= 0.5;  // the table was copied: step 1 keeps its lr
   OK(plugin->step_async(q, tensors.data(), tensors.size(), &config));
   download(after2);
+  OK(plugin->step_async(q, tensors.data(), tensors.size(), &config));
+  download(after3);
+  for (rmsprop_cuda_tensor& t : tensors) t.lr *= 2;
+  OK(plugin->step_async(q, tensors.data(), tensors.size(), &config));
+  download(after4);
+  for (rmsprop_cuda_tensor& t : tensors) t.lr *= 0.5;
   OK(plugin->synchronize(q));
   for (size_t k = 0; k < host.size(); ++k) {
     const Host<T>& h = host[k];
@@ -133,8 +141,15 @@ void test_steps(rmsprop_cuda_queue q, bool centered) {
     const std::string what2 = std::string(name) + " step 2 tensor " + std::to_string(k);
     bad = rmsprop::testing::reference_mismatches(values(after1[k]), h.g.data(), h.w.size(), hyper, values(after2[k]), what2.c_str());
     CHECK(bad == 0, "%s: %zu mismatches", what2.c_str(), bad);
+    const std::string what3 = std::string(name) + " step 3 (same records) tensor " + std::to_string(k);
+    bad = rmsprop::testing::reference_mismatches(values(after2[k]), h.g.data(), h.w.size(), hyper, values(after3[k]), what3.c_str());
+    CHECK(bad == 0, "%s: %zu mismatches", what3.c_str(), bad);
+    hyper.lr = tensors[k].lr * 2;
+    const std::string what4 = std::string(name) + " step 4 (step 1's records) tensor " + std::to_string(k);
+    bad = rmsprop::testing::reference_mismatches(values(after3[k]), h.g.data(), h.w.size(), hyper, values(after4[k]), what4.c_str());
+    CHECK(bad == 0, "%s: %zu mismatches", what4.c_str(), bad);
     if (!centered) {  // plain mode never touches mean_grad
-      CHECK(h.mg.empty() || std::memcmp(after2[k].mg.data(), h.mg.data(), h.mg.size() * sizeof(T)) == 0, "%s: mean_grad changed", what2.c_str());
+      CHECK(h.mg.empty() || std::memcmp(after4[k].mg.data(), h.mg.data(), h.mg.size() * sizeof(T)) == 0, "%s: mean_grad changed", what2.c_str());
     }
   }
   OK(plugin->free_(device));
