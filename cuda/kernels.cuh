@@ -224,8 +224,15 @@ struct LaunchTables {
   size_t sent() const { return b_tensors + b_chunks + b_slices + b_index; }
   size_t total() const { return sent() + b_means; }
 
+  // The tensor records alone (the first part of the layout): what changes when only the
+  // learning rates or weight decays do.
+  size_t tensor_bytes() const { return tensors.size() * sizeof(Tensor); }
+  void pack_tensors(char* host) const {
+    if (!tensors.empty()) std::memcpy(host, tensors.data(), tensor_bytes());
+  }
+
   void pack(char* host) const {
-    if (!tensors.empty()) std::memcpy(host, tensors.data(), tensors.size() * sizeof(Tensor));
+    pack_tensors(host);
     if (!chunks.empty()) std::memcpy(host + b_tensors, chunks.data(), chunks.size() * sizeof(Chunk));
     if (!slice_tensor.empty()) std::memcpy(host + b_tensors + b_chunks, slice_tensor.data(), slice_tensor.size() * sizeof(uint32_t));
     if (!slice_index.empty()) std::memcpy(host + b_tensors + b_chunks + b_slices, slice_index.data(), slice_index.size() * sizeof(uint64_t));

@@ -12,20 +12,23 @@
 
 using namespace rmsprop::cuda_kernels;
 
-// The launch tables of one dtype: built in page-locked host memory and copied to the device
-// with one asynchronous copy, both buffers grown as needed and reused. Rebuilt and copied only
-// when the step's tensor records differ from those the device copy was built from: the steps of
-// a run with fixed learning rates and weight decays send the same records every time, and then
-// a step is its launches alone (no host work, no copy, no wait for the previous copy).
+// The launch tables of one dtype, kept on the device between steps. Rebuilt and sent whole only
+// when the step's tensors change (pointers, sizes, slices, flags); when only learning rates or
+// weight decays change (a schedule), the host copy is patched and only the tensor records are
+// sent; when nothing changes (fixed rates), nothing is sent and a step is its launches alone.
+// Two page-locked staging buffers are used in turn, so preparing a step's tables never waits for
+// the copy of the step before.
 struct TableCache {
   rmsprop::cuda_kernels::LaunchTables tables;
-  std::vector<rmsprop_cuda_tensor> built_from;
-  bool valid = false;         // the device buffer holds the tables of built_from
-  cudaEvent_t sent = nullptr;  // the last table copy has left the host buffer
-  bool pending = false;
-  char* host = nullptr;
+  std::vector<rmsprop_cuda_tensor> built_from;  // the records the device copy holds
+  bool valid = false;
   char* device = nullptr;
-  size_t capacity = 0;
+  size_t device_capacity = 0;
+  char* host[2] = {nullptr, nullptr};
+  size_t host_capacity[2] = {0, 0};
+  cudaEvent_t sent[2] = {nullptr, nullptr};  // the last copy from host[i] has left it
+  bool pending[2] = {false, false};
+  int next = 0;
 };
 
 // A stream with a table cache per dtype.
@@ -36,48 +39,79 @@ struct rmsprop_cuda_queue_s {
 
 namespace {
 
-bool same_record(const rmsprop_cuda_tensor& a, const rmsprop_cuda_tensor& b) {
+bool same_layout(const rmsprop_cuda_tensor& a, const rmsprop_cuda_tensor& b) {
   return a.param == b.param && a.mean_square == b.mean_square && a.moment == b.moment &&
          a.mean_grad == b.mean_grad && a.grad == b.grad && a.size == b.size && a.slices == b.slices &&
-         a.lr == b.lr && a.weight_decay == b.weight_decay && a.apply_weight_decay == b.apply_weight_decay;
+         a.apply_weight_decay == b.apply_weight_decay;
 }
 
-bool same_records(const std::vector<rmsprop_cuda_tensor>& cached, const rmsprop_cuda_tensor* tensors, size_t count) {
-  if (cached.size() != count) return false;
-  for (size_t i = 0; i < count; ++i) {
-    if (!same_record(cached[i], tensors[i])) return false;
+bool same_scalars(const rmsprop_cuda_tensor& a, const rmsprop_cuda_tensor& b) {
+  return a.lr == b.lr && a.weight_decay == b.weight_decay;
+}
+
+// Copies `bytes` of the tables (the whole layout, or its tensor records alone) to the device
+// through the next staging buffer.
+int stage(cudaStream_t stream, TableCache& c, size_t bytes, bool whole) {
+  const int b = c.next;
+  c.next ^= 1;
+  if (c.pending[b]) {  // the copy from this buffer two sends ago
+    if (cudaError_t e = cudaEventSynchronize(c.sent[b])) return e;
+    c.pending[b] = false;
   }
-  return true;
+  if (c.host_capacity[b] < bytes) {
+    cudaFreeHost(c.host[b]);
+    c.host[b] = nullptr;
+    c.host_capacity[b] = 0;
+    if (cudaError_t e = cudaMallocHost(reinterpret_cast<void**>(&c.host[b]), bytes)) return e;
+    c.host_capacity[b] = bytes;
+  }
+  if (whole) {
+    c.tables.pack(c.host[b]);
+  } else {
+    c.tables.pack_tensors(c.host[b]);
+  }
+  if (cudaError_t e = cudaMemcpyAsync(c.device, c.host[b], bytes, cudaMemcpyHostToDevice, stream)) return e;
+  if (cudaError_t e = cudaEventRecord(c.sent[b], stream)) return e;
+  c.pending[b] = true;
+  return 0;
 }
 
-// Builds and sends the tables of `tensors` to the device buffer of `c`.
-int send_tables(cudaStream_t stream, TableCache& c, const rmsprop_cuda_tensor* tensors, size_t count) {
-  c.valid = false;
+// Makes the device copy of `c` hold the tables of `tensors`.
+int update_tables(cudaStream_t stream, TableCache& c, const rmsprop_cuda_tensor* tensors, size_t count) {
+  bool layout = c.valid && c.built_from.size() == count;
+  bool scalars = layout;
+  for (size_t i = 0; layout && i < count; ++i) {
+    layout = same_layout(c.built_from[i], tensors[i]);
+    scalars = scalars && same_scalars(c.built_from[i], tensors[i]);
+  }
+  if (layout && scalars) return 0;
   LaunchTables& tables = c.tables;
+  if (layout) {  // new learning rates or weight decays: patch the records and send them alone
+    for (size_t i = 0; i < count; ++i) {
+      tables.tensors[i].t.lr = tensors[i].lr;
+      tables.tensors[i].t.weight_decay = tensors[i].weight_decay;
+      c.built_from[i].lr = tensors[i].lr;
+      c.built_from[i].weight_decay = tensors[i].weight_decay;
+    }
+    c.valid = false;
+    if (int e = stage(stream, c, tables.tensor_bytes(), false)) return e;
+    c.valid = true;
+    return 0;
+  }
+  c.valid = false;
   tables.build(tensors, count);
   if (tables.chunks.empty()) return 0;
-  // The host buffer may still be the source of the previous table copy.
-  if (c.pending) {
-    if (cudaError_t e = cudaEventSynchronize(c.sent)) return e;
-    c.pending = false;
-  }
   const size_t total = tables.total();
-  if (c.capacity < total) {
+  if (c.device_capacity < total) {
     // The device buffer may still be read by an earlier launch of this stream.
     if (cudaError_t e = cudaStreamSynchronize(stream)) return e;
-    cudaFreeHost(c.host);
     cudaFree(c.device);
-    c.host = nullptr;
     c.device = nullptr;
-    c.capacity = 0;
-    if (cudaError_t e = cudaMallocHost(reinterpret_cast<void**>(&c.host), total)) return e;
+    c.device_capacity = 0;
     if (cudaError_t e = cudaMalloc(reinterpret_cast<void**>(&c.device), total)) return e;
-    c.capacity = total;
+    c.device_capacity = total;
   }
-  tables.pack(c.host);
-  if (cudaError_t e = cudaMemcpyAsync(c.device, c.host, tables.sent(), cudaMemcpyHostToDevice, stream)) return e;
-  if (cudaError_t e = cudaEventRecord(c.sent, stream)) return e;
-  c.pending = true;
+  if (int e = stage(stream, c, tables.sent(), true)) return e;
   c.built_from.assign(tensors, tensors + count);
   c.valid = true;
   return 0;
@@ -87,11 +121,9 @@ template <class T>
 int enqueue_step(rmsprop_cuda_queue q, const rmsprop_cuda_tensor* tensors, size_t count,
                  const rmsprop_cuda_step_config& config) {
   TableCache& c = q->cache[sizeof(T) == 8 ? 1 : 0];
-  if (!c.valid || !same_records(c.built_from, tensors, count)) {
-    if (int e = send_tables(q->stream, c, tensors, count)) return e;
-  }
+  if (int e = update_tables(q->stream, c, tensors, count)) return e;
   const LaunchTables& tables = c.tables;
-  if (tables.chunks.empty()) return 0;
+  if (!c.valid || tables.chunks.empty()) return 0;
   const LaunchTables::Views d = tables.views(c.device);
   if (!tables.slice_index.empty()) {
     slice_means<T><<<static_cast<unsigned>(tables.slice_index.size()), kThreads, 0, q->stream>>>(
@@ -149,11 +181,15 @@ extern "C" int rmsprop_cuda_queue_create(rmsprop_cuda_queue* out) {
   if (q == nullptr) return cudaErrorMemoryAllocation;
   cudaError_t e = cudaStreamCreateWithFlags(&q->stream, cudaStreamNonBlocking);
   for (TableCache& c : q->cache) {
-    if (e == cudaSuccess) e = cudaEventCreateWithFlags(&c.sent, cudaEventDisableTiming);
+    for (cudaEvent_t& event : c.sent) {
+      if (e == cudaSuccess) e = cudaEventCreateWithFlags(&event, cudaEventDisableTiming);
+    }
   }
   if (e != cudaSuccess) {
     for (TableCache& c : q->cache) {
-      if (c.sent) cudaEventDestroy(c.sent);
+      for (cudaEvent_t event : c.sent) {
+        if (event) cudaEventDestroy(event);
+      }
     }
     if (q->stream) cudaStreamDestroy(q->stream);
     delete q;
@@ -167,9 +203,11 @@ extern "C" int rmsprop_cuda_queue_destroy(rmsprop_cuda_queue q) {
   if (q == nullptr) return 0;
   const cudaError_t e = cudaStreamSynchronize(q->stream);
   for (TableCache& c : q->cache) {
-    cudaFreeHost(c.host);
+    for (int b = 0; b < 2; ++b) {
+      cudaFreeHost(c.host[b]);
+      cudaEventDestroy(c.sent[b]);
+    }
     cudaFree(c.device);
-    cudaEventDestroy(c.sent);
   }
   cudaStreamDestroy(q->stream);
   delete q;

@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
               "back. Copy: a device-to-device copy of the step's bytes in the same run. Host columns: the whole\n"
               "`device: 'cuda'` step with host gradients (upload through page-locked staging), parameterSync 'manual' and\n"
               "'step' (parameters also uploaded and written back). 'new lr every step': as with a schedule, every step\n"
-              "sends other learning rates, so the plugin rebuilds and re-sends its launch tables; otherwise it reuses them.\n\n");
+              "sends other learning rates, so the plugin re-sends its tensor records; otherwise it reuses its launch tables.\n\n");
   std::printf("| case | dtype | variant | step µs | step GB/s | copy GB/s | %% of copy | host grads µs (manual) | host grads µs (step) |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|\n");
   std::vector<Case> cases;
