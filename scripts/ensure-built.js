@@ -50,7 +50,15 @@ if (fs.existsSync(addon) && ELF_MACHINE[process.arch] !== undefined) {
     fs.rmSync(addon);
   }
 }
-if (!fs.existsSync(addon) || !fs.existsSync(emulator) || fs.statSync(addon).mtimeMs < nativeSources) run('build:native');
+// A stamp written after each successful native build: a source newer than it means a build is
+// due. (The addon's own time would not do: a change that needs no relinking, say to a header
+// only the emulator includes, leaves the addon older than its sources after the build.)
+const stamp = path.join(root, 'build', '.ensure-built-stamp');
+const builtAt = fs.existsSync(stamp) ? fs.statSync(stamp).mtimeMs : 0;
+if (!fs.existsSync(addon) || !fs.existsSync(emulator) || builtAt < nativeSources) {
+  run('build:native');
+  fs.writeFileSync(stamp, `${new Date().toISOString()}\n`);
+}
 
 const entry = path.join(root, 'dist', 'index.js');
 const tsSources = newestMtime(path.join(root, 'lib'), (n) => n.endsWith('.ts'));

@@ -40,6 +40,16 @@ describe('package.json scripts', () => {
     const out = execFileSync(process.execPath, [path.join(root, 'scripts', 'ensure-built.js')], { cwd: root, encoding: 'utf8' });
     expect(out).toBe('');
   });
+
+  test('after a change that needs no relinking of the addon, ensure-built builds once, then nothing', () => {
+    // kernels.cuh is compiled into the emulator only: the addon keeps its old time after the build.
+    const header = path.join(root, 'cuda', 'kernels.cuh');
+    const now = new Date();
+    fs.utimesSync(header, now, now);
+    const ensure = () => execFileSync(process.execPath, [path.join(root, 'scripts', 'ensure-built.js')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(ensure()).toContain('npm run build:native');
+    expect(ensure()).toBe('');
+  }, 120_000);
 });
 
 /** A throwaway copy of the package whose addon is loaded from prebuilds/ (no build/ folder). */
