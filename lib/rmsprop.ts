@@ -12,9 +12,9 @@ import {
 import { cudaInfo } from './cuda';
 import { typeError, valueError } from './errors';
 import { readParams, type ParameterEntry, type ParamsInput } from './groups';
-import { valueAt, type StepValue } from './learning-rate';
-import { binding, type CudaNativeOptimizer, type NativeOptimizer, type SimdLevel } from './native';
+import { binding, type CudaNativeOptimizer, type NativeOptimizer } from './native';
 import { readOptions, type ResolvedOptions, type RMSPropOptions } from './options';
+import { StepPlan } from './plan';
 import {
   checkHandle,
   deserializeStepValue,
@@ -26,7 +26,6 @@ import { allocateStates, type ParameterState } from './state';
 import { dtypeOf, Parameter, Tensor, type DType, type FloatArray } from './tensor';
 
 const OWNER = 'RMSProp';
-const layout = binding.planLayout;
 
 /** What `RMSProp.fromShared` hands its constructor call: everything already validated and allocated. */
 interface Adopted {
@@ -75,16 +74,6 @@ interface Slot {
   readonly dtype: DType;
   readonly size: number;
   readonly state: ParameterState;
-  /** Index into the optimizer's distinct learning rates. */
-  readonly lrIndex: number;
-  /** Index into the optimizer's distinct weight decays, or -1 where none applies. */
-  readonly weightDecayIndex: number;
-}
-
-// Index of `value` in `list`, appending it when new: each distinct schedule is evaluated once per step.
-function indexIn(list: StepValue[], value: StepValue): number {
-  const at = list.indexOf(value);
-  return at >= 0 ? at : list.push(value) - 1;
 }
 
 /**
@@ -113,13 +102,9 @@ export class RMSProp {
   private readonly slots: readonly Slot[];
   private readonly slotOf: ReadonlyMap<Parameter, Slot>;
   private readonly groupLr: boolean;
-  /** Distinct learning rates and weight decays, evaluated once per step into the two arrays below. */
-  private readonly lrSources: readonly StepValue[];
-  private readonly weightDecaySources: readonly StepValue[];
-  private readonly lrValues: Float64Array;
-  private readonly weightDecayValues: Float64Array;
   private readonly stateBuffers: readonly StateBuffer[];
-  private readonly plan: Float64Array;
+  /** The numbers each native step reads (docs/ARCHITECTURE.md), filled per step. */
+  private readonly plan: StepPlan;
   private readonly native: NativeOptimizer | CudaNativeOptimizer;
   /** The device optimizer when `device: 'cuda'`, else null. */
   private readonly cuda: CudaNativeOptimizer | null = null;
@@ -160,8 +145,6 @@ export class RMSProp {
     }
     this.options = resolved;
     this.groupLr = groupLr;
-    const lrSources: StepValue[] = [];
-    const weightDecaySources: StepValue[] = [];
     // On SharedArrayBuffers when every parameter is, so that share() can hand them to workers.
     const shared = entries.every((e) => isShared(e.param.data));
     const states = adopted ? adopted.states : allocateStates(entries.map((e) => e.param), resolved.centered, shared);
@@ -176,14 +159,8 @@ export class RMSProp {
         dtype: param.dtype,
         size: param.size,
         state: states[i],
-        lrIndex: indexIn(lrSources, entry.lr),
-        weightDecayIndex: entry.weightDecay ? indexIn(weightDecaySources, entry.weightDecay) : -1,
       };
     });
-    this.lrSources = lrSources;
-    this.weightDecaySources = weightDecaySources;
-    this.lrValues = new Float64Array(lrSources.length);
-    this.weightDecayValues = new Float64Array(weightDecaySources.length);
     this.slotOf = new Map(this.slots.map((slot) => [slot.param, slot]));
     this.stateBuffers = this.slots.flatMap(({ param, dtype, state }) => [
       { key: `mean_square.${param.name}`, dtype, shape: param.shape, array: state.meanSquare },
@@ -191,19 +168,7 @@ export class RMSProp {
       ...(state.meanGrad ? [{ key: `mean_grad.${param.name}`, dtype, shape: param.shape, array: state.meanGrad }] : []),
     ]);
 
-    this.plan = new Float64Array(layout.headerSize + this.slots.length * layout.tensorStride);
-    this.plan[layout.decay] = resolved.decay;
-    this.plan[layout.momentum] = resolved.momentum;
-    this.plan[layout.epsilon] = resolved.epsilon;
-    this.plan[layout.invLossScale] = 1 / resolved.lossScale;
-    entries.forEach((entry, i) => {
-      const at = layout.headerSize + i * layout.tensorStride;
-      // Centralization applies to rank ≥ 3 parameters (convolution kernels) of flagged groups.
-      const centralize = entry.gradCentralization && entry.param.rank >= 3;
-      this.plan[at + layout.flags] =
-        (entry.weightDecay ? layout.applyWeightDecay : 0) | (centralize ? layout.centralize : 0);
-      this.plan[at + layout.slices] = centralize ? entry.param.shape[0] : 1;
-    });
+    this.plan = new StepPlan(entries, resolved);
     const buffers = [
       this.slots.map((s) => s.param.data),
       this.slots.map((s) => s.state.meanSquare),
@@ -215,14 +180,14 @@ export class RMSProp {
       this.cuda = new binding.CudaOptimizer(
         cuda.library as string,
         ...buffers,
-        this.plan,
+        this.plan.values,
         resolved.useLocking,
         resolved.parameterSync === 'step',
         this.counter,
       );
       this.native = this.cuda;
     } else {
-      this.native = new binding.NativeOptimizer(...buffers, this.plan, resolved.useLocking, this.counter);
+      this.native = new binding.NativeOptimizer(...buffers, this.plan.values, resolved.useLocking, this.counter);
     }
     this.gradBuffers = this.slots.map((s) => s.param.data);
     const sentinels = new Map<ArrayBufferLike, { view: FloatArray; length: number }>();
@@ -252,9 +217,8 @@ export class RMSProp {
    * order) when groups carry their own `lr`. A table that has run out is a `ValueError`.
    */
   getLr(): number | number[] {
-    this.evaluateLearningRates(this.globalStep);
-    if (!this.groupLr) return this.lrValues[0];
-    return this.slots.map((slot) => this.lrValues[slot.lrIndex]);
+    const k = this.globalStep;
+    return this.groupLr ? this.plan.learningRates(k) : this.plan.firstLearningRate(k);
   }
 
   /**
@@ -375,7 +339,7 @@ export class RMSProp {
       // As claimAndStep: values evaluated outside the locks, the index claimed under them.
       for (;;) {
         const k = Atomics.load(this.counter, 0);
-        this.writeStepValues(k);
+        this.plan.write(k);
         if (await this.native.stepAsync(this.gradBuffers, this.sameGradients, k)) return true as const;
       }
     });
@@ -470,8 +434,8 @@ export class RMSProp {
       version: 1,
       options: { decay, momentum, epsilon, useLocking, centered, lossScale, device },
       groupLr: this.groupLr,
-      lrs: this.lrSources.map((v, i) => serializeStepValue(v, `lr ${i}`)),
-      weightDecays: this.weightDecaySources.map((v, i) => serializeStepValue(v, `weightDecay ${i}`)),
+      lrs: this.plan.lrSources.map((v, i) => serializeStepValue(v, `lr ${i}`)),
+      weightDecays: this.plan.weightDecaySources.map((v, i) => serializeStepValue(v, `weightDecay ${i}`)),
       parameters: this.slots.map((slot, i) => ({
         name: slot.param.name,
         shape: slot.param.shape,
@@ -480,8 +444,8 @@ export class RMSProp {
         meanSquare: slot.state.meanSquare,
         moment: slot.state.moment,
         ...(slot.state.meanGrad ? { meanGrad: slot.state.meanGrad } : {}),
-        lr: slot.lrIndex,
-        weightDecay: slot.weightDecayIndex,
+        lr: this.plan.lrIndex[i],
+        weightDecay: this.plan.weightDecayIndex[i],
         gradCentralization: this.entries[i].gradCentralization,
       })),
       globalStep: this.counter,
@@ -529,7 +493,7 @@ export class RMSProp {
     }
     for (;;) {
       const k = Atomics.load(this.counter, 0);
-      this.writeStepValues(k);
+      this.plan.write(k);
       if (native.step(grads, same, k)) return;
     }
   }
@@ -592,7 +556,7 @@ export class RMSProp {
   private claimStep(): void {
     for (;;) {
       const k = Atomics.load(this.counter, 0);
-      this.writeStepValues(k);
+      this.plan.write(k);
       if (Atomics.compareExchange(this.counter, 0, k, k + 1) === k) return;
     }
   }
@@ -650,48 +614,4 @@ export class RMSProp {
     }
     this.gradientsRead = true;
   }
-
-  private evaluateLearningRates(k: number): void {
-    for (let i = 0; i < this.lrSources.length; i++) {
-      this.lrValues[i] = valueAt(OWNER, 'learningRate', this.lrSources[i], k);
-    }
-  }
-
-  // Evaluates the learning rates and weight decays of step k into the plan; throws before any write.
-  private writeStepValues(k: number): void {
-    this.evaluateLearningRates(k);
-    const lossScale = this.options.lossScale;
-    for (let i = 0; i < this.weightDecaySources.length; i++) {
-      this.weightDecayValues[i] = valueAt(OWNER, 'weightDecay', this.weightDecaySources[i], k) * lossScale;
-    }
-    const plan = this.plan;
-    const slots = this.slots;
-    for (let i = 0, at = layout.headerSize; i < slots.length; i++, at += layout.tensorStride) {
-      const slot = slots[i];
-      plan[at + layout.lr] = this.lrValues[slot.lrIndex];
-      plan[at + layout.weightDecay] = slot.weightDecayIndex >= 0 ? this.weightDecayValues[slot.weightDecayIndex] : 0;
-    }
-  }
-}
-
-/** The number of threads a step uses (the process-wide pool, the calling thread included). */
-export function numThreads(): number {
-  return binding.numThreads();
-}
-
-/**
- * Sets the number of threads steps use, process-wide (default: the number of hardware threads,
- * or the environment variable RMSPROP_THREADS). Results are bit-identical for every count.
- */
-export function setNumThreads(threads: number): void {
-  if (typeof threads !== 'number') throw typeError('setNumThreads', 'threads', 'an integer from 1 to 1024', threads);
-  if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
-    throw valueError('setNumThreads', 'threads', 'an integer from 1 to 1024', threads);
-  }
-  binding.setNumThreads(threads);
-}
-
-/** The CPU kernel level in use: `'avx512'`, `'avx2'`, `'sse2'`, `'neon'` or `'scalar'`. */
-export function simdLevel(): SimdLevel {
-  return binding.simdLevel();
 }

@@ -1,0 +1,95 @@
+/**
+ * The step plan: the one channel for numbers from the facade to the native step (a Float64Array
+ * laid out by binding/core/plan.h: the shared hyper-parameters, then per parameter its learning
+ * rate, weight decay, flags and slices), and the distinct learning rates and weight decays that
+ * fill it for each step (each schedule is evaluated once per step).
+ */
+import type { ParameterEntry } from './groups';
+import { valueAt, type StepValue } from './learning-rate';
+import { binding } from './native';
+import type { ResolvedOptions } from './options';
+
+const OWNER = 'RMSProp';
+const layout = binding.planLayout;
+
+// Index of `value` in `list`, appending it when new.
+function indexIn(list: StepValue[], value: StepValue): number {
+  const at = list.indexOf(value);
+  return at >= 0 ? at : list.push(value) - 1;
+}
+
+export class StepPlan {
+  /** The plan the binding reads at every step. */
+  readonly values: Float64Array;
+  /** The distinct learning rates and weight decays, in first-use order. */
+  readonly lrSources: readonly StepValue[];
+  readonly weightDecaySources: readonly StepValue[];
+  /** Per parameter: its index into `lrSources`, and into `weightDecaySources` (-1: none applies). */
+  readonly lrIndex: readonly number[];
+  readonly weightDecayIndex: readonly number[];
+  private readonly lrValues: Float64Array;
+  private readonly weightDecayValues: Float64Array;
+  private readonly lossScale: number;
+
+  constructor(entries: readonly ParameterEntry[], options: ResolvedOptions) {
+    const lrSources: StepValue[] = [];
+    const weightDecaySources: StepValue[] = [];
+    this.lrIndex = entries.map((entry) => indexIn(lrSources, entry.lr));
+    this.weightDecayIndex = entries.map((entry) => (entry.weightDecay ? indexIn(weightDecaySources, entry.weightDecay) : -1));
+    this.lrSources = lrSources;
+    this.weightDecaySources = weightDecaySources;
+    this.lrValues = new Float64Array(lrSources.length);
+    this.weightDecayValues = new Float64Array(weightDecaySources.length);
+    this.lossScale = options.lossScale;
+
+    const plan = new Float64Array(layout.headerSize + entries.length * layout.tensorStride);
+    plan[layout.decay] = options.decay;
+    plan[layout.momentum] = options.momentum;
+    plan[layout.epsilon] = options.epsilon;
+    plan[layout.invLossScale] = 1 / options.lossScale;
+    entries.forEach((entry, i) => {
+      const at = layout.headerSize + i * layout.tensorStride;
+      // Centralization applies to rank ≥ 3 parameters (convolution kernels) of flagged groups.
+      const centralize = entry.gradCentralization && entry.param.rank >= 3;
+      plan[at + layout.flags] = (entry.weightDecay ? layout.applyWeightDecay : 0) | (centralize ? layout.centralize : 0);
+      plan[at + layout.slices] = centralize ? entry.param.shape[0] : 1;
+    });
+    this.values = plan;
+  }
+
+  /** The learning rate of each parameter at step k (a table that has run out throws). */
+  learningRates(k: number): number[] {
+    this.evaluateLearningRates(k);
+    return this.lrIndex.map((i) => this.lrValues[i]);
+  }
+
+  /** The learning rate of the first source at step k (the one rate when no group has its own). */
+  firstLearningRate(k: number): number {
+    this.evaluateLearningRates(k);
+    return this.lrValues[0];
+  }
+
+  /**
+   * Writes the learning rates and weight decays of step k into the plan (a dynamic weight decay
+   * times the loss scale, docs/semantics.md §4 step 1). Evaluates everything first: a table that
+   * has run out throws before anything is written.
+   */
+  write(k: number): void {
+    this.evaluateLearningRates(k);
+    for (let i = 0; i < this.weightDecaySources.length; i++) {
+      this.weightDecayValues[i] = valueAt(OWNER, 'weightDecay', this.weightDecaySources[i], k) * this.lossScale;
+    }
+    const plan = this.values;
+    for (let i = 0, at = layout.headerSize; i < this.lrIndex.length; i++, at += layout.tensorStride) {
+      plan[at + layout.lr] = this.lrValues[this.lrIndex[i]];
+      const wd = this.weightDecayIndex[i];
+      plan[at + layout.weightDecay] = wd >= 0 ? this.weightDecayValues[wd] : 0;
+    }
+  }
+
+  private evaluateLearningRates(k: number): void {
+    for (let i = 0; i < this.lrSources.length; i++) {
+      this.lrValues[i] = valueAt(OWNER, 'learningRate', this.lrSources[i], k);
+    }
+  }
+}
