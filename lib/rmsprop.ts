@@ -9,10 +9,11 @@ import {
   type StateBuffer,
   type StateDict,
 } from './checkpoint';
+import { CpuBackend, CudaBackend, type Backend } from './backend';
 import { cudaInfo } from './cuda';
 import { typeError, valueError } from './errors';
 import { readParams, type ParameterEntry, type ParamsInput } from './groups';
-import { binding, type CudaNativeOptimizer, type NativeOptimizer } from './native';
+import { binding, type CudaNativeOptimizer } from './native';
 import { readOptions, type ResolvedOptions, type RMSPropOptions } from './options';
 import { StepPlan } from './plan';
 import {
@@ -34,12 +35,16 @@ interface Adopted {
   states: ParameterState[];
   counter: Int32Array;
 }
-let adopted: Adopted | undefined;
 
-function takeAdopted(): Adopted | undefined {
-  const taken = adopted;
-  adopted = undefined;
-  return taken;
+// fromShared's way into the constructor: it passes a fresh token object as `params`, and the
+// constructor takes what the token stands for (once). A user cannot make a token.
+const adoptions = new WeakMap<object, Adopted>();
+
+function takeAdopted(params: unknown): Adopted | undefined {
+  if (typeof params !== 'object' || params === null) return undefined;
+  const adopted = adoptions.get(params);
+  adoptions.delete(params);
+  return adopted;
 }
 
 /** A gradient: a typed array of the parameter's dtype and length, or a `Tensor` of it. */
@@ -60,13 +65,6 @@ export interface DeviceBuffers {
   /** Where `stepDeviceGradients()` reads this parameter's gradient. */
   readonly grad: bigint;
 }
-
-/**
- * With `device: 'cuda'`, which copy of the state is current: both ('synced'), the GPU's
- * ('stale' host mirrors, after a step), or the host's ('ahead': views were handed out by
- * `state()` or a checkpoint was loaded into them; uploaded before the next step).
- */
-type HostState = 'synced' | 'stale' | 'ahead';
 
 /** One parameter as the optimizer holds it. */
 interface Slot {
@@ -105,11 +103,10 @@ export class RMSProp {
   private readonly stateBuffers: readonly StateBuffer[];
   /** The numbers each native step reads (docs/ARCHITECTURE.md), filled per step. */
   private readonly plan: StepPlan;
-  private readonly native: NativeOptimizer | CudaNativeOptimizer;
-  /** The device optimizer when `device: 'cuda'`, else null. */
+  /** Where the steps run (lib/backend.ts). */
+  private readonly backend: Backend;
+  /** The device optimizer when `device: 'cuda'` (for the device-only methods), else null. */
   private readonly cuda: CudaNativeOptimizer | null = null;
-  private hostState: HostState = 'synced';
-  private disposed = false;
   private readonly gradBuffers: FloatArray[];
   private readonly entries: readonly ParameterEntry[];
   /** One view of each distinct state buffer, with its length, to notice a transferred buffer. */
@@ -133,7 +130,7 @@ export class RMSProp {
    *   or learning-rate tables of different lengths.
    */
   constructor(params: ParamsInput, options?: RMSPropOptions) {
-    const adopted = takeAdopted();
+    const adopted = takeAdopted(params);
     const resolved = adopted ? adopted.options : readOptions(OWNER, options);
     const { entries, groupLr } = adopted ? adopted.parsed : readParams(OWNER, params, resolved);
     const cuda = resolved.device === 'cuda' ? cudaInfo() : undefined;
@@ -185,9 +182,9 @@ export class RMSProp {
         resolved.parameterSync === 'step',
         this.counter,
       );
-      this.native = this.cuda;
+      this.backend = new CudaBackend(this.cuda, resolved.centered, () => this.assertStateAttached());
     } else {
-      this.native = new binding.NativeOptimizer(...buffers, this.plan.values, resolved.useLocking, this.counter);
+      this.backend = new CpuBackend(new binding.NativeOptimizer(...buffers, this.plan.values, resolved.useLocking, this.counter));
     }
     this.gradBuffers = this.slots.map((s) => s.param.data);
     const sentinels = new Map<ArrayBufferLike, { view: FloatArray; length: number }>();
@@ -230,8 +227,8 @@ export class RMSProp {
     const slot = this.slotFor(param);
     if (this.cuda) {
       this.assertIdle('state');
-      this.pullState();
-      this.hostState = 'ahead';
+      this.backend.pullState();
+      this.backend.stateWritten(); // views handed out: what is written to them goes up before the next step
     }
     return slot.state;
   }
@@ -286,7 +283,7 @@ export class RMSProp {
     const cuda = this.requireCuda('stepDeviceGradients');
     this.assertIdle('stepDeviceGradients');
     this.assertParametersAttached();
-    this.beforeDeviceStep();
+    this.backend.beforeStep();
     this.claimAndStep(cuda, null, false);
     return true;
   }
@@ -299,8 +296,7 @@ export class RMSProp {
   dispose(): void {
     if (!this.cuda) return;
     this.assertIdle('dispose');
-    this.cuda.dispose();
-    this.disposed = true;
+    this.backend.dispose();
   }
 
   /**
@@ -316,8 +312,8 @@ export class RMSProp {
   step(gradients: readonly Gradient[]): true {
     this.assertIdle('step');
     this.readGradients(gradients);
-    this.beforeDeviceStep();
-    this.claimAndStep(this.native, this.gradBuffers, this.sameGradients);
+    this.backend.beforeStep();
+    this.claimAndStep(this.backend.native, this.gradBuffers, this.sameGradients);
     return true;
   }
 
@@ -330,17 +326,17 @@ export class RMSProp {
   stepAsync(gradients: readonly Gradient[]): Promise<true> {
     return this.enqueue(async () => {
       this.readGradients(gradients);
-      this.beforeDeviceStep();
+      this.backend.beforeStep();
       if (!this.options.useLocking) {
         this.claimStep();
-        await this.native.stepAsync(this.gradBuffers, this.sameGradients);
+        await this.backend.native.stepAsync(this.gradBuffers, this.sameGradients);
         return true as const;
       }
       // As claimAndStep: values evaluated outside the locks, the index claimed under them.
       for (;;) {
         const k = Atomics.load(this.counter, 0);
         this.plan.write(k);
-        if (await this.native.stepAsync(this.gradBuffers, this.sameGradients, k)) return true as const;
+        if (await this.backend.native.stepAsync(this.gradBuffers, this.sameGradients, k)) return true as const;
       }
     });
   }
@@ -351,7 +347,7 @@ export class RMSProp {
    */
   stateDict(): StateDict {
     this.assertIdle('stateDict');
-    this.pullState();
+    this.backend.pullState();
     return buildStateDict(this.stateBuffers, this.globalStep);
   }
 
@@ -363,7 +359,7 @@ export class RMSProp {
   loadStateDict(dict: StateDict): void {
     this.assertIdle('loadStateDict');
     const loaded = readStateDict(this.stateBuffers, dict);
-    this.markStateLoaded();
+    this.backend.stateWritten();
     applyLoadedState(this.stateBuffers, loaded);
     Atomics.store(this.counter, 0, loaded.globalStep);
   }
@@ -375,7 +371,7 @@ export class RMSProp {
   async saveState(path: string): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
     return this.enqueue(() => {
-      this.pullState();
+      this.backend.pullState();
       return writeFileAtomically(path, encodeState(this.stateBuffers, this.globalStep));
     });
   }
@@ -390,7 +386,7 @@ export class RMSProp {
     return this.enqueue(async () => {
       const file = await readCheckpointFile(path);
       const loaded = decodeState(this.stateBuffers, file, path);
-      this.markStateLoaded();
+      this.backend.stateWritten();
       applyLoadedState(this.stateBuffers, loaded);
       Atomics.store(this.counter, 0, loaded.globalStep);
     });
@@ -470,12 +466,9 @@ export class RMSProp {
     const states: ParameterState[] = h.parameters.map((p) =>
       Object.freeze({ meanSquare: p.meanSquare, moment: p.moment, ...(p.meanGrad ? { meanGrad: p.meanGrad } : {}) }),
     );
-    adopted = { options, parsed: { entries, groupLr: h.groupLr }, states, counter: h.globalStep };
-    try {
-      return new RMSProp([]);
-    } finally {
-      adopted = undefined;
-    }
+    const token = {};
+    adoptions.set(token, { options, parsed: { entries, groupLr: h.groupLr }, states, counter: h.globalStep });
+    return new RMSProp(token as never);
   }
 
   // Claims the step index and runs the native step. With useLocking, the learning rates and
@@ -501,35 +494,6 @@ export class RMSProp {
   private requireCuda(method: string): CudaNativeOptimizer {
     if (!this.cuda) throw new Error(`For 'RMSProp', '${method}' needs device 'cuda' (this optimizer runs on the CPU).`);
     return this.cuda;
-  }
-
-  private stateKinds(): ('meanSquare' | 'moment' | 'meanGrad')[] {
-    return this.options.centered ? ['meanSquare', 'moment', 'meanGrad'] : ['meanSquare', 'moment'];
-  }
-
-  // With device 'cuda': makes the host state mirrors current (downloads them after steps).
-  private pullState(): void {
-    if (!this.cuda || this.hostState !== 'stale') return;
-    this.assertStateAttached();
-    for (const kind of this.stateKinds()) this.cuda.download(kind);
-    this.hostState = 'synced';
-  }
-
-  // With device 'cuda': the host state mirrors are about to be overwritten by a loaded checkpoint.
-  private markStateLoaded(): void {
-    if (this.cuda) this.hostState = 'ahead';
-  }
-
-  // With device 'cuda', right before a step (after validation): uploads host state that is
-  // ahead of the GPU's; afterwards the host mirrors are stale.
-  private beforeDeviceStep(): void {
-    if (!this.cuda) return;
-    if (this.disposed) throw new Error("For 'RMSProp', this optimizer was disposed: its device memory is released.");
-    if (this.hostState === 'ahead') {
-      this.assertStateAttached();
-      for (const kind of this.stateKinds()) this.cuda.upload(kind);
-    }
-    this.hostState = 'stale';
   }
 
   // The state lives in a few contiguous buffers: a transferred one (its views then have length
