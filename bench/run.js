@@ -6,11 +6,16 @@
 // TensorFlow.js tf.train.rmsprop (CPU backend, float32), and this library (sync and async), for
 // 1e3 … 3e7 elements and 2000 tensors × 500, plain and centered, float32 and float64. Every figure
 // is the median of repeated samples; ratios compare figures from this same run.
-// Prints a markdown table and writes it to bench/results/latest.md.
+// From 1e6 elements it also runs bench/limit.c, an independent limit (its own OpenMP threads and
+// arrays, nothing of the addon's pool), back to back and after 5 ms of idle, against the step in
+// the same two patterns.
+// Prints markdown tables and writes them to bench/results/latest.md.
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+
+const { execFileSync } = require('node:child_process');
 
 const { Parameter, RMSProp, numThreads, setNumThreads, simdLevel } = require('..');
 const { binding } = require('../dist/native');
@@ -34,6 +39,49 @@ const CASES = [
 ];
 
 const measure = (methods) => measureInterleaved(methods, { budgetNs: BUDGET_NS, maxSamples: MAX_SAMPLES });
+
+// The independent limit (bench/limit.c), compiled once into build-bench/ with the machine's C
+// compiler; null (with the reason printed) where that fails.
+const IDLE_MS = 5;
+const INDEPENDENT_FROM = 1e6;
+let limitProgram;
+function independentLimitProgram() {
+  if (limitProgram !== undefined) return limitProgram;
+  const source = path.join(__dirname, 'limit.c');
+  const binary = path.join(__dirname, '..', 'build-bench', 'limit');
+  try {
+    if (!fs.existsSync(binary) || fs.statSync(binary).mtimeMs < fs.statSync(source).mtimeMs) {
+      fs.mkdirSync(path.dirname(binary), { recursive: true });
+      execFileSync('cc', ['-O3', '-march=native', '-fno-math-errno', '-fopenmp', '-o', binary, source, '-lm'], { stdio: 'pipe' });
+    }
+    limitProgram = binary;
+  } catch (error) {
+    console.log(`independent limit not measured: compiling bench/limit.c failed (${String(error.message).split('\n')[0]})`);
+    limitProgram = null;
+  }
+  return limitProgram;
+}
+
+function independentLimit(n, dtype, centered, threads, idleMs) {
+  const program = independentLimitProgram();
+  if (!program) return null;
+  const out = execFileSync(program, [String(n), dtype === 'float32' ? 'f32' : 'f64', centered ? 'centered' : 'plain', String(threads), String(idleMs), String(MAX_SAMPLES)], { encoding: 'utf8' });
+  return JSON.parse(out);
+}
+
+// The step as a training loop calls it: after IDLE_MS of sleep (the pool's threads gone to sleep).
+function stepAfterIdle(opt, grads) {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const samples = [];
+  for (let i = 0; i < MAX_SAMPLES; i++) {
+    Atomics.wait(pause, 0, 0, IDLE_MS);
+    const t0 = process.hrtime.bigint();
+    opt.step(grads);
+    samples.push(Number(process.hrtime.bigint() - t0));
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
 
 function gradient(n, Type, seed) {
   const g = new Type(n);
@@ -79,10 +127,16 @@ async function runCase(c, dtype, centered, allThreads) {
   const t = await measure(methods);
   tfjsStep?.dispose();
   setNumThreads(allThreads);
+  let independent = null;
+  if (c.sizes.length === 1 && n >= INDEPENDENT_FROM) {
+    const backToBack = independentLimit(n, dtype, centered, allThreads, 0);
+    const afterIdle = independentLimit(n, dtype, centered, allThreads, IDLE_MS);
+    if (backToBack && afterIdle) independent = { backToBack, afterIdle, stepAfterIdle: stepAfterIdle(opt, grads) };
+  }
   const { limit1, limitAll, native, nativeAsync, naive } = t;
   const tfjs = t.tfjs ?? null;
   const bytesPerElement = (centered ? 9 : 7) * Type.BYTES_PER_ELEMENT;
-  return { n, bytes: n * bytesPerElement, limit1, limitAll, native, nativeAsync, naive, tfjs };
+  return { n, bytes: n * bytesPerElement, limit1, limitAll, native, nativeAsync, naive, tfjs, independent };
 }
 
 // A 1 ms interval timer's worst lateness while stepAsync updates 3e7 float32 elements (centered).
@@ -141,6 +195,23 @@ async function main() {
         if (global.gc) global.gc();
       }
     }
+  }
+  out();
+  out(`Against an independent limit (bench/limit.c: its own arrays and OpenMP threads, ${allThreads} threads, one ` +
+    'contiguous range each; traffic = the same bytes per element with trivial arithmetic, fused = the real update ' +
+    `in C). Back to back: steps in a row; after idle: ${IDLE_MS} ms of sleep before each step, as between a training ` +
+    "loop's gradient computations. % = the independent traffic limit's time / the step's time.");
+  out();
+  out('| case | dtype | variant | step ns/elem (back to back / after idle) | traffic limit ns/elem (b2b / idle) | fused C ns/elem (b2b / idle) | % of traffic limit (b2b / idle) |');
+  out('|---|---|---|---:|---:|---:|---:|');
+  for (const [key, r] of Object.entries(results)) {
+    if (!r.independent) continue;
+    const [dtype, centered, label] = key.split('/');
+    const { backToBack: b, afterIdle: a, stepAfterIdle } = r.independent;
+    const pct = (limit, step) => `${((100 * limit) / step).toFixed(0)}%`;
+    out(`| ${label} | ${dtype} | ${centered === 'true' ? 'centered' : 'plain'} | ${fmt(r.native, r.n)} / ${fmt(stepAfterIdle, r.n)} | ` +
+      `${fmt(b.traffic, r.n)} / ${fmt(a.traffic, r.n)} | ${fmt(b.fused, r.n)} / ${fmt(a.fused, r.n)} | ` +
+      `**${pct(b.traffic, r.native)}** / **${pct(a.traffic, stepAfterIdle)}** |`);
   }
   out();
   const many = results['float32/false/2000×500'];

@@ -1,0 +1,147 @@
+/*
+ * The independent memory-traffic limit of `npm run bench`: a small C program that shares nothing
+ * with the addon (not its thread pool, chunking or dispatch). On arrays of its own of the same
+ * size and dtype it times, with OpenMP threads that each take one contiguous range per step:
+ *   - traffic: read w, s, m, g (and mg when centered), write w, s, m (and mg): the same bytes per
+ *     element as a step, with trivial arithmetic;
+ *   - fused: the real RMSProp update (docs/semantics.md §1) in plain C, auto-vectorized.
+ * Two patterns: back to back (steps in a row) and after idle (a sleep between steps, as a
+ * training loop computing gradients gives the optimizer). Prints one JSON line of medians in
+ * nanoseconds per step.
+ *
+ *   limit <elements> <f32|f64> <plain|centered> <threads> <idle-ms> <samples>
+ *
+ * bench/run.js compiles it with `cc -O3 -march=native -fopenmp` (a benchmark of this machine,
+ * never a shipped binary) into build-bench/.
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static void sleep_ms(double ms) {
+  if (ms <= 0) return;
+  struct timespec t = {(time_t)(ms / 1000), (long)(fmod(ms, 1000) * 1e6)};
+  nanosleep(&t, NULL);
+}
+
+static int compare(const void* a, const void* b) {
+  const double x = *(const double*)a, y = *(const double*)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double* v, int n) {
+  qsort(v, (size_t)n, sizeof *v, compare);
+  return v[n / 2];
+}
+
+#define DEFINE_KERNELS(T, SQRT)                                                                       \
+  static void traffic_##T(T* w, T* s, T* m, T* mg, const T* g, long n, int centered) {             \
+    _Pragma("omp parallel") {                                                                       \
+      const int t = omp_get_thread_num(), k = omp_get_num_threads();                                \
+      const long begin = n * t / k, end = n * (t + 1) / k;                                          \
+      if (centered) {                                                                               \
+        for (long i = begin; i < end; ++i) {                                                        \
+          const T x = g[i];                                                                         \
+          w[i] += x; s[i] += x; m[i] += x; mg[i] += x;                                              \
+        }                                                                                           \
+      } else {                                                                                      \
+        for (long i = begin; i < end; ++i) {                                                        \
+          const T x = g[i];                                                                         \
+          w[i] += x; s[i] += x; m[i] += x;                                                          \
+        }                                                                                           \
+      }                                                                                             \
+    }                                                                                               \
+  }                                                                                                 \
+  static void fused_##T(T* w, T* s, T* m, T* mg, const T* g, long n, int centered, T lr, T rho,      \
+                        T beta, T eps) {                                                            \
+    _Pragma("omp parallel") {                                                                       \
+      const int t = omp_get_thread_num(), k = omp_get_num_threads();                                \
+      const long begin = n * t / k, end = n * (t + 1) / k;                                          \
+      if (centered) {                                                                               \
+        for (long i = begin; i < end; ++i) {                                                        \
+          const T x = g[i];                                                                         \
+          const T s1 = rho * s[i] + (1 - rho) * x * x;                                              \
+          const T mg1 = rho * mg[i] + (1 - rho) * x;                                                \
+          const T d = s1 - mg1 * mg1 + eps;                                                         \
+          const T m1 = beta * m[i] + lr * x / SQRT(d);                                              \
+          const int ok = d > 0;                                                                     \
+          s[i] = s1; mg[i] = mg1;                                                                   \
+          m[i] = ok ? m1 : m[i];                                                                    \
+          w[i] = ok ? w[i] - m1 : w[i];                                                             \
+        }                                                                                           \
+      } else {                                                                                      \
+        for (long i = begin; i < end; ++i) {                                                        \
+          const T x = g[i];                                                                         \
+          const T s1 = rho * s[i] + (1 - rho) * x * x;                                              \
+          const T m1 = beta * m[i] + lr * x / SQRT(s1 + eps);                                       \
+          s[i] = s1; m[i] = m1; w[i] -= m1;                                                         \
+        }                                                                                           \
+      }                                                                                             \
+    }                                                                                               \
+  }
+
+DEFINE_KERNELS(float, sqrtf)
+DEFINE_KERNELS(double, sqrt)
+
+#define RUN(T)                                                                                      \
+  do {                                                                                              \
+    T* buf[5];                                                                                      \
+    for (int b = 0; b < 5; ++b) {                                                                   \
+      buf[b] = aligned_alloc(64, ((size_t)n * sizeof(T) + 63) / 64 * 64);                           \
+      if (!buf[b]) { fprintf(stderr, "out of memory\n"); return 1; }                                \
+    }                                                                                               \
+    T *w = buf[0], *s = buf[1], *m = buf[2], *mg = buf[3], *g = buf[4];                             \
+    _Pragma("omp parallel for schedule(static)")                                                    \
+    for (long i = 0; i < n; ++i) {                                                                  \
+      w[i] = (T)0.5; s[i] = (T)1; m[i] = 0; mg[i] = 0; g[i] = (T)(sin((double)i + 0.5) * 0.01);     \
+    }                                                                                               \
+    for (int r = 0; r < 3; ++r) {                                                                   \
+      traffic_##T(w, s, m, mg, g, n, centered);                                                     \
+      fused_##T(w, s, m, mg, g, n, centered, (T)0.001, (T)0.9, (T)0.9, (T)1e-10);                   \
+    }                                                                                               \
+    for (int r = 0; r < samples; ++r) {                                                             \
+      sleep_ms(idle_ms);                                                                            \
+      double t0 = now_ns();                                                                         \
+      traffic_##T(w, s, m, mg, g, n, centered);                                                     \
+      traffic[r] = now_ns() - t0;                                                                   \
+      sleep_ms(idle_ms);                                                                            \
+      t0 = now_ns();                                                                                \
+      fused_##T(w, s, m, mg, g, n, centered, (T)0.001, (T)0.9, (T)0.9, (T)1e-10);                   \
+      fused[r] = now_ns() - t0;                                                                     \
+    }                                                                                               \
+    checksum = (double)w[n / 2] + (double)s[n / 3];                                                 \
+    for (int b = 0; b < 5; ++b) free(buf[b]);                                                       \
+  } while (0)
+
+int main(int argc, char** argv) {
+  if (argc != 7) {
+    fprintf(stderr, "usage: limit <elements> <f32|f64> <plain|centered> <threads> <idle-ms> <samples>\n");
+    return 2;
+  }
+  const long n = atol(argv[1]);
+  const int f64 = strcmp(argv[2], "f64") == 0;
+  const int centered = strcmp(argv[3], "centered") == 0;
+  const int threads = atoi(argv[4]);
+  const double idle_ms = atof(argv[5]);
+  const int samples = atoi(argv[6]);
+  if (n < 1 || threads < 1 || samples < 1 || samples > 1000) return 2;
+  omp_set_num_threads(threads);
+  double traffic[1000], fused[1000], checksum = 0;
+  if (f64) {
+    RUN(double);
+  } else {
+    RUN(float);
+  }
+  printf("{\"traffic\":%.1f,\"fused\":%.1f,\"checksum\":%.6g}\n", median(traffic, samples), median(fused, samples),
+         checksum);
+  return 0;
+}
