@@ -3,13 +3,52 @@
 #include <cstdint>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace rmsprop::core {
+namespace {
+
+// How long a thread spins on an atomic before it sleeps on a condition variable: between the
+// steps of a training loop (back to back, or after a short gradient computation) the next job
+// comes soon, and waking a sleeping thread costs tens of microseconds on a VM (a futex wake and a
+// reschedule), a large share of a step of ~1e6 elements. OpenMP runtimes spin likewise.
+constexpr std::chrono::microseconds kSpin(200);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Spins until ready() or kSpin has passed; returns ready().
+template <class Ready>
+bool spin_until(Ready ready) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  for (unsigned i = 0;; ++i) {
+    if (ready()) return true;
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= until) return ready();
+    cpu_relax();
+  }
+}
+
+}  // namespace
+
+// One participant's contiguous share of a job's tasks (its own cache line: no false sharing).
+struct alignas(64) Share {
+  std::atomic<std::size_t> next{0};
+  std::size_t end = 0;
+};
 
 struct ThreadPool::State {
   std::mutex job_mutex;  // held by the one caller whose job the pool runs
@@ -18,27 +57,45 @@ struct ThreadPool::State {
   std::condition_variable done;
   std::vector<std::thread> workers;
   std::size_t target_workers = 0;
-  std::uint64_t generation = 0;  // bumped for each job
+  std::atomic<std::uint64_t> generation{0};  // bumped for each job (under mutex; spun on without)
   Task task = nullptr;
   void* context = nullptr;
   std::size_t count = 0;
-  std::atomic<std::size_t> next{0};
-  std::size_t busy = 0;  // workers still inside the current job
+  // Tasks are split into one contiguous share per participant (the caller's is shares[0], worker
+  // i's is shares[i + 1]): consecutive steps give each thread the same memory, which stays in its
+  // caches, and the prefetchers see one stream (1e6 float32 elements on 2 threads, back to back:
+  // 0.200 -> 0.160 ns/element against one shared counter). A participant that finishes its share
+  // takes what is left of the others' (a late worker never holds a step up).
+  std::unique_ptr<Share[]> shares;
+  std::size_t participants = 0;
+  std::size_t participants_capacity = 0;
+  std::atomic<std::size_t> busy{0};  // workers still inside the current job (likewise)
   bool stopping = false;
 
-  void work_on_job() {
-    for (std::size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) task(context, i);
+  void work_on_share(Share& share) {
+    for (std::size_t i = share.next.fetch_add(1); i < share.end; i = share.next.fetch_add(1)) task(context, i);
+  }
+
+  // Participant `self`: its own share first, then whatever is left of the others'.
+  void work_on_job(std::size_t self) {
+    work_on_share(shares[self]);
+    for (std::size_t k = 1; k < participants; ++k) work_on_share(shares[(self + k) % participants]);
   }
 
   // `seen`: the generation when the thread was created (between jobs); it joins later ones only.
   void worker_loop(std::size_t index, std::uint64_t seen) {
     std::unique_lock<std::mutex> lock(mutex);
     for (;;) {
+      if (generation == seen && index < target_workers) {  // no job yet: spin a little, then sleep
+        lock.unlock();
+        spin_until([&] { return generation.load() != seen; });
+        lock.lock();
+      }
       wake.wait(lock, [&] { return generation != seen || index >= target_workers; });
       if (index >= target_workers) return;  // the pool shrank
       seen = generation;
       lock.unlock();
-      work_on_job();
+      work_on_job(index + 1);
       lock.lock();
       if (--busy == 0) done.notify_one();
     }
@@ -50,12 +107,16 @@ struct ThreadPool::State {
     {
       std::lock_guard<std::mutex> lock(mutex);
       target_workers = count_wanted;
-      current = generation;
+      current = generation.load();
     }
     wake.notify_all();
     while (workers.size() > count_wanted) {
       workers.back().join();
       workers.pop_back();
+    }
+    if (!shares || participants_capacity < count_wanted + 1) {
+      shares.reset(new Share[count_wanted + 1]);
+      participants_capacity = count_wanted + 1;
     }
     while (workers.size() < count_wanted) {
       const std::size_t index = workers.size();
@@ -112,12 +173,17 @@ void ThreadPool::run(std::size_t count, Task task, void* context) {
     s.task = task;
     s.context = context;
     s.count = count;
-    s.next.store(0);
+    s.participants = s.workers.size() + 1;
+    for (std::size_t p = 0; p < s.participants; ++p) {
+      s.shares[p].next.store(count * p / s.participants);
+      s.shares[p].end = count * (p + 1) / s.participants;
+    }
     s.busy = s.workers.size();
     ++s.generation;
   }
   s.wake.notify_all();
-  s.work_on_job();
+  s.work_on_job(0);
+  spin_until([&] { return s.busy.load() == 0; });  // the workers' share usually ends about now
   std::unique_lock<std::mutex> lock(s.mutex);
   s.done.wait(lock, [&] { return s.busy == 0; });
   s.task = nullptr;
