@@ -43,11 +43,18 @@ static double median(double* v, int n) {
   return v[n / 2];
 }
 
+/* The calling OpenMP thread's contiguous range of [0, n). */
+static inline void thread_range(long n, long* begin, long* end) {
+  const int t = omp_get_thread_num(), k = omp_get_num_threads();
+  *begin = n * t / k;
+  *end = n * (t + 1) / k;
+}
+
 #define DEFINE_KERNELS(T, SQRT)                                                                       \
   static void traffic_##T(T* w, T* s, T* m, T* mg, const T* g, long n, int centered) {             \
     _Pragma("omp parallel") {                                                                       \
-      const int t = omp_get_thread_num(), k = omp_get_num_threads();                                \
-      const long begin = n * t / k, end = n * (t + 1) / k;                                          \
+      long begin, end;                                                                              \
+      thread_range(n, &begin, &end);                                                                \
       if (centered) {                                                                               \
         for (long i = begin; i < end; ++i) {                                                        \
           const T x = g[i];                                                                         \
@@ -64,8 +71,8 @@ static double median(double* v, int n) {
   static void fused_##T(T* w, T* s, T* m, T* mg, const T* g, long n, int centered, T lr, T rho,      \
                         T beta, T eps) {                                                            \
     _Pragma("omp parallel") {                                                                       \
-      const int t = omp_get_thread_num(), k = omp_get_num_threads();                                \
-      const long begin = n * t / k, end = n * (t + 1) / k;                                          \
+      long begin, end;                                                                              \
+      thread_range(n, &begin, &end);                                                                \
       if (centered) {                                                                               \
         for (long i = begin; i < end; ++i) {                                                        \
           const T x = g[i];                                                                         \
