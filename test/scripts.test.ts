@@ -30,6 +30,24 @@ describe('package.json scripts', () => {
     expect(accidental).toEqual([]);
   });
 
+  test('every script the package ships finds the local modules it requires in the package too', () => {
+    const files = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { files: string[] }).files;
+    const shipped = files.filter((f) => f.startsWith('scripts/') && f.endsWith('.js'));
+    expect(shipped.length).toBeGreaterThan(0);
+    const missing: string[] = [];
+    for (const script of shipped) {
+      const source = fs.readFileSync(path.join(root, script), 'utf8');
+      for (const [, request] of source.matchAll(/require\('(\.\.?\/[^']+)'\)/g)) {
+        const target = path.posix.normalize(path.posix.join(path.posix.dirname(script), request));
+        const candidates = [target, `${target}.js`];
+        if (!candidates.some((c) => files.some((f) => c === f || c.startsWith(f.endsWith('/') ? f : `${f}/`)))) {
+          missing.push(`${script} requires ${request}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
   test('no install, pack or publish lifecycle script (users install prebuilt binaries, nothing runs)', () => {
     expect(Object.keys(pkg.scripts).filter((name) => LIFECYCLE.includes(name) && !INTENDED_HOOKS.includes(name))).toEqual([]);
   });
