@@ -123,7 +123,7 @@ int enqueue_step(rmsprop_cuda_queue q, const rmsprop_cuda_tensor* tensors, size_
   TableCache& c = q->cache[sizeof(T) == 8 ? 1 : 0];
   if (int e = update_tables(q->stream, c, tensors, count)) return e;
   const LaunchTables& tables = c.tables;
-  if (!c.valid || tables.chunks.empty()) return 0;
+  if (tables.chunks.empty()) return 0;  // update_tables leaves c invalid only then
   const LaunchTables::Views d = tables.views(c.device);
   if (!tables.slice_index.empty()) {
     slice_means<T><<<static_cast<unsigned>(tables.slice_index.size()), kThreads, 0, q->stream>>>(

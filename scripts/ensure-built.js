@@ -9,6 +9,8 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { onPath } = require('./on-path');
+
 const root = path.join(__dirname, '..');
 
 function newestMtime(dir, filter) {
@@ -65,7 +67,6 @@ const tsSources = newestMtime(path.join(root, 'lib'), (n) => n.endsWith('.ts'));
 if (!fs.existsSync(entry) || fs.statSync(entry).mtimeMs < tsSources) run('build:ts');
 
 if (process.argv.includes('--cuda')) {
-  const nvcc = (process.env.PATH || '').split(path.delimiter).some((dir) => fs.existsSync(path.join(dir, 'nvcc')));
-  if (nvcc || process.env.CUDACXX) run('build:cuda');
+  if (onPath('nvcc') || process.env.CUDACXX) run('build:cuda');
   else console.log('CUDA plugin not built: nvcc is not on PATH (the GPU tests will say they are skipped)');
 }

@@ -18,20 +18,10 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { installBinary } = require('./install-binary');
+const { onPath } = require('./on-path');
 
 const root = path.join(__dirname, '..');
 const CROSS = { arm64: { compiler: 'aarch64-linux-gnu-g++', strip: 'aarch64-linux-gnu-strip', apt: 'g++-aarch64-linux-gnu' } };
-
-function onPath(tool) {
-  return (process.env.PATH || '').split(path.delimiter).some((dir) => {
-    try {
-      fs.accessSync(path.join(dir, tool), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 function prebuild(arch) {
   const cross = arch !== process.arch ? CROSS[arch] : undefined;

@@ -150,7 +150,7 @@ describe('installing a prebuild', () => {
     try {
       // The scripts and package.json without CMakeLists.txt: cmake-js fails.
       fs.mkdirSync(path.join(dir, 'scripts'));
-      for (const f of ['prebuilds.js', 'install-binary.js', 'cmake-js-as-node-gyp.js']) {
+      for (const f of ['prebuilds.js', 'install-binary.js', 'on-path.js', 'cmake-js-as-node-gyp.js']) {
         fs.copyFileSync(path.join(root, 'scripts', f), path.join(dir, 'scripts', f));
       }
       fs.copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'));

@@ -60,7 +60,6 @@ struct ThreadPool::State {
   std::atomic<std::uint64_t> generation{0};  // bumped for each job (under mutex; spun on without)
   Task task = nullptr;
   void* context = nullptr;
-  std::size_t count = 0;
   // Tasks are split into one contiguous share per participant (the caller's is shares[0], worker
   // i's is shares[i + 1]): consecutive steps give each thread the same memory, which stays in its
   // caches, and the prefetchers see one stream (1e6 float32 elements on 2 threads, back to back:
@@ -70,7 +69,6 @@ struct ThreadPool::State {
   std::size_t participants = 0;
   std::size_t participants_capacity = 0;
   std::atomic<std::size_t> busy{0};  // workers still inside the current job (likewise)
-  bool stopping = false;
 
   void work_on_share(Share& share) {
     for (std::size_t i = share.next.fetch_add(1); i < share.end; i = share.next.fetch_add(1)) task(context, i);
@@ -114,7 +112,7 @@ struct ThreadPool::State {
       workers.back().join();
       workers.pop_back();
     }
-    if (!shares || participants_capacity < count_wanted + 1) {
+    if (participants_capacity < count_wanted + 1) {
       shares.reset(new Share[count_wanted + 1]);
       participants_capacity = count_wanted + 1;
     }
@@ -172,7 +170,6 @@ void ThreadPool::run(std::size_t count, Task task, void* context) {
     std::lock_guard<std::mutex> lock(s.mutex);
     s.task = task;
     s.context = context;
-    s.count = count;
     s.participants = s.workers.size() + 1;
     for (std::size_t p = 0; p < s.participants; ++p) {
       s.shares[p].next.store(count * p / s.participants);
