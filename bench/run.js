@@ -18,9 +18,9 @@ const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 
 const { Parameter, RMSProp, numThreads, setNumThreads, simdLevel } = require('..');
-const { binding } = require('../dist/native');
 const { flag, measureInterleaved } = require('./harness');
 const { naiveStep } = require('./naive');
+const { makeStream } = require('./stream');
 const { makeTfjsStep } = require('./tfjs');
 
 const quick = flag('quick');
@@ -99,22 +99,13 @@ async function runCase(c, dtype, centered, allThreads) {
   const opt = new RMSProp(params, { learningRate: HYPER.lr, decay: HYPER.decay, momentum: HYPER.momentum, epsilon: HYPER.epsilon, centered });
   const states = params.map((p) => opt.state(p));
 
-  // The limit: the very same arrays streamed by the same chunks and threads.
-  const plan = new Float64Array(binding.planLayout.headerSize + params.length * binding.planLayout.tensorStride);
-  const stream = new binding.NativeOptimizer(
-    params.map((p) => p.data),
-    states.map((s) => s.meanSquare),
-    states.map((s) => s.moment),
-    centered ? states.map((s) => s.meanGrad) : null,
-    plan,
-    false,
-    new Int32Array(1),
-  );
+  // The limit: the very same arrays streamed by the same chunks and threads (bench/stream.js).
+  const stream = makeStream(params, states, centered);
   const tensors = params.map((p, i) => ({ w: p.data, s: states[i].meanSquare, m: states[i].moment, mg: states[i].meanGrad }));
   const all = () => setNumThreads(allThreads);
   const methods = [
-    { name: 'limit1', run: () => stream.streamBaseline(grads), before: () => setNumThreads(1) },
-    { name: 'limitAll', run: () => stream.streamBaseline(grads), before: all },
+    { name: 'limit1', run: () => stream.run(grads), before: () => stream.setThreads(1) },
+    { name: 'limitAll', run: () => stream.run(grads), before: () => stream.setThreads(allThreads) },
     { name: 'native', run: () => opt.step(grads), before: all },
     { name: 'nativeAsync', run: () => opt.stepAsync(grads), async: true, before: all },
     { name: 'naive', run: () => naiveStep(tensors, grads, HYPER) },

@@ -72,9 +72,12 @@ __global__ void slice_means(const Tensor* tensors, const uint32_t* slice_tensor,
   const T* w = static_cast<const T*>(t.param) + from;
   const T wd = static_cast<T>(t.weight_decay);
   double sum = 0;
-  for (uint64_t i = threadIdx.x; i < size; i += blockDim.x) {
-    const T gi = t.apply_weight_decay ? fma(wd, w[i], g[i]) : g[i];
-    sum += static_cast<double>(gi);
+  if (t.apply_weight_decay) {
+    for (uint64_t i = threadIdx.x; i < size; i += blockDim.x) {
+      sum += static_cast<double>(rmsprop::decayed_gradient<DeviceOps<T>, true>(g[i], w[i], wd));
+    }
+  } else {
+    for (uint64_t i = threadIdx.x; i < size; i += blockDim.x) sum += static_cast<double>(g[i]);
   }
   __shared__ double partial[kThreads];
   partial[threadIdx.x] = sum;
@@ -107,7 +110,7 @@ __device__ void update_range(const Tensor& entry, rmsprop::LaneScalars<T> k, con
   T* mg = static_cast<T*>(t.mean_grad);
   const T* g = static_cast<const T*>(t.grad);
   T unused = 0;
-  if (t.slices > 1) {  // centralized (small convolution kernels): the slice mean per element
+  if (t.slices > 0) {  // centralized (small convolution kernels): the slice mean per element
     const uint64_t slice = t.size / t.slices;
     for (uint64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
       k.grad_shift = static_cast<T>(means[entry.mean_offset + i / slice]);
@@ -201,13 +204,13 @@ struct LaunchTables {
       const rmsprop_cuda_tensor& t = in[i];
       tensors[i].t = t;
       tensors[i].mean_offset = slice_index.size();
-      if (t.slices > 1 && t.size % t.slices == 0) {
+      if (t.slices > 0 && t.size > 0 && t.size % t.slices == 0) {
         for (uint64_t s = 0; s < t.slices; ++s) {
           slice_tensor.push_back(static_cast<uint32_t>(i));
           slice_index.push_back(s);
         }
       } else {
-        tensors[i].t.slices = 1;
+        tensors[i].t.slices = 0;
       }
       for (uint64_t b = 0; b < t.size; b += kChunk) {
         chunks.push_back(Chunk{static_cast<uint32_t>(i), b, b + kChunk < t.size ? b + kChunk : t.size});

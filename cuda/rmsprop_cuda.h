@@ -16,7 +16,7 @@
 
 /* Bumped whenever a signature or struct below changes; the addon refuses another version. */
 #ifndef RMSPROP_CUDA_ABI_VERSION  /* overridable only to test that the addon refuses another version */
-#define RMSPROP_CUDA_ABI_VERSION 1
+#define RMSPROP_CUDA_ABI_VERSION 2
 #endif
 
 #ifdef __cplusplus
@@ -32,7 +32,7 @@ typedef struct {
   void* mean_grad;   /* null unless centered */
   const void* grad;
   uint64_t size;
-  uint64_t slices;   /* > 1: gradient centralization over this many slices along axis 0 */
+  uint64_t slices;   /* 0: none; >= 1: gradient centralization over this many slices along axis 0 (dividing size) */
   double lr;
   double weight_decay; /* the factor wd·L */
   int apply_weight_decay;

@@ -3,29 +3,92 @@
  * device step, with the host arrays as mirrors). The facade (`RMSProp`) keeps the meaning
  * (options, groups, learning rates, the global step) and asks its backend only for these hops.
  */
-import type { CudaNativeOptimizer, NativeOptimizer } from './native';
+import { cudaInfo } from './cuda';
+import { binding, type NativeOptimizer } from './native';
+import type { ResolvedOptions } from './options';
+import type { DType, FloatArray } from './tensor';
+
+/** Device addresses of one parameter's buffers on the GPU (`BigInt`s; `0n` where none). */
+export interface DeviceBuffers {
+  /** The parameter's name. */
+  readonly name: string;
+  readonly dtype: DType;
+  /** Elements in each buffer. */
+  readonly length: number;
+  readonly param: bigint;
+  readonly meanSquare: bigint;
+  readonly moment: bigint;
+  /** `0n` unless centered. */
+  readonly meanGrad: bigint;
+  /** Where `stepDeviceGradients()` reads this parameter's gradient. */
+  readonly grad: bigint;
+}
+
 
 export interface Backend {
   readonly device: 'cpu' | 'cuda';
-  /** The native optimizer: `step` / `stepAsync` with the step-index contract of docs/semantics.md §8. */
-  readonly native: NativeOptimizer | CudaNativeOptimizer;
+  /** The binding's optimizer: `step` / `stepAsync` with the step-index contract of docs/semantics.md §8. */
+  readonly native: NativeOptimizer;
   /** Right before a step, after validation (the device: sends state the host holds ahead). */
   beforeStep(): void;
   /** Before the host reads the state (the device: fetches it when the GPU's is newer). */
   pullState(): void;
   /** The host's state is now ahead (loaded, or views handed out): the next step sends it. */
   stateWritten(): void;
+  /** Parameters device -> host and host -> device (the CPU: nothing to do). */
+  downloadParameters(): void;
+  uploadParameters(): void;
   /** Frees what the garbage collector does not see (the device: GPU memory). */
   dispose(): void;
 }
 
+/** The host buffers of every parameter, in update order (meanGrad null unless centered). */
+export interface HostBuffers {
+  params: FloatArray[];
+  meanSquare: FloatArray[];
+  moment: FloatArray[];
+  meanGrad: FloatArray[] | null;
+}
+
+/**
+ * The backend that `options.device` asks for, over `buffers`, reading `plan` at every step and
+ * sharing the global step `counter`. `assertStateAttached` throws when a host state buffer was
+ * transferred (checked before any copy). An `Error` when CUDA is asked for and not available.
+ */
+export function createBackend(
+  buffers: HostBuffers,
+  plan: Float64Array,
+  options: ResolvedOptions,
+  counter: Int32Array,
+  assertStateAttached: () => void,
+): Backend {
+  const { params, meanSquare, moment, meanGrad } = buffers;
+  const locking = options.useLocking;
+  if (options.device === 'cpu') {
+    return new CpuBackend(new binding.Optimizer(null, params, meanSquare, moment, meanGrad, plan, locking, false, counter));
+  }
+  const cuda = cudaInfo();
+  if (!cuda.available) {
+    throw new Error(
+      `For 'RMSProp', the 'device' 'cuda' is not available (cudaAvailable() is false): ${cuda.reason}. ` +
+        "Use device: 'cpu'.",
+    );
+  }
+  // Parameters and state move to the GPU; the host arrays are the host side of every transfer.
+  const sync = options.parameterSync === 'step';
+  const native = new binding.Optimizer(cuda.library as string, params, meanSquare, moment, meanGrad, plan, locking, sync, counter);
+  return new CudaBackend(native, meanGrad !== null, assertStateAttached);
+}
+
 /** The CPU: the state lives in the host arrays, nothing to transfer. */
-export class CpuBackend implements Backend {
+class CpuBackend implements Backend {
   readonly device = 'cpu' as const;
   constructor(readonly native: NativeOptimizer) {}
   beforeStep(): void {}
   pullState(): void {}
   stateWritten(): void {}
+  downloadParameters(): void {}
+  uploadParameters(): void {}
   dispose(): void {}
 }
 
@@ -36,19 +99,14 @@ export class CpuBackend implements Backend {
 type HostState = 'synced' | 'stale' | 'ahead';
 
 /** A CUDA GPU: parameters and state in device memory, the host arrays their mirrors. */
-export class CudaBackend implements Backend {
+class CudaBackend implements Backend {
   readonly device = 'cuda' as const;
   private hostState: HostState = 'synced';
   private disposed = false;
   private readonly kinds: ('meanSquare' | 'moment' | 'meanGrad')[];
 
-  /**
-   * @param native the device optimizer.
-   * @param centered whether mean_grad is part of the state.
-   * @param assertStateAttached throws when a host state buffer was transferred (before any copy).
-   */
   constructor(
-    readonly native: CudaNativeOptimizer,
+    readonly native: NativeOptimizer,
     centered: boolean,
     private readonly assertStateAttached: () => void,
   ) {
@@ -73,6 +131,14 @@ export class CudaBackend implements Backend {
 
   stateWritten(): void {
     this.hostState = 'ahead';
+  }
+
+  downloadParameters(): void {
+    this.native.download('param');
+  }
+
+  uploadParameters(): void {
+    this.native.upload('param');
   }
 
   dispose(): void {

@@ -9,7 +9,8 @@ import path from 'node:path';
 
 import { typeError, ValueError } from './errors';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsEntry } from './safetensors';
-import { dtypeOf, Tensor, type DType, type FloatArray } from './tensor';
+import type { ParameterState } from './state';
+import { dtypeOf, Tensor, type DType, type FloatArray, type Parameter } from './tensor';
 
 /** A state dict: `Tensor`s under `mean_square.<name>`, `moment.<name>`, `mean_grad.<name>`, and `global_step`. */
 export type StateDict = Record<string, Tensor | number>;
@@ -22,6 +23,18 @@ export interface StateBuffer {
   readonly dtype: DType;
   readonly shape: readonly number[];
   readonly array: FloatArray;
+}
+
+/** The state buffers of `params` under MindSpore's names, in order (mean_grad when centered). */
+export function stateBuffersOf(params: readonly Parameter[], states: readonly ParameterState[]): StateBuffer[] {
+  return params.flatMap(({ dtype, shape, name }, i) => {
+    const { meanSquare, moment, meanGrad } = states[i];
+    return [
+      { key: `mean_square.${name}`, dtype, shape, array: meanSquare },
+      { key: `moment.${name}`, dtype, shape, array: moment },
+      ...(meanGrad ? [{ key: `mean_grad.${name}`, dtype, shape, array: meanGrad }] : []),
+    ];
+  });
 }
 
 /** What loading found: one source array per state buffer (same order), and the global step. */

@@ -25,30 +25,24 @@ export interface PlanLayout {
   centralize: number;
 }
 
-/**
- * The native optimizer: registered buffers, one `step` call per optimizer step.
- * `same`: the very array objects of the previous call, none detached (pointers reusable).
- * `expected` (useLocking only): the step index whose values are in the plan; the binding claims
- * it under the parameters' locks and returns false, changing nothing, when another step took it
- * (the contract is stated once, at StepCounter in binding/napi/common.h). Otherwise true.
- */
-export interface NativeOptimizer {
-  readonly size: number;
-  step(grads: FloatArray[], same?: boolean, expected?: number): boolean;
-  stepAsync(grads: FloatArray[], same?: boolean, expected?: number): Promise<boolean>;
-  /** Benchmarks only: the same arrays streamed with trivial arithmetic (the memory-traffic limit). */
-  streamBaseline(grads: FloatArray[]): void;
-}
-
 /** A buffer kind of every tensor, for transfers between host and device. */
 export type DeviceBufferKind = 'param' | 'meanSquare' | 'moment' | 'meanGrad' | 'grad';
 
-/** The device optimizer (device: 'cuda'): parameters and state in device memory. */
-export interface CudaNativeOptimizer {
+/**
+ * The binding's optimizer (binding/napi/optimizer.cc): registered buffers, one `step` call per
+ * optimizer step, on the CPU or on a device. `same`: the very array objects of the previous
+ * call, none detached (pointers reusable). `expected` (useLocking only): the step index whose
+ * values are in the plan; the binding claims it under the parameters' locks and returns false,
+ * changing nothing, when another step took it (the contract is stated once, at StepCounter in
+ * binding/napi/common.h). Otherwise true.
+ */
+export interface NativeOptimizer {
   readonly size: number;
-  /** `grads` null: the device gradient buffers already hold the gradients; `expected` as above. */
+  readonly device: 'cpu' | 'cuda';
+  /** `grads` null (a device only): the device gradient buffers already hold the gradients. */
   step(grads: FloatArray[] | null, same?: boolean, expected?: number): boolean;
   stepAsync(grads: FloatArray[] | null, same?: boolean, expected?: number): Promise<boolean>;
+  /** The device methods: an Error on the CPU. */
   upload(buffer: DeviceBufferKind, grads?: FloatArray[]): void;
   download(buffer: Exclude<DeviceBufferKind, 'grad'>): void;
   deviceBuffers(): Record<DeviceBufferKind, bigint>[];
@@ -64,25 +58,9 @@ export interface CudaLoadResult {
 }
 
 export interface NativeBinding {
-  NativeOptimizer: new (
-    params: FloatArray[],
-    meanSquare: FloatArray[],
-    moment: FloatArray[],
-    meanGrad: FloatArray[] | null,
-    plan: Float64Array,
-    useLocking: boolean,
-    counter: Int32Array,
-  ) => NativeOptimizer;
-  simdLevel(): SimdLevel;
-  supportedSimdLevels(): SimdLevel[];
-  setSimdLevel(level: string): boolean;
-  numThreads(): number;
-  setNumThreads(threads: number): void;
-  /** Benchmarks only: sets the chunk size in elements (when a number is given) and returns it. */
-  setGrainElements(elements?: number): number;
-  planLayout: PlanLayout;
-  CudaOptimizer: new (
-    pluginPath: string,
+  /** `pluginPath`: the device plugin to step on, or null for the CPU (`syncParams`: device only). */
+  Optimizer: new (
+    pluginPath: string | null,
     params: FloatArray[],
     meanSquare: FloatArray[],
     moment: FloatArray[],
@@ -91,7 +69,15 @@ export interface NativeBinding {
     useLocking: boolean,
     syncParams: boolean,
     counter: Int32Array,
-  ) => CudaNativeOptimizer;
+  ) => NativeOptimizer;
+  simdLevel(): SimdLevel;
+  supportedSimdLevels(): SimdLevel[];
+  setSimdLevel(level: string): boolean;
+  numThreads(): number;
+  setNumThreads(threads: number): void;
+  /** Tests and bench/grain.js: sets the chunk size in elements (when a number is given) and returns it. */
+  setGrainElements(elements?: number): number;
+  planLayout: PlanLayout;
   /** Loads the device plugin at `path` (once per process); never throws. */
   cudaLoad(path: string): CudaLoadResult;
 }

@@ -1,3 +1,7 @@
+/**
+ * The optimizer's facade: `RMSProp` keeps the meaning (options, groups, learning rates, the
+ * global step, checkpoints) and delegates where a step runs to its backend (lib/backend.ts).
+ */
 import {
   applyLoadedState,
   buildStateDict,
@@ -5,74 +9,30 @@ import {
   encodeState,
   readCheckpointFile,
   readStateDict,
+  stateBuffersOf,
   writeFileAtomically,
   type StateBuffer,
   type StateDict,
 } from './checkpoint';
-import { CpuBackend, CudaBackend, type Backend } from './backend';
-import { cudaInfo } from './cuda';
+import { createBackend, type Backend, type DeviceBuffers } from './backend';
 import { typeError, valueError } from './errors';
-import { readParams, type ParameterEntry, type ParamsInput } from './groups';
-import { binding, type CudaNativeOptimizer } from './native';
-import { readOptions, type ResolvedOptions, type RMSPropOptions } from './options';
+import { GradientReader } from './gradients';
+import type { ParamsInput } from './groups';
+import { OperationQueue } from './operations';
+import type { RMSPropOptions } from './options';
+import { Parts } from './parts';
 import { StepPlan } from './plan';
-import {
-  checkHandle,
-  deserializeStepValue,
-  isShared,
-  serializeStepValue,
-  type SharedRMSProp,
-} from './sharing';
-import { allocateStates, type ParameterState } from './state';
-import { dtypeOf, Parameter, Tensor, type DType, type FloatArray } from './tensor';
+import { makeHandle, readHandle, type SharedRMSProp } from './sharing';
+import { attachmentCheck, type ParameterState } from './state';
+import { StepIndex } from './step-index';
+import { Parameter, Tensor, type DType, type FloatArray } from './tensor';
 
 const OWNER = 'RMSProp';
-
-/** What `RMSProp.fromShared` hands its constructor call: everything already validated and allocated. */
-interface Adopted {
-  options: ResolvedOptions;
-  parsed: { entries: ParameterEntry[]; groupLr: boolean };
-  states: ParameterState[];
-  counter: Int32Array;
-}
-
-// fromShared's way into the constructor: it passes a fresh token object as `params`, and the
-// constructor takes what the token stands for (once). A user cannot make a token.
-const adoptions = new WeakMap<object, Adopted>();
-
-function takeAdopted(params: unknown): Adopted | undefined {
-  if (typeof params !== 'object' || params === null) return undefined;
-  const adopted = adoptions.get(params);
-  adoptions.delete(params);
-  return adopted;
-}
 
 /** A gradient: a typed array of the parameter's dtype and length, or a `Tensor` of it. */
 export type Gradient = FloatArray | Tensor;
 
-/** Device addresses of one parameter's buffers on the GPU (`BigInt`s; `0n` where none). */
-export interface DeviceBuffers {
-  /** The parameter's name. */
-  readonly name: string;
-  readonly dtype: DType;
-  /** Elements in each buffer. */
-  readonly length: number;
-  readonly param: bigint;
-  readonly meanSquare: bigint;
-  readonly moment: bigint;
-  /** `0n` unless centered. */
-  readonly meanGrad: bigint;
-  /** Where `stepDeviceGradients()` reads this parameter's gradient. */
-  readonly grad: bigint;
-}
-
-/** One parameter as the optimizer holds it. */
-interface Slot {
-  readonly param: Parameter;
-  readonly dtype: DType;
-  readonly size: number;
-  readonly state: ParameterState;
-}
+export type { DeviceBuffers };
 
 /**
  * MindSpore's RMSProp optimizer (`mindspore.nn.RMSProp`), plain or centered.
@@ -96,29 +56,15 @@ interface Slot {
  * call that updates all parameters in place with the best SIMD kernels of the CPU.
  */
 export class RMSProp {
-  private readonly options: ResolvedOptions;
-  private readonly slots: readonly Slot[];
-  private readonly slotOf: ReadonlyMap<Parameter, Slot>;
-  private readonly groupLr: boolean;
+  private readonly parts: Parts;
+  private readonly stateOf: ReadonlyMap<Parameter, ParameterState>;
   private readonly stateBuffers: readonly StateBuffer[];
   /** The numbers each native step reads (docs/ARCHITECTURE.md), filled per step. */
   private readonly plan: StepPlan;
-  /** Where the steps run (lib/backend.ts). */
+  private readonly index: StepIndex;
   private readonly backend: Backend;
-  /** The device optimizer when `device: 'cuda'` (for the device-only methods), else null. */
-  private readonly cuda: CudaNativeOptimizer | null = null;
-  private readonly gradBuffers: FloatArray[];
-  private readonly entries: readonly ParameterEntry[];
-  /** One view of each distinct state buffer, with its length, to notice a transferred buffer. */
-  private readonly stateSentinels: readonly { view: FloatArray; length: number }[];
-  /** Whether gradBuffers holds the same array objects as at the previous native call. */
-  private sameGradients = false;
-  private gradientsRead = false;
-  /** The global step (Int32, on a SharedArrayBuffer when the parameters are shared). */
-  private readonly counter: Int32Array;
-  /** Asynchronous operations (stepAsync, saveState, loadState) run one after another, in call order. */
-  private queue: Promise<unknown> = Promise.resolve();
-  private pendingOperations = 0;
+  private readonly gradients: GradientReader;
+  private readonly operations = new OperationQueue();
 
   /**
    * @param params the parameters to train, each once (names unique): a list of `Parameter`s, or
@@ -130,83 +76,38 @@ export class RMSProp {
    *   or learning-rate tables of different lengths.
    */
   constructor(params: ParamsInput, options?: RMSPropOptions) {
-    const adopted = takeAdopted(params);
-    const resolved = adopted ? adopted.options : readOptions(OWNER, options);
-    const { entries, groupLr } = adopted ? adopted.parsed : readParams(OWNER, params, resolved);
-    const cuda = resolved.device === 'cuda' ? cudaInfo() : undefined;
-    if (cuda && !cuda.available) {
-      throw new Error(
-        `For 'RMSProp', the 'device' 'cuda' is not available (cudaAvailable() is false): ${cuda.reason}. ` +
-          "Use device: 'cpu'.",
-      );
-    }
-    this.options = resolved;
-    this.groupLr = groupLr;
-    // On SharedArrayBuffers when every parameter is, so that share() can hand them to workers.
-    const shared = entries.every((e) => isShared(e.param.data));
-    const states = adopted ? adopted.states : allocateStates(entries.map((e) => e.param), resolved.centered, shared);
-    this.counter = adopted
-      ? adopted.counter
-      : new Int32Array(shared ? (new SharedArrayBuffer(4) as unknown as ArrayBuffer) : new ArrayBuffer(4));
-    this.entries = entries;
-    this.slots = entries.map((entry, i): Slot => {
-      const { param } = entry;
-      return {
-        param,
-        dtype: param.dtype,
-        size: param.size,
-        state: states[i],
-      };
-    });
-    this.slotOf = new Map(this.slots.map((slot) => [slot.param, slot]));
-    this.stateBuffers = this.slots.flatMap(({ param, dtype, state }) => [
-      { key: `mean_square.${param.name}`, dtype, shape: param.shape, array: state.meanSquare },
-      { key: `moment.${param.name}`, dtype, shape: param.shape, array: state.moment },
-      ...(state.meanGrad ? [{ key: `mean_grad.${param.name}`, dtype, shape: param.shape, array: state.meanGrad }] : []),
-    ]);
-
+    const parts = params instanceof Parts ? params : Parts.read(params, options);
+    const { options: resolved, entries, states } = parts;
+    this.parts = parts;
+    this.stateOf = new Map(entries.map((e, i) => [e.param, states[i]]));
+    this.stateBuffers = stateBuffersOf(entries.map((e) => e.param), states);
     this.plan = new StepPlan(entries, resolved);
-    const buffers = [
-      this.slots.map((s) => s.param.data),
-      this.slots.map((s) => s.state.meanSquare),
-      this.slots.map((s) => s.state.moment),
-      resolved.centered ? this.slots.map((s) => s.state.meanGrad as FloatArray) : null,
-    ] as const;
-    if (cuda) {
-      // Parameters and state move to the GPU; the host arrays are the host side of every transfer.
-      this.cuda = new binding.CudaOptimizer(
-        cuda.library as string,
-        ...buffers,
-        this.plan.values,
-        resolved.useLocking,
-        resolved.parameterSync === 'step',
-        this.counter,
-      );
-      this.backend = new CudaBackend(this.cuda, resolved.centered, () => this.assertStateAttached());
-    } else {
-      this.backend = new CpuBackend(new binding.NativeOptimizer(...buffers, this.plan.values, resolved.useLocking, this.counter));
-    }
-    this.gradBuffers = this.slots.map((s) => s.param.data);
-    const sentinels = new Map<ArrayBufferLike, { view: FloatArray; length: number }>();
-    for (const b of this.stateBuffers) {
-      if (!sentinels.has(b.array.buffer)) sentinels.set(b.array.buffer, { view: b.array, length: b.array.length });
-    }
-    this.stateSentinels = [...sentinels.values()];
+    this.index = new StepIndex(parts.counter, this.plan, resolved.useLocking);
+    const assertStateAttached = attachmentCheck(states);
+    const buffers = {
+      params: entries.map((e) => e.param.data),
+      meanSquare: states.map((s) => s.meanSquare),
+      moment: states.map((s) => s.moment),
+      meanGrad: resolved.centered ? states.map((s) => s.meanGrad as FloatArray) : null,
+    };
+    this.backend = createBackend(buffers, this.plan.values, resolved, parts.counter, assertStateAttached);
+    const slots = entries.map(({ param }) => ({ param, dtype: param.dtype as DType, size: param.size }));
+    this.gradients = new GradientReader(slots, assertStateAttached);
   }
 
   /** The parameters, in update order (the `orderParams` order where given, else group order). */
   get parameters(): readonly Parameter[] {
-    return this.slots.map((slot) => slot.param);
+    return this.parts.entries.map((e) => e.param);
   }
 
   /** The number of completed steps. */
   get globalStep(): number {
-    return Atomics.load(this.counter, 0);
+    return this.index.value;
   }
 
   /** Whether this optimizer runs centered RMSProp. */
   get centered(): boolean {
-    return this.options.centered;
+    return this.parts.options.centered;
   }
 
   /**
@@ -215,7 +116,7 @@ export class RMSProp {
    */
   getLr(): number | number[] {
     const k = this.globalStep;
-    return this.groupLr ? this.plan.learningRates(k) : this.plan.firstLearningRate(k);
+    return this.parts.groupLr ? this.plan.learningRates(k) : this.plan.firstLearningRate(k);
   }
 
   /**
@@ -224,18 +125,20 @@ export class RMSProp {
    * next step (so writes take effect as on the CPU); call `state()` again after a step.
    */
   state(param: Parameter): ParameterState {
-    const slot = this.slotFor(param);
-    if (this.cuda) {
-      this.assertIdle('state');
+    if (!(param instanceof Parameter)) throw typeError(OWNER, 'param', 'a Parameter', param);
+    const state = this.stateOf.get(param);
+    if (!state) throw valueError(OWNER, 'param', 'one of the parameters of this optimizer', `'${param.name}'`);
+    if (this.device === 'cuda') {
+      this.operations.assertIdle('state');
       this.backend.pullState();
       this.backend.stateWritten(); // views handed out: what is written to them goes up before the next step
     }
-    return slot.state;
+    return state;
   }
 
   /** Where this optimizer runs: `'cpu'` or `'cuda'`. */
   get device(): 'cpu' | 'cuda' {
-    return this.options.device;
+    return this.backend.device;
   }
 
   /**
@@ -243,10 +146,7 @@ export class RMSProp {
    * with `parameterSync: 'manual'`; with `'step'` they are already there). No-op on the CPU.
    */
   syncParameters(): void {
-    if (!this.cuda) return;
-    this.assertIdle('syncParameters');
-    this.assertParametersAttached();
-    this.cuda.download('param');
+    this.transferParameters('syncParameters', () => this.backend.downloadParameters());
   }
 
   /**
@@ -254,10 +154,7 @@ export class RMSProp {
    * `parameterSync: 'manual'`; with `'step'` every step does this). No-op on the CPU.
    */
   uploadParameters(): void {
-    if (!this.cuda) return;
-    this.assertIdle('uploadParameters');
-    this.assertParametersAttached();
-    this.cuda.upload('param');
+    this.transferParameters('uploadParameters', () => this.backend.uploadParameters());
   }
 
   /**
@@ -267,10 +164,10 @@ export class RMSProp {
    * applies them without any host transfer. Throws an `Error` on the CPU.
    */
   deviceBuffers(): DeviceBuffers[] {
-    const cuda = this.requireCuda('deviceBuffers');
-    this.assertIdle('deviceBuffers');
-    return cuda.deviceBuffers().map((b, i) => {
-      const { param } = this.slots[i];
+    this.requireDevice('deviceBuffers');
+    const { entries } = this.parts;
+    return this.backend.native.deviceBuffers().map((b, i) => {
+      const { param } = entries[i];
       return Object.freeze({ name: param.name, dtype: param.dtype, length: param.size, ...b });
     });
   }
@@ -280,11 +177,10 @@ export class RMSProp {
    * (see `deviceBuffers()`). Parameters sync as `parameterSync` says. Throws an `Error` on the CPU.
    */
   stepDeviceGradients(): true {
-    const cuda = this.requireCuda('stepDeviceGradients');
-    this.assertIdle('stepDeviceGradients');
-    this.assertParametersAttached();
+    this.requireDevice('stepDeviceGradients');
+    this.gradients.assertParametersAttached();
     this.backend.beforeStep();
-    this.claimAndStep(cuda, null, false);
+    this.index.step(this.backend.native, null, false);
     return true;
   }
 
@@ -294,8 +190,8 @@ export class RMSProp {
    * transfer throws. On the CPU it does nothing.
    */
   dispose(): void {
-    if (!this.cuda) return;
-    this.assertIdle('dispose');
+    if (this.device === 'cpu') return;
+    this.operations.assertIdle('dispose');
     this.backend.dispose();
   }
 
@@ -310,10 +206,10 @@ export class RMSProp {
    *   exactly as they were.
    */
   step(gradients: readonly Gradient[]): true {
-    this.assertIdle('step');
-    this.readGradients(gradients);
+    this.operations.assertIdle('step');
+    this.gradients.check(gradients);
     this.backend.beforeStep();
-    this.claimAndStep(this.backend.native, this.gradBuffers, this.sameGradients);
+    this.index.step(this.backend.native, this.gradients.buffers, this.gradients.same);
     return true;
   }
 
@@ -324,20 +220,11 @@ export class RMSProp {
    * settles. A validation error rejects the promise and changes nothing.
    */
   stepAsync(gradients: readonly Gradient[]): Promise<true> {
-    return this.enqueue(async () => {
-      this.readGradients(gradients);
+    return this.operations.enqueue(async () => {
+      this.gradients.check(gradients);
       this.backend.beforeStep();
-      if (!this.options.useLocking) {
-        this.claimStep();
-        await this.backend.native.stepAsync(this.gradBuffers, this.sameGradients);
-        return true as const;
-      }
-      // As claimAndStep: values evaluated outside the locks, the index claimed under them.
-      for (;;) {
-        const k = Atomics.load(this.counter, 0);
-        this.plan.write(k);
-        if (await this.backend.native.stepAsync(this.gradBuffers, this.sameGradients, k)) return true as const;
-      }
+      await this.index.stepAsync(this.backend.native, this.gradients.buffers, this.gradients.same);
+      return true as const;
     });
   }
 
@@ -346,7 +233,7 @@ export class RMSProp {
    * `moment.<name>`, `mean_grad.<name>` when centered) and the number `global_step`.
    */
   stateDict(): StateDict {
-    this.assertIdle('stateDict');
+    this.operations.assertIdle('stateDict');
     this.backend.pullState();
     return buildStateDict(this.stateBuffers, this.globalStep);
   }
@@ -357,11 +244,11 @@ export class RMSProp {
    * and shape; otherwise a `ValueError` (or `TypeError`) and nothing changes.
    */
   loadStateDict(dict: StateDict): void {
-    this.assertIdle('loadStateDict');
+    this.operations.assertIdle('loadStateDict');
     const loaded = readStateDict(this.stateBuffers, dict);
     this.backend.stateWritten();
     applyLoadedState(this.stateBuffers, loaded);
-    Atomics.store(this.counter, 0, loaded.globalStep);
+    this.index.value = loaded.globalStep;
   }
 
   /**
@@ -370,7 +257,7 @@ export class RMSProp {
    */
   async saveState(path: string): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
-    return this.enqueue(() => {
+    return this.operations.enqueue(() => {
       this.backend.pullState();
       return writeFileAtomically(path, encodeState(this.stateBuffers, this.globalStep));
     });
@@ -383,33 +270,13 @@ export class RMSProp {
    */
   async loadState(path: string): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
-    return this.enqueue(async () => {
+    return this.operations.enqueue(async () => {
       const file = await readCheckpointFile(path);
       const loaded = decodeState(this.stateBuffers, file, path);
       this.backend.stateWritten();
       applyLoadedState(this.stateBuffers, loaded);
-      Atomics.store(this.counter, 0, loaded.globalStep);
+      this.index.value = loaded.globalStep;
     });
-  }
-
-  /** Runs `operation` after every earlier asynchronous operation of this optimizer has settled. */
-  private enqueue<T>(operation: () => Promise<T>): Promise<T> {
-    this.pendingOperations++;
-    const result = this.queue.then(operation).finally(() => {
-      this.pendingOperations--;
-    });
-    this.queue = result.catch(() => undefined);
-    return result;
-  }
-
-  // Synchronous calls that read or write the state must not interleave with asynchronous ones.
-  private assertIdle(method: string): void {
-    if (this.pendingOperations > 0) {
-      throw new Error(
-        `For 'RMSProp', '${method}' cannot run while ${this.pendingOperations} asynchronous ` +
-          'operation(s) (stepAsync, saveState, loadState) of this optimizer are pending; await them first.',
-      );
-    }
   }
 
   /**
@@ -419,33 +286,7 @@ export class RMSProp {
    * tables and this library's schedule classes (a function cannot).
    */
   share(): SharedRMSProp {
-    if (this.cuda) throw valueError('RMSProp.share', 'device', "'cpu' (sharing across threads is CPU only)", 'cuda');
-    const unshared = this.slots.find((s) => !isShared(s.param.data));
-    if (unshared) {
-      throw valueError('RMSProp.share', `parameter '${unshared.param.name}'`, 'backed by a SharedArrayBuffer', unshared.param.data);
-    }
-    const { decay, momentum, epsilon, useLocking, centered, lossScale, device } = this.options;
-    return {
-      kind: 'rmsprop-native/shared',
-      version: 1,
-      options: { decay, momentum, epsilon, useLocking, centered, lossScale, device },
-      groupLr: this.groupLr,
-      lrs: this.plan.lrSources.map((v, i) => serializeStepValue(v, `lr ${i}`)),
-      weightDecays: this.plan.weightDecaySources.map((v, i) => serializeStepValue(v, `weightDecay ${i}`)),
-      parameters: this.slots.map((slot, i) => ({
-        name: slot.param.name,
-        shape: slot.param.shape,
-        requiresGrad: slot.param.requiresGrad,
-        data: slot.param.data,
-        meanSquare: slot.state.meanSquare,
-        moment: slot.state.moment,
-        ...(slot.state.meanGrad ? { meanGrad: slot.state.meanGrad } : {}),
-        lr: this.plan.lrIndex[i],
-        weightDecay: this.plan.weightDecayIndex[i],
-        gradCentralization: this.entries[i].gradCentralization,
-      })),
-      globalStep: this.counter,
-    };
+    return makeHandle(this.parts, this.plan);
   }
 
   /**
@@ -453,129 +294,21 @@ export class RMSProp {
    * made `handle` (typically in another worker thread). Each step claims its index atomically.
    */
   static fromShared(handle: SharedRMSProp): RMSProp {
-    const h = checkHandle(handle);
-    const options = readOptions(OWNER, { ...h.options });
-    const lrs = h.lrs.map((v, i) => deserializeStepValue(v, `lrs[${i}]`));
-    const weightDecays = h.weightDecays.map((v, i) => deserializeStepValue(v, `weightDecays[${i}]`));
-    const entries: ParameterEntry[] = h.parameters.map((p) => ({
-      param: new Parameter(p.data, p.name, { shape: p.shape, requiresGrad: p.requiresGrad }),
-      lr: lrs[p.lr],
-      weightDecay: p.weightDecay >= 0 ? weightDecays[p.weightDecay] : null,
-      gradCentralization: p.gradCentralization,
-    }));
-    const states: ParameterState[] = h.parameters.map((p) =>
-      Object.freeze({ meanSquare: p.meanSquare, moment: p.moment, ...(p.meanGrad ? { meanGrad: p.meanGrad } : {}) }),
-    );
-    const token = {};
-    adoptions.set(token, { options, parsed: { entries, groupLr: h.groupLr }, states, counter: h.globalStep });
-    return new RMSProp(token as never);
+    const { options, entries, groupLr, states, counter } = readHandle(handle);
+    return new RMSProp(new Parts(options, entries, groupLr, states, counter) as never);
   }
 
-  // Claims the step index and runs the native step. With useLocking, the learning rates and
-  // weight decays of index k are evaluated first, outside any lock (a schedule may run any code,
-  // even step another optimizer over the same parameters), then the binding takes the locks and
-  // claims k there, or reports that another step took it: then again with the next index. So
-  // locked steps of optimizers sharing a global step (share()) apply in the order of their
-  // indices (docs/semantics.md §8; StepCounter in binding/napi/common.h). `grads` null (device gradients)
-  // only with the device optimizer.
-  private claimAndStep(native: Pick<CudaNativeOptimizer, 'step'>, grads: FloatArray[] | null, same: boolean): void {
-    if (!this.options.useLocking) {
-      this.claimStep();
-      native.step(grads, same);
-      return;
-    }
-    for (;;) {
-      const k = Atomics.load(this.counter, 0);
-      this.plan.write(k);
-      if (native.step(grads, same, k)) return;
-    }
+  // The device-only methods: an Error on the CPU; then, as every synchronous state access, idle.
+  private requireDevice(method: string): void {
+    if (this.device === 'cpu') throw new Error(`For 'RMSProp', '${method}' needs device 'cuda' (this optimizer runs on the CPU).`);
+    this.operations.assertIdle(method);
   }
 
-  private requireCuda(method: string): CudaNativeOptimizer {
-    if (!this.cuda) throw new Error(`For 'RMSProp', '${method}' needs device 'cuda' (this optimizer runs on the CPU).`);
-    return this.cuda;
-  }
-
-  // The state lives in a few contiguous buffers: a transferred one (its views then have length
-  // 0) would leave the native side pointing at memory this optimizer no longer owns.
-  private assertStateAttached(): void {
-    for (const sentinel of this.stateSentinels) {
-      if (sentinel.view.length !== sentinel.length) {
-        throw valueError(OWNER, 'state', 'backed by the buffers this optimizer allocated (was one transferred?)', sentinel.view);
-      }
-    }
-  }
-
-  private assertParametersAttached(): void {
-    for (const slot of this.slots) {
-      if (slot.param.data.length !== slot.size) {
-        throw valueError(OWNER, `parameter '${slot.param.name}'`, `backed by ${slot.size} elements (was its buffer transferred?)`, slot.param.data);
-      }
-    }
-  }
-
-  // Claims the next step index: evaluates its learning rates and weight decays into the plan
-  // (which throws, claiming nothing, when a table has run out), then advances the global step
-  // atomically, so threads sharing it each get their own index.
-  private claimStep(): void {
-    for (;;) {
-      const k = Atomics.load(this.counter, 0);
-      this.plan.write(k);
-      if (Atomics.compareExchange(this.counter, 0, k, k + 1) === k) return;
-    }
-  }
-
-  private slotFor(param: Parameter): Slot {
-    if (!(param instanceof Parameter)) throw typeError(OWNER, 'param', 'a Parameter', param);
-    const slot = this.slotOf.get(param);
-    if (!slot) throw valueError(OWNER, 'param', 'one of the parameters of this optimizer', `'${param.name}'`);
-    return slot;
-  }
-
-  // Checks every gradient and the parameters' buffers, filling gradBuffers; throws before any write.
-  private readGradients(gradients: unknown): void {
-    if (!Array.isArray(gradients)) {
-      throw typeError(OWNER, 'gradients', 'an array with one gradient per parameter', gradients);
-    }
-    const slots = this.slots;
-    if (gradients.length !== slots.length) {
-      throw valueError(OWNER, 'gradients', `an array of ${slots.length} gradients (one per parameter)`, gradients);
-    }
-    this.assertStateAttached();
-    // Fast path of a training loop that reuses its gradient arrays: the same objects as last
-    // time, still attached (a detached array has length 0), need no further checks.
-    let same = true;
-    for (let i = 0; i < slots.length; i++) {
-      const entry: unknown = gradients[i];
-      const size = slots[i].size;
-      const previous = this.gradBuffers[i];
-      if (entry !== previous || previous.length !== size || slots[i].param.data.length !== size) {
-        same = false;
-        break;
-      }
-    }
-    this.sameGradients = same && this.gradientsRead;
-    if (this.sameGradients) return;
-    this.gradientsRead = false; // until every entry below has passed
-    this.assertParametersAttached();
-    for (let i = 0; i < slots.length; i++) {
-      const slot = slots[i];
-      const entry: unknown = gradients[i];
-      const data = entry instanceof Tensor ? entry.data : entry;
-      const dtype = dtypeOf(data);
-      const what = `gradients[${i}]`;
-      if (dtype === undefined) {
-        throw typeError(OWNER, what, `a ${slot.dtype} typed array or Tensor (parameter '${slot.param.name}')`, entry);
-      }
-      if (dtype !== slot.dtype) {
-        throw typeError(OWNER, what, `of dtype ${slot.dtype} like parameter '${slot.param.name}'`, entry);
-      }
-      const array = data as FloatArray;
-      if (array.length !== slot.size) {
-        throw valueError(OWNER, what, `of length ${slot.size} like parameter '${slot.param.name}'`, entry);
-      }
-      this.gradBuffers[i] = array;
-    }
-    this.gradientsRead = true;
+  // syncParameters / uploadParameters: nothing on the CPU.
+  private transferParameters(method: string, transfer: () => void): void {
+    if (this.device === 'cpu') return;
+    this.operations.assertIdle(method);
+    this.gradients.assertParametersAttached();
+    transfer();
   }
 }

@@ -6,8 +6,11 @@
 import { types } from 'node:util';
 
 import { typeError, valueError } from './errors';
+import type { ParameterEntry } from './groups';
 import type { StepValue } from './learning-rate';
-import type { Device } from './options';
+import { readOptions, type Device, type ResolvedOptions } from './options';
+import type { StepPlan } from './plan';
+import type { ParameterState } from './state';
 import {
   CosineDecayLR,
   ExponentialDecayLR,
@@ -16,7 +19,7 @@ import {
   PolynomialDecayLR,
   WarmUpLR,
 } from './schedules';
-import { dtypeOf, type FloatArray } from './tensor';
+import { dtypeOf, Parameter, type FloatArray } from './tensor';
 
 /** A learning rate or weight decay in a form that crosses threads. */
 export type SharedStepValue =
@@ -126,4 +129,65 @@ export function checkHandle(handle: unknown): SharedRMSProp {
   });
   if (h.parameters.length === 0) throw valueError('RMSProp.fromShared', 'handle.parameters', 'non-empty', h.parameters);
   return h as SharedRMSProp;
+}
+
+/** What an optimizer is made of, as `share()` reads it and `fromShared` rebuilds it. */
+export interface OptimizerParts {
+  readonly options: ResolvedOptions;
+  readonly entries: readonly ParameterEntry[];
+  readonly groupLr: boolean;
+  readonly states: readonly ParameterState[];
+  readonly counter: Int32Array;
+}
+
+/** The handle of `opt.share()` (a ValueError / TypeError for what cannot cross threads). */
+export function makeHandle(parts: OptimizerParts, plan: StepPlan): SharedRMSProp {
+  const { options, entries, states } = parts;
+  if (options.device === 'cuda') {
+    throw valueError('RMSProp.share', 'device', "'cpu' (sharing across threads is CPU only)", 'cuda');
+  }
+  const unshared = entries.find((e) => !isShared(e.param.data));
+  if (unshared) {
+    throw valueError('RMSProp.share', `parameter '${unshared.param.name}'`, 'backed by a SharedArrayBuffer', unshared.param.data);
+  }
+  const { decay, momentum, epsilon, useLocking, centered, lossScale, device } = options;
+  return {
+    kind: 'rmsprop-native/shared',
+    version: 1,
+    options: { decay, momentum, epsilon, useLocking, centered, lossScale, device },
+    groupLr: parts.groupLr,
+    lrs: plan.lrSources.map((v, i) => serializeStepValue(v, `lr ${i}`)),
+    weightDecays: plan.weightDecaySources.map((v, i) => serializeStepValue(v, `weightDecay ${i}`)),
+    parameters: entries.map(({ param, gradCentralization }, i) => ({
+      name: param.name,
+      shape: param.shape,
+      requiresGrad: param.requiresGrad,
+      data: param.data,
+      meanSquare: states[i].meanSquare,
+      moment: states[i].moment,
+      ...(states[i].meanGrad ? { meanGrad: states[i].meanGrad } : {}),
+      lr: plan.lrIndex[i],
+      weightDecay: plan.weightDecayIndex[i],
+      gradCentralization,
+    })),
+    globalStep: parts.counter,
+  };
+}
+
+/** The parts of the optimizer whose `share()` made `handle`, over the same shared memory. */
+export function readHandle(handle: unknown): OptimizerParts {
+  const h = checkHandle(handle);
+  const options = readOptions('RMSProp', { ...h.options });
+  const lrs = h.lrs.map((v, i) => deserializeStepValue(v, `lrs[${i}]`));
+  const weightDecays = h.weightDecays.map((v, i) => deserializeStepValue(v, `weightDecays[${i}]`));
+  const entries: ParameterEntry[] = h.parameters.map((p) => ({
+    param: new Parameter(p.data, p.name, { shape: p.shape, requiresGrad: p.requiresGrad }),
+    lr: lrs[p.lr],
+    weightDecay: p.weightDecay >= 0 ? weightDecays[p.weightDecay] : null,
+    gradCentralization: p.gradCentralization,
+  }));
+  const states: ParameterState[] = h.parameters.map((p) =>
+    Object.freeze({ meanSquare: p.meanSquare, moment: p.moment, ...(p.meanGrad ? { meanGrad: p.meanGrad } : {}) }),
+  );
+  return { options, entries, groupLr: h.groupLr, states, counter: h.globalStep };
 }

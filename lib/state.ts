@@ -1,4 +1,5 @@
 /** The optimizer's state buffers: where they live and how they are laid out. */
+import { valueError } from './errors';
 import type { DType, FloatArray, Parameter } from './tensor';
 
 /** Live views of one parameter's optimizer state (same dtype and length as the parameter). */
@@ -51,3 +52,24 @@ export function allocateStates(params: readonly Parameter[], centered: boolean, 
   });
 }
 
+
+/**
+ * A check that throws when one of the state's buffers was transferred (its views then have
+ * length 0), which would leave the native side pointing at memory the optimizer no longer owns.
+ */
+export function attachmentCheck(states: readonly ParameterState[]): () => void {
+  const sentinels = new Map<ArrayBufferLike, { view: FloatArray; length: number }>();
+  for (const state of states) {
+    for (const view of [state.meanSquare, state.moment, state.meanGrad]) {
+      if (view && !sentinels.has(view.buffer)) sentinels.set(view.buffer, { view, length: view.length });
+    }
+  }
+  const list = [...sentinels.values()];
+  return () => {
+    for (const sentinel of list) {
+      if (sentinel.view.length !== sentinel.length) {
+        throw valueError('RMSProp', 'state', 'backed by the buffers this optimizer allocated (was one transferred?)', sentinel.view);
+      }
+    }
+  };
+}

@@ -44,10 +44,10 @@ describe('the plugin loader', () => {
     expect(binding.cudaLoad(42 as unknown as string)).toMatchObject({ ok: false, error: 'path must be a string' });
   });
 
-  it('a CudaOptimizer over a bad plugin throws an Error, not a crash', () => {
+  it('an Optimizer over a bad plugin throws an Error, not a crash', () => {
     const p = new Float32Array(3);
     const plan = new Float64Array(binding.planLayout.headerSize + binding.planLayout.tensorStride);
-    expect(() => new binding.CudaOptimizer(MISSING, [p], [p.slice()], [p.slice()], null, plan, false, true, new Int32Array(1))).toThrow(
+    expect(() => new binding.Optimizer(MISSING, [p], [p.slice()], [p.slice()], null, plan, false, true, new Int32Array(1))).toThrow(
       /cannot load the CUDA plugin/,
     );
   });

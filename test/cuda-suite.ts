@@ -297,7 +297,7 @@ export function defineDeviceSuite(): void {
     expect(buffers.every((d) => d.meanGrad === 0n)).toBe(true);
     // Stand-in for native code writing gradients on the device: the internal upload.
     const grads = gradients(a, 110);
-    (a as unknown as { cuda: { upload(kind: string, g: FloatArray[]): void } }).cuda.upload('grad', grads);
+    (a as unknown as { backend: { native: { upload(kind: string, g: FloatArray[]): void } } }).backend.native.upload('grad', grads);
     expect(a.stepDeviceGradients()).toBe(true);
     b.step(grads);
     expect(a.globalStep).toBe(1);

@@ -1,7 +1,16 @@
 #include "centralization.h"
 
+#include "../kernels/rmsprop_math.h"
+
 namespace rmsprop::core {
 namespace {
+
+// The one arithmetic decayed_gradient needs, in T (unfused: the core is built without FMA).
+template <class Scalar>
+struct SumOps {
+  using V = Scalar;
+  static V madd(V a, V b, V c) { return a * b + c; }
+};
 
 constexpr std::size_t kLanes = 8;  // independent partial sums: pipelined, and a fixed order
 
@@ -18,13 +27,11 @@ double sum_block(const T* grad, const T* param, std::size_t n, T weight_decay) {
   std::size_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
     for (std::size_t j = 0; j < kLanes; ++j) {
-      const T g = kWeightDecay ? grad[i + j] + weight_decay * param[i + j] : grad[i + j];
-      partial[j] += static_cast<double>(g);
+      partial[j] += static_cast<double>(decayed_gradient<SumOps<T>, kWeightDecay>(grad[i + j], param[i + j], weight_decay));
     }
   }
   for (std::size_t j = 0; i < n; ++i, ++j) {
-    const T g = kWeightDecay ? grad[i] + weight_decay * param[i] : grad[i];
-    partial[j] += static_cast<double>(g);
+    partial[j] += static_cast<double>(decayed_gradient<SumOps<T>, kWeightDecay>(grad[i], param[i], weight_decay));
   }
   double sum = 0;
   for (std::size_t j = 0; j < kLanes; ++j) sum += partial[j];

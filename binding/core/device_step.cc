@@ -71,8 +71,9 @@ const DevicePlugin* load_device_plugin(const std::string& path, std::string* err
   }
 }
 
-DeviceStep::DeviceStep(const DevicePlugin& plugin, std::vector<TensorSlot> tensors, const double* plan, bool centered)
-    : plugin_(plugin), tensors_(std::move(tensors)), plan_(plan), centered_(centered) {
+DeviceStep::DeviceStep(const DevicePlugin& plugin, std::vector<TensorSlot> tensors, const double* plan, bool centered,
+                       bool sync_params)
+    : plugin_(plugin), tensors_(std::move(tensors)), plan_(plan), centered_(centered), sync_params_(sync_params) {
   offset_.resize(tensors_.size());
   for (std::size_t i = 0; i < tensors_.size(); ++i) {
     offset_[i] = region_bytes_;
@@ -180,15 +181,15 @@ void DeviceStep::step(const void* const* grads, bool upload_params, bool write_b
   if (released()) throw DeviceError("the optimizer's device memory was released (dispose())");
   if (upload_params) upload(Buffer::kParam);
   if (grads) upload(Buffer::kGrad, grads);
-  rmsprop_cuda_step_config config{plan_[plan::kDecay], plan_[plan::kMomentum], plan_[plan::kEpsilon],
-                                  plan_[plan::kInvLossScale], centered_ ? 1 : 0, 0};
+  const plan::Shared shared = plan::read_shared(plan_);
+  rmsprop_cuda_step_config config{shared.decay, shared.momentum, shared.epsilon, shared.inv_loss_scale,
+                                  centered_ ? 1 : 0, 0};
   for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
     table_.clear();
     for (std::size_t i = 0; i < tensors_.size(); ++i) {
       const TensorSlot& t = tensors_[i];
       if (t.dtype != dtype || t.size == 0) continue;
-      const double* p = plan::tensor_values(plan_, i);
-      const std::uint32_t flags = plan::flags_of(p);
+      const plan::TensorPlan p = plan::read_tensor(plan_, i, t.size);
       rmsprop_cuda_tensor d{};
       d.param = region(Buffer::kParam) + offset_[i];
       d.mean_square = region(Buffer::kMeanSquare) + offset_[i];
@@ -196,10 +197,10 @@ void DeviceStep::step(const void* const* grads, bool upload_params, bool write_b
       d.mean_grad = centered_ ? region(Buffer::kMeanGrad) + offset_[i] : nullptr;
       d.grad = region(Buffer::kGrad) + offset_[i];
       d.size = t.size;
-      d.slices = (flags & plan::kCentralize) ? static_cast<std::uint64_t>(p[plan::kSlices]) : 1;
-      d.lr = p[plan::kLr];
-      d.weight_decay = p[plan::kWeightDecay];
-      d.apply_weight_decay = (flags & plan::kApplyWeightDecay) ? 1 : 0;
+      d.slices = p.centralize ? p.slices : 0;
+      d.lr = p.lr;
+      d.weight_decay = p.weight_decay;
+      d.apply_weight_decay = p.apply_weight_decay ? 1 : 0;
       table_.push_back(d);
     }
     if (table_.empty()) continue;

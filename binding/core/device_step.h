@@ -1,7 +1,7 @@
 // The optimizer on a device: parameters and state in device memory of a plugin (the CUDA
 // plugin, or its host emulator in tests) loaded with dlopen, host gradients uploaded through
 // reused page-locked staging, parameters written back on request. No JavaScript here; the
-// N-API layer (binding/napi/cuda_optimizer.cc) only converts arguments.
+// N-API layer (binding/napi/optimizer.cc) only converts arguments.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "../../cuda/rmsprop_cuda.h"
-#include "multi_tensor_step.h"
+#include "stepper.h"
 
 namespace rmsprop::core {
 
@@ -47,12 +47,15 @@ class DeviceError : public std::runtime_error {
 // Which buffers of every tensor a transfer moves.
 enum class Buffer { kParam, kMeanSquare, kMoment, kMeanGrad, kGrad };
 
-class DeviceStep {
+class DeviceStep final : public Stepper {
  public:
   // Allocates the device buffers and staging and uploads the parameters and state from the
   // host `tensors` (whose buffers stay owned by the caller and are the host side of every
-  // transfer). `plan` as for MultiTensorStep. Throws DeviceError.
-  DeviceStep(const DevicePlugin& plugin, std::vector<TensorSlot> tensors, const double* plan, bool centered);
+  // transfer). `plan` as for MultiTensorStep. With `sync_params`, step(grads) uploads the host
+  // parameters first and writes the updated ones back (the host arrays stay the truth, as on
+  // the CPU). Throws DeviceError.
+  DeviceStep(const DevicePlugin& plugin, std::vector<TensorSlot> tensors, const double* plan, bool centered,
+             bool sync_params = false);
   ~DeviceStep();
   DeviceStep(const DeviceStep&) = delete;
   DeviceStep& operator=(const DeviceStep&) = delete;
@@ -63,6 +66,10 @@ class DeviceStep {
   // device is done. Not concurrently on one object.
   void step(const void* const* grads, bool upload_params, bool write_back);
 
+  // Stepper: one step, syncing the parameters as constructed. Throws DeviceError.
+  void step(const void* const* grads) override { step(grads, sync_params_, sync_params_); }
+  DeviceStep* device() override { return this; }
+
   // Host -> device or device -> host for one kind of buffer of every tensor (gradients: `from`
   // gives the host pointers; other kinds use the registered host buffers).
   void upload(Buffer buffer, const void* const* from = nullptr);
@@ -72,8 +79,8 @@ class DeviceStep {
   void release() noexcept;
   bool released() const { return queue_ == nullptr; }
 
-  std::size_t size() const { return tensors_.size(); }
-  const TensorSlot& tensor(std::size_t i) const { return tensors_[i]; }
+  std::size_t size() const override { return tensors_.size(); }
+  const TensorSlot& tensor(std::size_t i) const override { return tensors_[i]; }
   // Device address of buffer `b` of tensor `i` (0 for an empty tensor or no mean_grad).
   std::uintptr_t device_address(std::size_t i, Buffer b) const;
 
@@ -88,6 +95,7 @@ class DeviceStep {
   std::size_t region_bytes_ = 0;     // bytes of one region (every tensor of one kind)
   const double* plan_;
   bool centered_;
+  bool sync_params_;
   rmsprop_cuda_queue queue_ = nullptr;
   char* device_ = nullptr;   // regions: param, mean_square, moment, [mean_grad], grad
   char* staging_ = nullptr;  // page-locked, one region

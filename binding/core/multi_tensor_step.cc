@@ -4,27 +4,12 @@
 #include <atomic>
 
 #include "centralization.h"
+#include "../kernels/kernels.h"
 #include "plan.h"
 #include "thread_pool.h"
 
 namespace rmsprop::core {
 namespace {
-
-// Rounds the plan's float64 hyper-parameters to the tensor's precision (docs/semantics.md §2).
-template <class T>
-TensorScalars<T> scalars_for(const double* plan_data, const double* tensor) {
-  TensorScalars<T> k;
-  k.decay = static_cast<T>(plan_data[plan::kDecay]);
-  k.one_minus_decay = T(1) - k.decay;
-  k.momentum = static_cast<T>(plan_data[plan::kMomentum]);
-  k.epsilon = static_cast<T>(plan_data[plan::kEpsilon]);
-  k.inv_loss_scale = static_cast<T>(plan_data[plan::kInvLossScale]);
-  k.lr = static_cast<T>(tensor[plan::kLr]);
-  k.weight_decay = static_cast<T>(tensor[plan::kWeightDecay]);
-  k.grad_shift = T(0);
-  k.apply_weight_decay = (plan::flags_of(tensor) & plan::kApplyWeightDecay) != 0;
-  return k;
-}
 
 template <class T>
 TensorBuffers<T> range_of(const TensorSlot& slot, const void* grad, std::size_t begin,
@@ -37,14 +22,13 @@ TensorBuffers<T> range_of(const TensorSlot& slot, const void* grad, std::size_t 
                           end - begin};
 }
 
-// Updates elements [begin, end) of one tensor; under centralization, whole slices, each centred
-// on its own mean right before its update (which then reads it back from cache).
+// Updates elements [begin, end) of one tensor with its scalars `k` for this step; under
+// centralization (slice > 0), whole slices, each centred on its own mean right before its
+// update (which then reads it back from cache).
 template <class T>
-void update_range(KernelFn<T> kernel, const TensorSlot& slot, const void* grad,
-                  const double* plan_data, const double* tensor, std::size_t slice,
-                  std::size_t begin, std::size_t end) {
-  TensorScalars<T> k = scalars_for<T>(plan_data, tensor);
-  if (slice <= 1) {
+void update_range(KernelFn<T> kernel, const TensorSlot& slot, const void* grad, TensorScalars<T> k,
+                  std::size_t slice, std::size_t begin, std::size_t end) {
+  if (slice == 0) {
     kernel(range_of<T>(slot, grad, begin, end), k);
     return;
   }
@@ -68,13 +52,24 @@ void set_grain_elements(std::size_t elements) {
 MultiTensorStep::MultiTensorStep(std::vector<TensorSlot> tensors, const double* plan,
                                  bool centered)
     : tensors_(std::move(tensors)), plan_(plan), centered_(centered) {
-  slice_size_.resize(tensors_.size(), 1);
+  slice_size_.resize(tensors_.size(), 0);
+  scalars_f32_.resize(tensors_.size());
+  scalars_f64_.resize(tensors_.size());
   for (std::size_t i = 0; i < tensors_.size(); ++i) {
-    const double* tensor = plan::tensor_values(plan_, i);
-    const auto slices = static_cast<std::size_t>(tensor[plan::kSlices]);
-    if ((plan::flags_of(tensor) & plan::kCentralize) != 0 && slices > 0 &&
-        tensors_[i].size % slices == 0) {
-      slice_size_[i] = tensors_[i].size / slices;
+    const plan::TensorPlan t = plan::read_tensor(plan_, i, tensors_[i].size);
+    if (t.centralize) slice_size_[i] = t.slice_size;
+  }
+}
+
+// This step's scalars of every tensor, rounded to its dtype once (not per chunk).
+void MultiTensorStep::read_plan() {
+  const plan::Shared shared = plan::read_shared(plan_);
+  for (std::size_t i = 0; i < tensors_.size(); ++i) {
+    const plan::TensorPlan t = plan::read_tensor(plan_, i, tensors_[i].size);
+    if (tensors_[i].dtype == DType::kFloat32) {
+      scalars_f32_[i] = plan::scalars_for<float>(shared, t);
+    } else {
+      scalars_f64_[i] = plan::scalars_for<double>(shared, t);
     }
   }
 }
@@ -97,7 +92,7 @@ void MultiTensorStep::partition(std::size_t threads) {
   bool has_open = false;
   for (std::uint32_t i = 0; i < tensors_.size(); ++i) {
     const std::size_t size = tensors_[i].size;
-    const std::size_t unit = slice_size_[i];
+    const std::size_t unit = slice_size_[i];  // 0: any boundary
     std::size_t at = 0;
     while (at < size) {
       if (!has_open) {
@@ -124,45 +119,43 @@ void MultiTensorStep::partition(std::size_t threads) {
 }
 
 void MultiTensorStep::run_chunk(const KernelTable& kernels, const void* const* grads,
-                                const Chunk& chunk, Work work) const {
-  const bool stream = work == Work::kStreamBaseline;
-  const KernelFn<float> f32 = stream ? (centered_ ? kernels.stream_centered_f32 : kernels.stream_plain_f32)
-                                     : (centered_ ? kernels.centered_f32 : kernels.plain_f32);
-  const KernelFn<double> f64 = stream ? (centered_ ? kernels.stream_centered_f64 : kernels.stream_plain_f64)
-                                      : (centered_ ? kernels.centered_f64 : kernels.plain_f64);
+                                const Chunk& chunk) const {
+  const KernelFn<float> f32 = centered_ ? kernels.centered_f32 : kernels.plain_f32;
+  const KernelFn<double> f64 = centered_ ? kernels.centered_f64 : kernels.plain_f64;
   for (std::uint32_t i = chunk.first; i <= chunk.last; ++i) {
     const TensorSlot& slot = tensors_[i];
     const std::size_t begin = i == chunk.first ? chunk.first_begin : 0;
     const std::size_t end = i == chunk.last ? chunk.last_end : slot.size;
     if (begin >= end) continue;
-    const double* tensor = plan::tensor_values(plan_, i);
     if (slot.dtype == DType::kFloat32) {
-      update_range<float>(f32, slot, grads[i], plan_, tensor, slice_size_[i], begin, end);
+      update_range<float>(f32, slot, grads[i], scalars_f32_[i], slice_size_[i], begin, end);
     } else {
-      update_range<double>(f64, slot, grads[i], plan_, tensor, slice_size_[i], begin, end);
+      update_range<double>(f64, slot, grads[i], scalars_f64_[i], slice_size_[i], begin, end);
     }
   }
 }
 
-void MultiTensorStep::run(const KernelTable& kernels, const void* const* grads, Work work) {
+void MultiTensorStep::step(const void* const* grads) { run(active_kernels(), grads); }
+
+void MultiTensorStep::run(const KernelTable& kernels, const void* const* grads) {
   ThreadPool& pool = ThreadPool::instance();
   const std::size_t threads = pool.size();
   if (threads != partitioned_for_ || grain_elements() != partitioned_grain_) partition(threads);
+  read_plan();
   if (chunks_.size() == 1) {
-    run_chunk(kernels, grads, chunks_[0], work);
+    run_chunk(kernels, grads, chunks_[0]);
     return;
   }
   struct Job {
     const MultiTensorStep* step;
     const KernelTable* kernels;
     const void* const* grads;
-    Work work;
-  } job{this, &kernels, grads, work};
+  } job{this, &kernels, grads};
   pool.run(
       chunks_.size(),
       [](void* context, std::size_t c) {
         const Job& j = *static_cast<const Job*>(context);
-        j.step->run_chunk(*j.kernels, j.grads, j.step->chunks_[c], j.work);
+        j.step->run_chunk(*j.kernels, j.grads, j.step->chunks_[c]);
       },
       &job);
 }

@@ -7,20 +7,9 @@
 #include <vector>
 
 #include "../kernels/kernel_types.h"
+#include "stepper.h"
 
 namespace rmsprop::core {
-
-enum class DType : std::uint8_t { kFloat32, kFloat64 };
-
-// One parameter and its state, registered once. The buffers belong to the caller.
-struct TensorSlot {
-  DType dtype;
-  std::size_t size;
-  void* param;
-  void* mean_square;
-  void* moment;
-  void* mean_grad;  // null unless centered
-};
 
 // A contiguous run of the concatenation of all tensors: from element `first_begin` of tensor
 // `first` to element `last_end` (exclusive) of tensor `last`. Boundaries inside a centralized
@@ -44,32 +33,34 @@ constexpr std::size_t kMinParallelElements = 1 << 17;
 std::size_t grain_elements();
 void set_grain_elements(std::size_t elements);
 
-class MultiTensorStep {
+class MultiTensorStep final : public Stepper {
  public:
   // `plan` (layout in plan.h) must already hold each tensor's flags and slices; it stays owned
   // by the caller, who rewrites the per-step values (lr, weight decay) before each run.
   MultiTensorStep(std::vector<TensorSlot> tensors, const double* plan, bool centered);
 
-  // What a run computes: the RMSProp update, or the benchmark's memory-traffic baseline (the
-  // same loads and stores with trivial arithmetic, through the same chunks and threads).
-  enum class Work { kUpdate, kStreamBaseline };
+  // Applies one update to every tensor with the kernels of `kernels` (the active level, or one
+  // chosen by a test). `grads` holds one pointer per tensor, of its dtype and size. Safe to call
+  // from any thread, but not concurrently on one object.
+  void run(const KernelTable& kernels, const void* const* grads);
 
-  // Applies one update to every tensor. `grads` holds one pointer per tensor, of its dtype and
-  // size. Safe to call from any thread, but not concurrently on one object.
-  void run(const KernelTable& kernels, const void* const* grads, Work work = Work::kUpdate);
-
-  std::size_t size() const { return tensors_.size(); }
-  const TensorSlot& tensor(std::size_t i) const { return tensors_[i]; }
+  // Stepper: run() with the process's active kernels.
+  void step(const void* const* grads) override;
+  std::size_t size() const override { return tensors_.size(); }
+  const TensorSlot& tensor(std::size_t i) const override { return tensors_[i]; }
 
  private:
   void partition(std::size_t threads);
-  void run_chunk(const KernelTable& kernels, const void* const* grads, const Chunk& chunk,
-                 Work work) const;
+  void read_plan();
+  void run_chunk(const KernelTable& kernels, const void* const* grads, const Chunk& chunk) const;
 
   std::vector<TensorSlot> tensors_;
-  std::vector<std::size_t> slice_size_;  // per tensor: elements per centralized slice, or 1
   const double* plan_;
   bool centered_;
+  std::vector<std::size_t> slice_size_;  // per tensor: elements per centralized slice; 0: none
+  // Per tensor, this step's scalars rounded to its dtype (the other dtype's entry is unused).
+  std::vector<TensorScalars<float>> scalars_f32_;
+  std::vector<TensorScalars<double>> scalars_f64_;
   std::vector<Chunk> chunks_;
   std::size_t partitioned_for_ = 0;  // thread count the chunks were made for
   std::size_t partitioned_grain_ = 0;

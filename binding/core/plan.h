@@ -1,9 +1,12 @@
-// The step plan: a float64 array that the TypeScript facade owns and fills, registered with the
-// native optimizer once and read at every step. Its layout is exported to JavaScript by the
-// binding (planLayout), so this file is the one source of it.
+// The step plan: a float64 array that the TypeScript facade owns and fills (lib/plan.ts),
+// registered with the native optimizer once and read at every step. Its layout is exported to
+// JavaScript by the binding (planLayout), so this file is the one source of it, and the readers
+// below are the one place that decodes it (flags, slices, rounding to a tensor's precision).
 #pragma once
 #include <cstddef>
 #include <cstdint>
+
+#include "../kernels/kernel_types.h"
 
 namespace rmsprop::plan {
 
@@ -27,10 +30,53 @@ constexpr std::uint32_t kCentralize = 1u << 1;  // gradient centralization per s
 
 constexpr std::size_t size_for(std::size_t tensors) { return kHeaderSize + tensors * kTensorStride; }
 
-// The values of tensor `index` in `plan`, and its flags.
-inline const double* tensor_values(const double* plan, std::size_t index) {
-  return plan + kHeaderSize + index * kTensorStride;
+// The hyper-parameters every tensor shares, as the facade wrote them (float64).
+struct Shared {
+  double decay;
+  double momentum;
+  double epsilon;
+  double inv_loss_scale;
+};
+
+// What the plan says about one tensor of `size` elements at this step.
+struct TensorPlan {
+  double lr;
+  double weight_decay;      // wd·L
+  bool apply_weight_decay;
+  bool centralize;          // subtract each slice's mean (docs/semantics.md §4 step 2)
+  std::size_t slices;       // slices along axis 0 when centralize, else 1
+  std::size_t slice_size;   // elements per slice (the whole tensor unless centralize)
+};
+
+inline Shared read_shared(const double* plan) {
+  return Shared{plan[kDecay], plan[kMomentum], plan[kEpsilon], plan[kInvLossScale]};
 }
-inline std::uint32_t flags_of(const double* tensor) { return static_cast<std::uint32_t>(tensor[kFlags]); }
+
+// Tensor `index`. Centralization applies where flagged, to non-empty tensors whose slices (the
+// parameter's shape[0], one or more) divide them.
+inline TensorPlan read_tensor(const double* plan, std::size_t index, std::size_t size) {
+  const double* at = plan + kHeaderSize + index * kTensorStride;
+  const auto flags = static_cast<std::uint32_t>(at[kFlags]);
+  const auto slices = static_cast<std::size_t>(at[kSlices]);
+  const bool centralize = (flags & kCentralize) != 0 && size > 0 && slices >= 1 && size % slices == 0;
+  return TensorPlan{at[kLr], at[kWeightDecay], (flags & kApplyWeightDecay) != 0, centralize,
+                    centralize ? slices : 1, centralize ? size / slices : size};
+}
+
+// One tensor's scalars rounded to its precision T (docs/semantics.md §2), once per step.
+template <class T>
+TensorScalars<T> scalars_for(const Shared& shared, const TensorPlan& tensor) {
+  TensorScalars<T> k;
+  k.decay = static_cast<T>(shared.decay);
+  k.one_minus_decay = T(1) - k.decay;
+  k.momentum = static_cast<T>(shared.momentum);
+  k.epsilon = static_cast<T>(shared.epsilon);
+  k.inv_loss_scale = static_cast<T>(shared.inv_loss_scale);
+  k.lr = static_cast<T>(tensor.lr);
+  k.weight_decay = static_cast<T>(tensor.weight_decay);
+  k.grad_shift = T(0);
+  k.apply_weight_decay = tensor.apply_weight_decay;
+  return k;
+}
 
 }  // namespace rmsprop::plan

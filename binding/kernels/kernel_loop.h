@@ -10,6 +10,24 @@
 #include "kernel_types.h"
 #include "rmsprop_math.h"
 
+#if defined(RMSPROP_BENCH_STREAM)
+#include "../../bench/native/stream_update.h"
+#else
+namespace rmsprop {
+// The update of one register: RMSProp, plain or centered (rmsprop_math.h).
+template <class Ops, bool kWeightDecay>
+struct ElementUpdate {
+  using V = typename Ops::V;
+  static RMSPROP_LANE void plain(V& w, V& s, V& m, V g, const LaneScalars<V>& c) {
+    plain_update<Ops, kWeightDecay>(w, s, m, g, c);
+  }
+  static RMSPROP_LANE void centered(V& w, V& s, V& m, V& mg, V g, const LaneScalars<V>& c) {
+    centered_update<Ops, kWeightDecay>(w, s, m, mg, g, c);
+  }
+};
+}  // namespace rmsprop
+#endif
+
 namespace rmsprop {
 
 template <class Ops>
@@ -20,39 +38,36 @@ LaneScalars<typename Ops::V> broadcast_scalars(const TensorScalars<typename Ops:
           Ops::broadcast(k.grad_shift),   Ops::broadcast(k.inv_loss_scale)};
 }
 
-// kStream: the benchmark's memory-traffic baseline, the same loads and stores with trivial
-// arithmetic (every buffer += g) instead of RMSProp.
-template <class Ops, bool kCentered, bool kWeightDecay, bool kStream = false>
+// One register of every buffer through the per-element update. The benchmark compiles these
+// same instruction-set files a second time, with RMSPROP_BENCH_STREAM defined, into its own
+// addon (CMakeLists.txt, rmsprop_bench): there ElementUpdate is its memory-traffic baseline, the
+// same loads and stores with trivial arithmetic (bench/native/stream_update.h).
+template <class Ops, bool kCentered, bool kWeightDecay>
 void update_block(typename Ops::T* w, typename Ops::T* s, typename Ops::T* m,
                   typename Ops::T* mg, const typename Ops::T* g,
                   const LaneScalars<typename Ops::V>& c) {
   typename Ops::V vw = Ops::load(w), vs = Ops::load(s), vm = Ops::load(m);
   const typename Ops::V vg = Ops::load(g);
-  if (kStream) {
-    if (kCentered) Ops::store(mg, Ops::add(Ops::load(mg), vg));
-    vw = Ops::add(vw, vg);
-    vs = Ops::add(vs, vg);
-    vm = Ops::add(vm, vg);
-  } else if (kCentered) {
+  if (kCentered) {
     typename Ops::V vmg = Ops::load(mg);
-    centered_update<Ops, kWeightDecay>(vw, vs, vm, vmg, vg, c);
+    ElementUpdate<Ops, kWeightDecay>::centered(vw, vs, vm, vmg, vg, c);
     Ops::store(mg, vmg);
   } else {
-    plain_update<Ops, kWeightDecay>(vw, vs, vm, vg, c);
+    ElementUpdate<Ops, kWeightDecay>::plain(vw, vs, vm, vg, c);
   }
   Ops::store(w, vw);
   Ops::store(s, vs);
   Ops::store(m, vm);
 }
 
-template <class Ops, bool kCentered, bool kWeightDecay, bool kStream = false>
+template <class Ops, bool kCentered, bool kWeightDecay>
 void update_tensor(const TensorBuffers<typename Ops::T>& t,
                    const LaneScalars<typename Ops::V>& c) {
   using T = typename Ops::T;
   constexpr std::size_t W = Ops::kWidth;
   std::size_t i = 0;
   for (; i + W <= t.size; i += W) {
-    update_block<Ops, kCentered, kWeightDecay, kStream>(t.param + i, t.mean_square + i, t.moment + i,
+    update_block<Ops, kCentered, kWeightDecay>(t.param + i, t.mean_square + i, t.moment + i,
                                                kCentered ? t.mean_grad + i : nullptr,
                                                t.grad + i, c);
   }
@@ -67,7 +82,7 @@ void update_tensor(const TensorBuffers<typename Ops::T>& t,
   std::memcpy(m, t.moment + i, bytes);
   std::memcpy(g, t.grad + i, bytes);
   if (kCentered) std::memcpy(mg, t.mean_grad + i, bytes);
-  update_block<Ops, kCentered, kWeightDecay, kStream>(w, s, m, mg, g, c);
+  update_block<Ops, kCentered, kWeightDecay>(w, s, m, mg, g, c);
   std::memcpy(t.param + i, w, bytes);
   std::memcpy(t.mean_square + i, s, bytes);
   std::memcpy(t.moment + i, m, bytes);
@@ -85,12 +100,6 @@ void update_tensor_entry(const TensorBuffers<typename Ops::T>& t,
   }
 }
 
-template <class Ops, bool kCentered>
-void stream_tensor_entry(const TensorBuffers<typename Ops::T>& t,
-                         const TensorScalars<typename Ops::T>& k) {
-  update_tensor<Ops, kCentered, false, true>(t, broadcast_scalars<Ops>(k));
-}
-
 // Builds a constant-initialised table from one instruction set's float32 and float64 Ops.
 template <class OpsF32, class OpsF64>
 constexpr KernelTable make_kernel_table(const char* level) {
@@ -98,11 +107,7 @@ constexpr KernelTable make_kernel_table(const char* level) {
                      &update_tensor_entry<OpsF32, false>,
                      &update_tensor_entry<OpsF32, true>,
                      &update_tensor_entry<OpsF64, false>,
-                     &update_tensor_entry<OpsF64, true>,
-                     &stream_tensor_entry<OpsF32, false>,
-                     &stream_tensor_entry<OpsF32, true>,
-                     &stream_tensor_entry<OpsF64, false>,
-                     &stream_tensor_entry<OpsF64, true>};
+                     &update_tensor_entry<OpsF64, true>};
 }
 
 }  // namespace rmsprop

@@ -40,11 +40,6 @@ struct KernelTable {
   KernelFn<float> centered_f32;
   KernelFn<double> plain_f64;
   KernelFn<double> centered_f64;
-  // The benchmark's memory-traffic baseline with the same loop and registers (not RMSProp).
-  KernelFn<float> stream_plain_f32;
-  KernelFn<float> stream_centered_f32;
-  KernelFn<double> stream_plain_f64;
-  KernelFn<double> stream_centered_f64;
 };
 
 }  // namespace rmsprop

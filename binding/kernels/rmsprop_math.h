@@ -43,12 +43,20 @@ struct LaneScalars {
   V inv_loss_scale;   // 1/L
 };
 
+// The decayed gradient g + wd·w (g alone without weight decay): what the update and the slice
+// means of gradient centralization (binding/core/centralization.cc, cuda/kernels.cuh) both read.
+template <class Ops, bool kWeightDecay>
+RMSPROP_LANE typename Ops::V decayed_gradient(typename Ops::V g, typename Ops::V w,
+                                              typename Ops::V weight_decay) {
+  return kWeightDecay ? Ops::madd(weight_decay, w, g) : g;
+}
+
 // Weight decay (when kWeightDecay), centralization and unscaling of one gradient lane.
 // Subtracting a zero shift is exact for every value, so it needs no branch.
 template <class Ops, bool kWeightDecay>
 RMSPROP_LANE typename Ops::V effective_gradient(typename Ops::V g, typename Ops::V w,
                                                 const LaneScalars<typename Ops::V>& c) {
-  if (kWeightDecay) g = Ops::madd(c.weight_decay, w, g);
+  g = decayed_gradient<Ops, kWeightDecay>(g, w, c.weight_decay);
   return Ops::mul(Ops::sub(g, c.grad_shift), c.inv_loss_scale);
 }
 

@@ -1,4 +1,4 @@
-// What the CPU and device optimizers of the binding share at the JavaScript boundary: reading
+// The argument readers and step plumbing of the binding's optimizer class (optimizer.cc): reading
 // typed arrays and the registered tensors, the plan and lock arguments, gradients, and the
 // asynchronous step. The facade validates first; these checks only guarantee that misuse of the
 // internal binding throws instead of touching memory it should not.

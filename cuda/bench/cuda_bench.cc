@@ -84,7 +84,7 @@ void run_case(const Case& c, bool quick) {
     d.mean_grad = c.centered ? device + 3 * region + t * stride : nullptr;
     d.grad = device + (kinds - 1) * region + t * stride;
     d.size = c.elements;
-    d.slices = 1;
+    d.slices = 0;
     d.lr = 1e-3;
   }
   const rmsprop_cuda_step_config config{0.9, 0.9, 1e-10, 1.0, c.centered ? 1 : 0, c.f64 ? 1 : 0};

@@ -4,7 +4,8 @@
 // every copy and step checks that its device pointers lie inside device allocations and its host
 // pointers do not, as a GPU would fault otherwise. Enqueued work runs only at synchronize (or
 // queue destroy), so a caller that reads results or reuses a host buffer before synchronizing
-// sees stale data in tests, as it would on a GPU. A step runs the CUDA kernels themselves
+// sees stale data in tests, as it would on a GPU. A step runs the plugin's own launch sequence
+// (cuda/launch.h: the table cache, staging and copies) and the CUDA kernels themselves
 // (cuda/kernels.cuh) through the CPU emulation of cuda/emulation/cuda_shim.h: the same launch
 // tables, chunks, vector path and slice-mean reduction as on a GPU.
 #include "../emulation/cuda_shim.h"  // first: the CUDA vocabulary the kernels use
@@ -19,7 +20,7 @@
 #include <new>
 #include <vector>
 
-#include "../kernels.cuh"
+#include "../launch.h"
 #include "../rmsprop_cuda.h"
 
 namespace {
@@ -59,39 +60,61 @@ bool overlaps_device(const void* p, std::size_t bytes) {
   return false;
 }
 
-// One step of tensors of one dtype: the plugin's two launches, emulated.
-template <class T>
-void step(const std::vector<rmsprop_cuda_tensor>& tensors, const rmsprop_cuda_step_config& c) {
-  using namespace rmsprop::cuda_kernels;
-  LaunchTables tables;
-  tables.build(tensors.data(), tensors.size());
-  if (tables.chunks.empty()) return;
-  std::vector<double> buffer(tables.total() / sizeof(double) + 1);  // 8-byte aligned
-  char* base = reinterpret_cast<char*>(buffer.data());
-  tables.pack(base);
-  const LaunchTables::Views d = tables.views(base);
-  namespace emulation = rmsprop::cuda_emulation;
-  if (!tables.slice_index.empty()) {
-    emulation::launch(static_cast<unsigned>(tables.slice_index.size()), kThreads, true,
-                      [&] { slice_means<T>(d.tensors, d.slice_tensor, d.slice_index, d.means); });
-  }
-  const Shared shared{c.decay, c.momentum, c.epsilon, c.inv_loss_scale};
-  const auto blocks = static_cast<unsigned>(tables.chunks.size());
-  if (c.centered) {
-    emulation::launch(blocks, kThreads, false, [&] { update<T, true>(d.tensors, d.chunks, d.means, shared); });
-  } else {
-    emulation::launch(blocks, kThreads, false, [&] { update<T, false>(d.tensors, d.chunks, d.means, shared); });
-  }
-}
-
 }  // namespace
 
-struct rmsprop_cuda_queue_s {
+// The emulator's side of the launch sequence (launch.h): copies and launches are enqueued as
+// work run at synchronize; an event is waited for by running the queue up to now.
+struct EmulatedRuntime {
+  using Event = int;  // unused: waiting runs everything enqueued
   std::vector<std::function<void()>> pending;
+
   void run() {
     for (auto& work : pending) work();
     pending.clear();
   }
+  int host_alloc(char** p, std::size_t bytes) { return rmsprop_cuda_host_alloc(reinterpret_cast<void**>(p), bytes); }
+  void host_free(char* p) { rmsprop_cuda_host_free(p); }
+  int device_alloc(char** p, std::size_t bytes) { return rmsprop_cuda_malloc(reinterpret_cast<void**>(p), bytes); }
+  void device_free(char* p) { rmsprop_cuda_free(p); }
+  int copy_to_device(void* dst, const void* src, std::size_t bytes) {
+    if (!is_device(dst, bytes)) return kNotDevicePointer;
+    if (overlaps_device(src, bytes)) return kNotHostPointer;
+    pending.push_back([=] { std::memmove(dst, src, bytes); });
+    return kOk;
+  }
+  int record(Event&) { return kOk; }
+  int wait(Event&) {
+    run();
+    return kOk;
+  }
+  int synchronize() {
+    run();
+    return kOk;
+  }
+  template <class T>
+  int launch_slice_means(unsigned blocks, const rmsprop::cuda_kernels::LaunchTables::Views& d) {
+    using namespace rmsprop::cuda_kernels;
+    pending.push_back([=] {
+      rmsprop::cuda_emulation::launch(blocks, kThreads, true,
+                                      [&] { slice_means<T>(d.tensors, d.slice_tensor, d.slice_index, d.means); });
+    });
+    return kOk;
+  }
+  template <class T, bool kCentered>
+  int launch_update(unsigned blocks, const rmsprop::cuda_kernels::LaunchTables::Views& d,
+                    const rmsprop::cuda_kernels::Shared& shared) {
+    using namespace rmsprop::cuda_kernels;
+    pending.push_back([=] {
+      rmsprop::cuda_emulation::launch(blocks, kThreads, false,
+                                      [&] { update<T, kCentered>(d.tensors, d.chunks, d.means, shared); });
+    });
+    return kOk;
+  }
+};
+
+struct rmsprop_cuda_queue_s {
+  EmulatedRuntime rt;
+  rmsprop::cuda_launch::TableCache<EmulatedRuntime> cache[2];  // [0] float32, [1] float64
 };
 
 extern "C" {
@@ -145,7 +168,8 @@ RMSPROP_CUDA_API int rmsprop_cuda_queue_create(rmsprop_cuda_queue* out) {
 
 RMSPROP_CUDA_API int rmsprop_cuda_queue_destroy(rmsprop_cuda_queue q) {
   if (q == nullptr) return kOk;
-  q->run();
+  q->rt.run();
+  for (auto& c : q->cache) rmsprop::cuda_launch::release(q->rt, c);
   delete q;
   return kOk;
 }
@@ -168,7 +192,7 @@ RMSPROP_CUDA_API int rmsprop_cuda_copy_async(rmsprop_cuda_queue q, void* dst, co
     default:
       return kInvalidValue;
   }
-  q->pending.push_back([=] { std::memmove(dst, src, bytes); });
+  q->rt.pending.push_back([=] { std::memmove(dst, src, bytes); });
   return kOk;
 }
 
@@ -185,18 +209,18 @@ RMSPROP_CUDA_API int rmsprop_cuda_step_async(rmsprop_cuda_queue q, const rmsprop
       return kNotDevicePointer;
     }
   }
-  std::vector<rmsprop_cuda_tensor> copy(tensors, tensors + count);
-  const rmsprop_cuda_step_config c = *config;
-  q->pending.push_back([copy = std::move(copy), c] {
-    if (c.float64) step<double>(copy, c);
-    else step<float>(copy, c);
-  });
-  return kOk;
+  try {
+    using rmsprop::cuda_launch::enqueue_step;
+    return config->float64 ? enqueue_step<double>(q->rt, q->cache[1], tensors, count, *config)
+                           : enqueue_step<float>(q->rt, q->cache[0], tensors, count, *config);
+  } catch (const std::bad_alloc&) {
+    return kOutOfMemory;
+  }
 }
 
 RMSPROP_CUDA_API int rmsprop_cuda_synchronize(rmsprop_cuda_queue q) {
   if (q == nullptr) return kInvalidValue;
-  q->run();
+  q->rt.run();
   return kOk;
 }
 

@@ -50,9 +50,11 @@ void test_steps(rmsprop_cuda_queue q, bool centered) {
     bool wd;
     size_t offset;
   };
-  const std::vector<Shape> shapes = {{1, 1, true, 0},        {3, 1, false, 0},  {4097, 1, true, 0}, {16384, 1, true, 0},
-                                     {16387, 1, true, 1},    {70001, 1, false, 0}, {6 * 25, 6, true, 0},
-                                     {16 * 6 * 25, 16, false, 0}, {333, 1, true, 3}, {0, 1, true, 0}};
+  // slices 0: no centralization; 1: one slice, the whole tensor's mean; n: one element per slice.
+  const std::vector<Shape> shapes = {{1, 0, true, 0},        {3, 0, false, 0},  {4097, 0, true, 0}, {16384, 0, true, 0},
+                                     {16387, 0, true, 1},    {70001, 0, false, 0}, {6 * 25, 6, true, 0},
+                                     {16 * 6 * 25, 16, false, 0}, {333, 0, true, 3}, {0, 0, true, 0},
+                                     {50, 1, true, 0},       {7, 7, false, 0}};
   std::mt19937 rng(11);
   std::uniform_real_distribution<double> u(-1, 1);
   std::vector<Host<T>> host;
@@ -239,7 +241,7 @@ void test_device_step(bool centered) {
   // Checks tensor k of `after` against one reference step from `from`.
   auto check_step = [&](const std::vector<Tensor>& from, const std::vector<Tensor>& after, const char* what) {
     for (size_t k = 0; k < sizes.size(); ++k) {
-      const rmsprop::testing::Hyper h{0.9, 0.5, 1e-6, 0.01, 0.02, 0.5, true, centered, k == 3 ? size_t(17) : 1};
+      const rmsprop::testing::Hyper h{0.9, 0.5, 1e-6, 0.01, 0.02, 0.5, true, centered, k == 3 ? size_t(17) : 0};
       const std::string name = std::string(what) + (centered ? " centered" : " plain") + " tensor " + std::to_string(k);
       size_t bad;
       if (f64[k]) {

@@ -14,7 +14,7 @@ struct Hyper {
   double decay, momentum, epsilon, lr, weight_decay, inv_loss_scale;
   bool apply_weight_decay;
   bool centered;
-  std::size_t slices;  // > 1: gradient centralization over this many slices
+  std::size_t slices;  // 0: none; >= 1: gradient centralization over this many slices (dividing n)
 };
 
 template <class T>
@@ -33,8 +33,8 @@ std::size_t reference_mismatches(const TensorValues<T>& before, const T* g, std:
   // Hyper-parameters as the dtype rounds them.
   const double rho = T(h.decay), beta = T(h.momentum), eps = T(h.epsilon), lr = T(h.lr);
   const double wd = h.apply_weight_decay ? double(T(h.weight_decay)) : 0.0, inv = T(h.inv_loss_scale);
-  const std::size_t slices = h.slices > 1 && n % h.slices == 0 ? h.slices : 1;
-  const std::size_t slice = slices > 0 && n > 0 ? n / slices : 0;
+  const bool centralize = h.slices >= 1 && n > 0 && n % h.slices == 0;
+  const std::size_t slice = centralize ? n / h.slices : n;
   std::size_t bad = 0;
   auto expect = [&](double actual, double expected, const char* name, std::size_t i) {
     if (std::fabs(actual - expected) <= tol * (1 + std::fabs(expected))) return;
@@ -43,7 +43,7 @@ std::size_t reference_mismatches(const TensorValues<T>& before, const T* g, std:
   };
   for (std::size_t from = 0; from < n; from += slice) {
     double mean = 0;
-    if (slices > 1) {
+    if (centralize) {
       for (std::size_t i = from; i < from + slice; ++i) mean += g[i] + wd * before.param[i];
       mean /= double(slice);
     }

@@ -1,6 +1,9 @@
-// The JavaScript boundary of the device path: argument conversion and error mapping around
-// core::DeviceStep. No math and no device calls live here.
-#include "cuda_optimizer.h"
+// The JavaScript boundary of the optimizer: one class over a core::Stepper (the CPU's
+// MultiTensorStep, or a device's DeviceStep), argument conversion and error mapping. No math and
+// no device calls live here. The TypeScript facade validates everything first and builds the
+// user-facing messages; the checks below only guarantee that a misuse of this internal binding
+// throws instead of touching memory it should not.
+#include "optimizer.h"
 
 #include <memory>
 #include <string>
@@ -8,6 +11,7 @@
 
 #include "../core/device_step.h"
 #include "../core/lock_registry.h"
+#include "../core/multi_tensor_step.h"
 #include "../core/plan.h"
 #include "common.h"
 
@@ -39,40 +43,54 @@ void on_device(Napi::Env env, Work&& work) {
   }
 }
 
-// new CudaOptimizer(pluginPath, params, meanSquare, moment, meanGrad | null, plan, useLocking, syncParams, counter)
-// Parameters and state move to the device; the registered host arrays are the host side of
-// every transfer. With syncParams, every step uploads the host parameters first and writes the
-// updated ones back (the host arrays stay the truth, as on the CPU). `counter`: the global step
-// (see StepCounter in common.h).
-class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
+// new Optimizer(pluginPath | null, params, meanSquare, moment, meanGrad | null, plan, useLocking,
+//               syncParams, counter)
+// Registers the parameters and their state once and holds references so none is collected
+// while this object lives. Every array is float32 or float64 and a tensor's buffers share its
+// dtype and length. The plan already holds each tensor's flags and slices. With a plugin path
+// the step runs on that device (parameters and state move to device memory; the registered host
+// arrays are the host side of every transfer; with syncParams, every step uploads the host
+// parameters first and writes the updated ones back); with null, on the CPU. `counter`: the
+// global step (see StepCounter in common.h for who claims the step index).
+class Optimizer : public Napi::ObjectWrap<Optimizer> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "CudaOptimizer",
-                       {InstanceMethod<&CudaOptimizer::Step>("step"),
-                        InstanceMethod<&CudaOptimizer::StepAsync>("stepAsync"),
-                        InstanceMethod<&CudaOptimizer::Upload>("upload"),
-                        InstanceMethod<&CudaOptimizer::Download>("download"),
-                        InstanceMethod<&CudaOptimizer::DeviceBuffers>("deviceBuffers"),
-                        InstanceMethod<&CudaOptimizer::Dispose>("dispose"),
-                        InstanceAccessor<&CudaOptimizer::Size>("size")});
+    return DefineClass(env, "Optimizer",
+                       {InstanceMethod<&Optimizer::Step>("step"),
+                        InstanceMethod<&Optimizer::StepAsync>("stepAsync"),
+                        InstanceMethod<&Optimizer::Upload>("upload"),
+                        InstanceMethod<&Optimizer::Download>("download"),
+                        InstanceMethod<&Optimizer::DeviceBuffers>("deviceBuffers"),
+                        InstanceMethod<&Optimizer::Dispose>("dispose"),
+                        InstanceAccessor<&Optimizer::Size>("size"),
+                        InstanceAccessor<&Optimizer::Device>("device")});
   }
 
-  explicit CudaOptimizer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaOptimizer>(info) {
+  explicit Optimizer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Optimizer>(info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsString()) throw Napi::TypeError::New(env, "pluginPath must be a string");
-    std::string error;
-    const core::DevicePlugin* plugin = core::load_device_plugin(info[0].As<Napi::String>().Utf8Value(), &error);
-    if (plugin == nullptr) throw Napi::Error::New(env, "cannot load the CUDA plugin: " + error);
+    const core::DevicePlugin* plugin = nullptr;
+    if (!info[0].IsNull()) {
+      if (!info[0].IsString()) throw Napi::TypeError::New(env, "pluginPath must be a string or null");
+      std::string error;
+      plugin = core::load_device_plugin(info[0].As<Napi::String>().Utf8Value(), &error);
+      if (plugin == nullptr) throw Napi::Error::New(env, "cannot load the CUDA plugin: " + error);
+    }
     bool centered = false;
     std::vector<core::TensorSlot> tensors =
         read_tensor_slots(info, 1, &centered, [this](const Napi::Value& v) { keep(v); });
     const double* plan = plan_arg(info[5], tensors.size());
     keep(info[5]);
     locks_ = locks_arg(info[6], tensors);
-    sync_params_ = info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
+    const bool sync_params = info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
     counter_.read(info[8]);
     keep(info[8]);
-    on_device(env, [&] { step_ = std::make_unique<core::DeviceStep>(*plugin, std::move(tensors), plan, centered); });
+    if (plugin == nullptr) {
+      step_ = std::make_unique<core::MultiTensorStep>(std::move(tensors), plan, centered);
+    } else {
+      on_device(env, [&] {
+        step_ = std::make_unique<core::DeviceStep>(*plugin, std::move(tensors), plan, centered, sync_params);
+      });
+    }
   }
 
  private:
@@ -80,23 +98,35 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
 
   void assert_idle(Napi::Env env) const {
     if (in_flight_) throw Napi::Error::New(env, "an asynchronous step of this optimizer is still running");
-    if (step_->released()) throw Napi::Error::New(env, "this optimizer was disposed: its device memory is released");
+    if (core::DeviceStep* d = step_->device(); d != nullptr && d->released()) {
+      throw Napi::Error::New(env, "this optimizer was disposed: its device memory is released");
+    }
   }
 
-  // Reads host gradients, or none when `value` is null (the device gradient buffers are used).
+  core::DeviceStep& device(Napi::Env env) const {
+    core::DeviceStep* d = step_->device();
+    if (d == nullptr) throw Napi::Error::New(env, "this optimizer runs on the CPU (no device buffers)");
+    return *d;
+  }
+
+  // Reads host gradients, or none when `value` is null (a device's gradient buffers are used).
   const void* const* read_grads(const Napi::Value& value, const Napi::Value& same) {
-    if (value.IsNull()) return nullptr;
+    if (value.IsNull() && step_->device() != nullptr) return nullptr;
     grads_.read(value, same, step_->size(), [this](std::size_t i) -> const core::TensorSlot& { return step_->tensor(i); });
     return grads_.data();
   }
 
-  // The device step, under every parameter's lock when useLocking, claiming `expected` first
-  // when given; false when that index was taken (see StepCounter). Throws core::DeviceError.
+  // The step, under every parameter's lock when useLocking (taken in one global order),
+  // claiming `expected` first when given; false when that index was taken (see StepCounter).
+  // Throws core::DeviceError.
   bool run_step(const void* const* grads, std::optional<std::int32_t> expected) {
-    return locked_step(locks_.get(), counter_, expected, [&] { step_->step(grads, sync_params_, sync_params_); });
+    return locked_step(locks_.get(), counter_, expected, [&] { step_->step(grads); });
   }
 
-  // step(grads | null, same?, expected?): true when applied (see NativeOptimizer's step).
+  // step(grads | null, same?, expected?): one gradient per registered tensor, same dtype and
+  // length (null on a device: its gradient buffers); updates in place. With `expected` (a step
+  // index) it claims that index under the locks first and returns false, changing nothing, when
+  // another step took it (see StepCounter); else true.
   Napi::Value Step(const Napi::CallbackInfo& info) {
     assert_idle(info.Env());
     const void* const* grads = read_grads(info[0], info[1]);
@@ -106,7 +136,9 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
     return Napi::Boolean::New(info.Env(), applied);
   }
 
-  // stepAsync(grads | null, same?, expected?): the same on a libuv thread; resolves with it.
+  // stepAsync(grads | null, same?, expected?): the same work on a libuv thread; resolves with
+  // what step returns. The grads array (and so its typed arrays) stays referenced until then; a
+  // second call before it settles throws.
   Napi::Value StepAsync(const Napi::CallbackInfo& info);
 
   // upload(buffer, grads?): host -> device for one kind of buffer of every tensor.
@@ -115,7 +147,7 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
     const Buffer buffer = buffer_arg(info[0]);
     const void* const* from = buffer == Buffer::kGrad ? read_grads(info[1], Napi::Value()) : nullptr;
     if (buffer == Buffer::kGrad && from == nullptr) throw Napi::TypeError::New(info.Env(), "grads must be an array");
-    on_device(info.Env(), [&] { step_->upload(buffer, from); });
+    on_device(info.Env(), [&] { device(info.Env()).upload(buffer, from); });
     return info.Env().Undefined();
   }
 
@@ -124,7 +156,7 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
     assert_idle(info.Env());
     const Buffer buffer = buffer_arg(info[0]);
     if (buffer == Buffer::kGrad) throw Napi::TypeError::New(info.Env(), "gradients have no host buffer to download into");
-    on_device(info.Env(), [&] { step_->download(buffer); });
+    on_device(info.Env(), [&] { device(info.Env()).download(buffer); });
     return info.Env().Undefined();
   }
 
@@ -132,10 +164,11 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
   Napi::Value DeviceBuffers(const Napi::CallbackInfo& info) {
     assert_idle(info.Env());
     Napi::Env env = info.Env();
+    const core::DeviceStep& d = device(env);
     Napi::Array out = Napi::Array::New(env, step_->size());
     for (std::size_t i = 0; i < step_->size(); ++i) {
       Napi::Object entry = Napi::Object::New(env);
-      auto address = [&](Buffer b) { return Napi::BigInt::New(env, static_cast<std::uint64_t>(step_->device_address(i, b))); };
+      auto address = [&](Buffer b) { return Napi::BigInt::New(env, static_cast<std::uint64_t>(d.device_address(i, b))); };
       entry["param"] = address(Buffer::kParam);
       entry["meanSquare"] = address(Buffer::kMeanSquare);
       entry["moment"] = address(Buffer::kMoment);
@@ -148,7 +181,7 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     if (in_flight_) throw Napi::Error::New(info.Env(), "an asynchronous step of this optimizer is still running");
-    step_->release();
+    device(info.Env()).release();
     return info.Env().Undefined();
   }
 
@@ -156,16 +189,20 @@ class CudaOptimizer : public Napi::ObjectWrap<CudaOptimizer> {
     return Napi::Number::New(info.Env(), static_cast<double>(step_->size()));
   }
 
-  std::unique_ptr<core::DeviceStep> step_;
+  // 'cpu' or 'cuda'.
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), step_->device() != nullptr ? "cuda" : "cpu");
+  }
+
+  std::unique_ptr<core::Stepper> step_;
   std::unique_ptr<core::ParameterLocks> locks_;  // null unless useLocking
   StepCounter counter_;
   GradientReader grads_;
   std::vector<Napi::ObjectReference> keep_alive_;
-  bool sync_params_ = false;
-  bool in_flight_ = false;
+  bool in_flight_ = false;  // an asynchronous step is running
 };
 
-Napi::Value CudaOptimizer::StepAsync(const Napi::CallbackInfo& info) {
+Napi::Value Optimizer::StepAsync(const Napi::CallbackInfo& info) {
   assert_idle(info.Env());
   const void* const* grads = read_grads(info[0], info[1]);
   const std::optional<std::int32_t> expected = expected_index_arg(info[2]);
@@ -175,7 +212,7 @@ Napi::Value CudaOptimizer::StepAsync(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-Napi::Function DefineCudaOptimizer(Napi::Env env) { return CudaOptimizer::Define(env); }
+Napi::Function DefineOptimizer(Napi::Env env) { return Optimizer::Define(env); }
 
 Napi::Value CudaLoad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -1,11 +1,12 @@
-// The device optimizer of the binding (device: 'cuda'), over core::DeviceStep.
+// The binding's one optimizer class, over a core::Stepper: the CPU's MultiTensorStep or a
+// device's DeviceStep (see optimizer.cc for its methods).
 #pragma once
 #include <napi.h>
 
 namespace rmsprop::napi {
 
-// The class CudaOptimizer (see cuda_optimizer.cc for its methods).
-Napi::Function DefineCudaOptimizer(Napi::Env env);
+// The class Optimizer.
+Napi::Function DefineOptimizer(Napi::Env env);
 
 // cudaLoad(path): loads the device plugin at `path` (once per process) and reports
 // { ok, devices, name, error }. Never throws.

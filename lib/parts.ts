@@ -1,0 +1,36 @@
+/**
+ * What an optimizer is made of before its constructor wires it up: the options, the parameters
+ * with their groups' values, the state and the global step, read from the user's arguments or
+ * (by `RMSProp.fromShared`) from a shared handle. Not exported by the package.
+ */
+import { readParams, type ParamsInput } from './groups';
+import { readOptions, type RMSPropOptions } from './options';
+import { isShared, type OptimizerParts } from './sharing';
+import { allocateStates, type ParameterState } from './state';
+
+const OWNER = 'RMSProp';
+
+/**
+ * The constructor takes a `Parts` as its `params` (only `fromShared` makes one: the package does
+ * not export this module), else reads them from the user's arguments.
+ */
+export class Parts implements OptimizerParts {
+  constructor(
+    readonly options: OptimizerParts['options'],
+    readonly entries: OptimizerParts['entries'],
+    readonly groupLr: boolean,
+    readonly states: readonly ParameterState[],
+    readonly counter: Int32Array,
+  ) {}
+
+  static read(params: ParamsInput, options: RMSPropOptions | undefined): Parts {
+    const resolved = readOptions(OWNER, options);
+    const { entries, groupLr } = readParams(OWNER, params, resolved);
+    // On SharedArrayBuffers when every parameter is, so that share() can hand them to workers.
+    const shared = entries.every((e) => isShared(e.param.data));
+    const states = allocateStates(entries.map((e) => e.param), resolved.centered, shared);
+    const counter = new Int32Array(shared ? (new SharedArrayBuffer(4) as unknown as ArrayBuffer) : new ArrayBuffer(4));
+    return new Parts(resolved, entries, groupLr, states, counter);
+  }
+}
+

@@ -1,0 +1,71 @@
+/**
+ * The global step and how a step claims its index (docs/semantics.md §8): the values of index k
+ * are evaluated into the plan first, outside any lock (a schedule may run any code, even step
+ * another optimizer over the same parameters); then k is claimed by a compare-and-swap k -> k + 1,
+ * by the facade without useLocking and by the binding under the parameters' locks with it
+ * (StepCounter in binding/napi/common.h). Another thread having taken k, the next index is tried.
+ */
+import type { NativeOptimizer } from './native';
+import type { StepPlan } from './plan';
+import type { FloatArray } from './tensor';
+
+export class StepIndex {
+  /**
+   * @param counter the global step (Int32, on a SharedArrayBuffer when the optimizer can be shared).
+   * @param plan where the values of the claimed index are written.
+   * @param locking useLocking: the binding claims the index under the locks.
+   */
+  constructor(
+    readonly counter: Int32Array,
+    private readonly plan: StepPlan,
+    private readonly locking: boolean,
+  ) {}
+
+  /** The number of completed (claimed) steps. */
+  get value(): number {
+    return Atomics.load(this.counter, 0);
+  }
+
+  set value(k: number) {
+    Atomics.store(this.counter, 0, k);
+  }
+
+  /** Claims an index and runs the native step with its values (`grads` null: device gradients). */
+  step(native: NativeOptimizer, grads: FloatArray[] | null, same: boolean): void {
+    if (!this.locking) {
+      this.claim();
+      native.step(grads, same);
+      return;
+    }
+    for (;;) {
+      const k = this.value;
+      this.plan.write(k);
+      if (native.step(grads, same, k)) return;
+    }
+  }
+
+  /** The same, with the native step on a libuv thread. */
+  async stepAsync(native: NativeOptimizer, grads: FloatArray[], same: boolean): Promise<void> {
+    if (!this.locking) {
+      this.claim();
+      await native.stepAsync(grads, same);
+      return;
+    }
+    for (;;) {
+      const k = this.value;
+      this.plan.write(k);
+      if (await native.stepAsync(grads, same, k)) return;
+    }
+  }
+
+  // Evaluates the values of the current index into the plan (a table that has run out throws,
+  // claiming nothing), then advances the counter atomically, so threads sharing it each get
+  // their own index.
+  private claim(): void {
+    for (;;) {
+      const k = this.value;
+      this.plan.write(k);
+      if (Atomics.compareExchange(this.counter, 0, k, k + 1) === k) return;
+    }
+  }
+}
