@@ -89,6 +89,17 @@ function expectSameOptimizers(a: RMSProp, b: RMSProp): void {
 export function defineDeviceSuite(): void {
   const device = { device: 'cuda' } as const;
 
+  test('centralization of one slice (shape[0] 1) and of one element per slice, as on the CPU', () => {
+    // Both gradients centre to 0 (docs/semantics.md §4 step 2), so nothing moves.
+    const one = new Parameter(new Float64Array(12).fill(1), 'one', { shape: [1, 2, 2, 3] });
+    const each = new Parameter(new Float32Array(4).fill(1), 'each', { shape: [4, 1, 1] });
+    const opt = new RMSProp([{ params: [one, each], gradCentralization: true }], { momentum: 0, ...device });
+    opt.step([new Float64Array(12).fill(0.7), new Float32Array([0.3, -1, 2, 5])]);
+    opt.dispose();
+    expect(Array.from(one.data)).toEqual(new Array(12).fill(1));
+    expect(Array.from(each.data)).toEqual(new Array(4).fill(1));
+  });
+
   for (const dtype of ['float32', 'float64'] as const) {
     for (const centered of [false, true]) {
       const variant = `${dtype} ${centered ? 'centered' : 'plain'}`;

@@ -93,6 +93,17 @@ describe('parameter groups (LeNet-style, as the MindSpore example)', () => {
     expect(Array.from(conv.data)).toEqual(new Array(24).fill(1));
   });
 
+  it('centres a rank >= 3 gradient with one slice (shape[0] 1) on its whole mean, and one element per slice to 0', () => {
+    // Each slice along axis 0 minus its own mean: one slice is the whole tensor; a slice of one
+    // element is its own mean. Both gradients below centre to 0, so nothing moves.
+    const one = new Parameter(new Float64Array(12).fill(1), 'one', { shape: [1, 2, 2, 3] });
+    const each = new Parameter(new Float32Array(4).fill(1), 'each', { shape: [4, 1, 1] });
+    const opt = new RMSProp([{ params: [one, each], gradCentralization: true }], { momentum: 0 });
+    opt.step([new Float64Array(12).fill(0.7), new Float32Array([0.3, -1, 2, 5])]);
+    expect(Array.from(one.data)).toEqual(new Array(12).fill(1));
+    expect(Array.from(each.data)).toEqual(new Array(4).fill(1));
+  });
+
   it('leaves rank 1 and 2 gradients uncentred even in a flagged group', () => {
     const dense = new Parameter(new Float64Array(6).fill(1), 'dense', { shape: [2, 3] });
     const bias = new Parameter(new Float64Array(3).fill(1), 'bias');
