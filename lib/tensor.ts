@@ -1,3 +1,7 @@
+/**
+ * Tensors and parameters: `Tensor` (a typed array with a shape), `Parameter` (a named tensor an
+ * optimizer trains), and the dtype checks every other module uses.
+ */
 import { types } from 'node:util';
 
 import { typeError, valueError } from './errors';
