@@ -69,18 +69,29 @@ function independentLimit(n, dtype, centered, threads, idleMs) {
   return JSON.parse(out);
 }
 
-// The step as a training loop calls it: after IDLE_MS of sleep (the pool's threads gone to sleep).
-function stepAfterIdle(opt, grads) {
+// The step and stepAsync in the two patterns of the independent limit, sample by sample
+// interleaved: after IDLE_MS of sleep (as a training loop calls it between gradient computations:
+// the pool's threads have gone to sleep), then at once again (back to back). Medians in ns.
+async function stepPatterns(opt, grads) {
   const pause = new Int32Array(new SharedArrayBuffer(4));
-  const samples = [];
-  for (let i = 0; i < MAX_SAMPLES; i++) {
-    Atomics.wait(pause, 0, 0, IDLE_MS);
+  const samples = { sync: { b2b: [], idle: [] }, async: { b2b: [], idle: [] } };
+  const time = async (run, into) => {
     const t0 = process.hrtime.bigint();
-    opt.step(grads);
-    samples.push(Number(process.hrtime.bigint() - t0));
+    await run();
+    into.push(Number(process.hrtime.bigint() - t0));
+  };
+  for (let i = 0; i < MAX_SAMPLES; i++) {
+    for (const [kind, run] of [['sync', () => opt.step(grads)], ['async', () => opt.stepAsync(grads)]]) {
+      Atomics.wait(pause, 0, 0, IDLE_MS);
+      await time(run, samples[kind].idle);
+      await time(run, samples[kind].b2b);
+    }
   }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)];
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return {
+    sync: { b2b: med(samples.sync.b2b), idle: med(samples.sync.idle) },
+    async: { b2b: med(samples.async.b2b), idle: med(samples.async.idle) },
+  };
 }
 
 function gradient(n, Type, seed) {
@@ -122,7 +133,7 @@ async function runCase(c, dtype, centered, allThreads) {
   if (c.sizes.length === 1 && n >= INDEPENDENT_FROM) {
     const backToBack = independentLimit(n, dtype, centered, allThreads, 0);
     const afterIdle = independentLimit(n, dtype, centered, allThreads, IDLE_MS);
-    if (backToBack && afterIdle) independent = { backToBack, afterIdle, stepAfterIdle: stepAfterIdle(opt, grads) };
+    if (backToBack && afterIdle) independent = { backToBack, afterIdle, steps: await stepPatterns(opt, grads) };
   }
   const { limit1, limitAll, native, nativeAsync, naive } = t;
   const tfjs = t.tfjs ?? null;
@@ -190,19 +201,22 @@ async function main() {
   out();
   out(`Against an independent limit (bench/limit.c: its own arrays and OpenMP threads, ${allThreads} threads, one ` +
     'contiguous range each; traffic = the same bytes per element with trivial arithmetic, fused = the real update ' +
-    `in C). Back to back: steps in a row; after idle: ${IDLE_MS} ms of sleep before each step, as between a training ` +
-    "loop's gradient computations. % = the independent traffic limit's time / the step's time.");
+    `in C). Back to back: a step right after a step; after idle: ${IDLE_MS} ms of sleep before the step, as between a ` +
+    "training loop's gradient computations (step and stepAsync sampled in turn). % = the independent traffic " +
+    "limit's time / the step's time, in the same pattern.");
   out();
-  out('| case | dtype | variant | step ns/elem (back to back / after idle) | traffic limit ns/elem (b2b / idle) | fused C ns/elem (b2b / idle) | % of traffic limit (b2b / idle) |');
-  out('|---|---|---|---:|---:|---:|---:|');
+  out('| case | dtype | variant | step ns/elem (b2b / idle) | stepAsync ns/elem (b2b / idle) | traffic limit ns/elem (b2b / idle) | fused C ns/elem (b2b / idle) | step % of limit (b2b / idle) | stepAsync % of limit (b2b / idle) |');
+  out('|---|---|---|---:|---:|---:|---:|---:|---:|');
   for (const [key, r] of Object.entries(results)) {
     if (!r.independent) continue;
     const [dtype, centered, label] = key.split('/');
-    const { backToBack: b, afterIdle: a, stepAfterIdle } = r.independent;
+    const { backToBack: b, afterIdle: a, steps } = r.independent;
     const pct = (limit, step) => `${((100 * limit) / step).toFixed(0)}%`;
-    out(`| ${label} | ${dtype} | ${centered === 'true' ? 'centered' : 'plain'} | ${fmt(r.native, r.n)} / ${fmt(stepAfterIdle, r.n)} | ` +
-      `${fmt(b.traffic, r.n)} / ${fmt(a.traffic, r.n)} | ${fmt(b.fused, r.n)} / ${fmt(a.fused, r.n)} | ` +
-      `**${pct(b.traffic, r.native)}** / **${pct(a.traffic, stepAfterIdle)}** |`);
+    const pair = (x, y) => `${fmt(x, r.n)} / ${fmt(y, r.n)}`;
+    out(`| ${label} | ${dtype} | ${centered === 'true' ? 'centered' : 'plain'} | ${pair(steps.sync.b2b, steps.sync.idle)} | ` +
+      `${pair(steps.async.b2b, steps.async.idle)} | ${pair(b.traffic, a.traffic)} | ${pair(b.fused, a.fused)} | ` +
+      `**${pct(b.traffic, steps.sync.b2b)}** / **${pct(a.traffic, steps.sync.idle)}** | ` +
+      `**${pct(b.traffic, steps.async.b2b)}** / **${pct(a.traffic, steps.async.idle)}** |`);
   }
   out();
   const many = results['float32/false/2000×500'];
