@@ -27,8 +27,10 @@ struct DeviceOps {
   __device__ static V add(V a, V b) { return a + b; }
   __device__ static V sub(V a, V b) { return a - b; }
   __device__ static V mul(V a, V b) { return a * b; }
+  __device__ static V div(V a, V b) { return a / b; }
+  __device__ static V sqrt(V a) { return ::sqrt(a); }
   __device__ static V madd(V a, V b, V c) { return fma(a, b, c); }
-  __device__ static V over_sqrt(V a, V x) { return a / sqrt(x); }
+  __device__ static V over_sqrt(V a, V x) { return a / ::sqrt(x); }
   __device__ static Mask positive(V a) { return a > V(0); }
   __device__ static V select(Mask m, V a, V b) { return m ? a : b; }
 };
@@ -90,17 +92,17 @@ __global__ void slice_means(const Tensor* tensors, const uint32_t* slice_tensor,
 }
 
 // One element (or one lane of a vector) through the shared header.
-template <class T, bool kCentered, bool kWeightDecay>
+template <class T, bool kCentered, unsigned kV>
 __device__ __forceinline__ void element(T& w, T& s, T& m, T& mg, T g, const rmsprop::LaneScalars<T>& k) {
   using Ops = DeviceOps<T>;
   if (kCentered) {
-    rmsprop::centered_update<Ops, kWeightDecay>(w, s, m, mg, g, k);
+    rmsprop::centered_update<Ops, kV>(w, s, m, mg, g, k);
   } else {
-    rmsprop::plain_update<Ops, kWeightDecay>(w, s, m, g, k);
+    rmsprop::plain_update<Ops, kV>(w, s, m, g, k);
   }
 }
 
-template <class T, bool kCentered, bool kWeightDecay>
+template <class T, bool kCentered, unsigned kV>
 __device__ void update_range(const Tensor& entry, rmsprop::LaneScalars<T> k, const double* means, uint64_t begin,
                              uint64_t end) {
   const rmsprop_cuda_tensor& t = entry.t;
@@ -115,7 +117,7 @@ __device__ void update_range(const Tensor& entry, rmsprop::LaneScalars<T> k, con
     for (uint64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
       k.grad_shift = static_cast<T>(means[entry.mean_offset + i / slice]);
       T mgi = kCentered ? mg[i] : unused;
-      element<T, kCentered, kWeightDecay>(w[i], ms[i], m[i], mgi, g[i], k);
+      element<T, kCentered, kV>(w[i], ms[i], m[i], mgi, g[i], k);
       if (kCentered) mg[i] = mgi;
     }
     return;
@@ -141,7 +143,7 @@ __device__ void update_range(const Tensor& entry, rmsprop::LaneScalars<T> k, con
       T* mgl = reinterpret_cast<T*>(&mgv);
       const T* gl = reinterpret_cast<const T*>(&gv);
 #pragma unroll
-      for (int l = 0; l < kLanes; ++l) element<T, kCentered, kWeightDecay>(wl[l], sl[l], ml[l], mgl[l], gl[l], k);
+      for (int l = 0; l < kLanes; ++l) element<T, kCentered, kV>(wl[l], sl[l], ml[l], mgl[l], gl[l], k);
       *reinterpret_cast<V*>(w + at) = wv;
       *reinterpret_cast<V*>(ms + at) = sv;
       *reinterpret_cast<V*>(m + at) = mv;
@@ -151,8 +153,21 @@ __device__ void update_range(const Tensor& entry, rmsprop::LaneScalars<T> k, con
   }
   for (i += threadIdx.x; i < end; i += blockDim.x) {
     T mgi = kCentered ? mg[i] : unused;
-    element<T, kCentered, kWeightDecay>(w[i], ms[i], m[i], mgi, g[i], k);
+    element<T, kCentered, kV>(w[i], ms[i], m[i], mgi, g[i], k);
     if (kCentered) mg[i] = mgi;
+  }
+}
+
+// The block's tensor through its variant of the update (each of the 16 instantiated).
+template <class T, bool kCentered, unsigned kV = 0>
+__device__ void update_variant(unsigned variant, const Tensor& entry, const rmsprop::LaneScalars<T>& k,
+                               const double* means, uint64_t begin, uint64_t end) {
+  if constexpr (kV < rmsprop::kVariantCount) {
+    if (variant == kV) {
+      update_range<T, kCentered, kV>(entry, k, means, begin, end);
+    } else {
+      update_variant<T, kCentered, kV + 1>(variant, entry, k, means, begin, end);
+    }
   }
 }
 
@@ -169,11 +184,8 @@ __global__ void update(const Tensor* tensors, const Chunk* chunks, const double*
   k.lr = static_cast<T>(entry.t.lr);
   k.weight_decay = static_cast<T>(entry.t.weight_decay);
   k.grad_shift = T(0);
-  if (entry.t.apply_weight_decay) {
-    update_range<T, kCentered, true>(entry, k, means, c.begin, c.end);
-  } else {
-    update_range<T, kCentered, false>(entry, k, means, c.begin, c.end);
-  }
+  k.decoupled_decay = k.lr * k.weight_decay;
+  update_variant<T, kCentered>(entry.t.variant, entry, k, means, c.begin, c.end);
 }
 
 // The launch tables of one step, laid out in one buffer: tensors, chunks, centralized slices

@@ -43,7 +43,7 @@ struct TableCache {
 inline bool same_layout(const rmsprop_cuda_tensor& a, const rmsprop_cuda_tensor& b) {
   return a.param == b.param && a.mean_square == b.mean_square && a.moment == b.moment &&
          a.mean_grad == b.mean_grad && a.grad == b.grad && a.size == b.size && a.slices == b.slices &&
-         a.apply_weight_decay == b.apply_weight_decay;
+         a.apply_weight_decay == b.apply_weight_decay && a.variant == b.variant;
 }
 
 inline bool same_scalars(const rmsprop_cuda_tensor& a, const rmsprop_cuda_tensor& b) {

@@ -61,7 +61,8 @@ function appliesWeightDecay(weightDecay: StepValue): boolean {
   return isDynamic(weightDecay) || (weightDecay.kind === 'fixed' && weightDecay.value > 0);
 }
 
-// Without groups, weight decay skips names containing 'beta' or 'gamma' (docs/semantics.md §4 step 1).
+// Without groups, MindSpore's weight decay skips names containing 'beta' or 'gamma'
+// (docs/semantics.md §4 step 1); the other flavours decay every parameter, as their frameworks do.
 function decaysByName(name: string): boolean {
   return !name.includes('beta') && !name.includes('gamma');
 }
@@ -187,7 +188,7 @@ export function readParams(owner: string, params: unknown, options: ResolvedOpti
     entries: parameters.map((param) => ({
       param,
       lr: options.learningRate,
-      weightDecay: decays && decaysByName(param.name) ? options.weightDecay : null,
+      weightDecay: decays && (options.flavor !== 'mindspore' || decaysByName(param.name)) ? options.weightDecay : null,
       gradCentralization: false,
     })),
     groupLr: false,

@@ -23,6 +23,9 @@ export interface PlanLayout {
   applyWeightDecay: number;
   slices: number;
   centralize: number;
+  decoupledWeightDecay: number;
+  epsilonOutside: number;
+  lrOutsideMomentum: number;
 }
 
 /** A buffer kind of every tensor, for transfers between host and device. */

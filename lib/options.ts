@@ -22,16 +22,43 @@ export type Device = 'cpu' | 'cuda';
  */
 export type ParameterSync = 'step' | 'manual';
 
+/**
+ * Whose RMSProp to reproduce: each flavour sets the defaults and the knobs below exactly as that
+ * framework does (see `FLAVORS` and README, "Porting from …"). Default `'mindspore'`.
+ */
+export type Flavor = 'mindspore' | 'tf1' | 'pytorch' | 'keras' | 'tfjs' | 'optax';
+
 /** Options of `new RMSProp(params, options)`; every key is optional. */
 export interface RMSPropOptions {
-  /** η: a number ≥ 0, or a dynamic form (see `LearningRate`). Default `0.1`. */
+  /** Whose RMSProp (see `Flavor`); the defaults of every other option follow it. Default `'mindspore'`. */
+  flavor?: Flavor;
+  /**
+   * η: a number ≥ 0, or a dynamic form (see `LearningRate`). Default `0.1` (the flavour's:
+   * PyTorch `0.01`, Keras `0.001`; required with `'tf1'`, `'tfjs'` and `'optax'`, as there).
+   */
   learningRate?: LearningRate;
-  /** ρ, the decay of the moving averages: a number ≥ 0. Default `0.9`. */
+  /** ρ, the decay of the moving averages: a number ≥ 0. Default `0.9` (PyTorch `0.99`). */
   decay?: number;
   /** β, the momentum: a number ≥ 0. Default `0`. */
   momentum?: number;
-  /** ε, added inside the square root: a number > 0. Default `1e-10`. */
+  /** ε: a number > 0. Default `1e-10` (PyTorch and optax `1e-8`, Keras and tfjs `1e-7`). */
   epsilon?: number;
+  /** Where ε goes: `'inside'` √(s + ε) or `'outside'` √s + ε. Default `'inside'` (PyTorch `'outside'`). */
+  epsilonPlacement?: EpsilonPlacement;
+  /** s before the first step: a number ≥ 0. Default `1` (every other flavour `0`). */
+  initialMeanSquare?: number;
+  /**
+   * `true`: m ← β·m + η·g/σ, w ← w − m; `false`: m ← β·m + g/σ, w ← w − η·m.
+   * Default `true` (PyTorch `false`).
+   */
+  lrInMomentum?: boolean;
+  /**
+   * `'coupled'`: wd·w is added to the gradient; `'decoupled'`: w ← w − η·wd·w before the update.
+   * Default `'coupled'` (Keras `'decoupled'`).
+   */
+  weightDecayMode?: WeightDecayMode;
+  /** Ascend instead of descend (the gradient negated first), as PyTorch's `maximize`. Default `false`. */
+  maximize?: boolean;
   /** Whether each parameter's update runs under a per-parameter lock. Default `false`. */
   useLocking?: boolean;
   /** Centered RMSProp (normalises by an estimate of the variance). Default `false`. */
@@ -46,12 +73,24 @@ export interface RMSPropOptions {
   parameterSync?: ParameterSync;
 }
 
+/** Where ε goes in σ. */
+export type EpsilonPlacement = 'inside' | 'outside';
+
+/** How weight decay applies. */
+export type WeightDecayMode = 'coupled' | 'decoupled';
+
 /** The options after validation, in the form the optimizer uses. */
 export interface ResolvedOptions {
+  flavor: Flavor;
   learningRate: StepValue;
   decay: number;
   momentum: number;
   epsilon: number;
+  epsilonPlacement: EpsilonPlacement;
+  initialMeanSquare: number;
+  lrInMomentum: boolean;
+  weightDecayMode: WeightDecayMode;
+  maximize: boolean;
   useLocking: boolean;
   centered: boolean;
   lossScale: number;
@@ -79,10 +118,16 @@ interface OptionSpec<T> {
 
 /** Every option: its default and how a given value is checked and read. */
 export const OPTION_SPECS: { readonly [K in keyof ResolvedOptions]: OptionSpec<ResolvedOptions[K]> } = {
+  flavor: { default: 'mindspore', read: oneOf<Flavor>('mindspore', 'tf1', 'pytorch', 'keras', 'tfjs', 'optax') },
   learningRate: { default: 0.1, read: resolveLearningRate },
   decay: { default: 0.9, read: nonNegative },
   momentum: { default: 0.0, read: nonNegative },
   epsilon: { default: 1e-10, read: positive },
+  epsilonPlacement: { default: 'inside', read: oneOf<EpsilonPlacement>('inside', 'outside') },
+  initialMeanSquare: { default: 1, read: nonNegative },
+  lrInMomentum: { default: true, read: boolean },
+  weightDecayMode: { default: 'coupled', read: oneOf<WeightDecayMode>('coupled', 'decoupled') },
+  maximize: { default: false, read: boolean },
   useLocking: { default: false, read: boolean },
   centered: { default: false, read: boolean },
   lossScale: { default: 1.0, read: positive },
@@ -93,12 +138,44 @@ export const OPTION_SPECS: { readonly [K in keyof ResolvedOptions]: OptionSpec<R
 
 const OPTION_NAMES = Object.keys(OPTION_SPECS) as (keyof ResolvedOptions)[];
 
+/** What a flavour changes: its framework's defaults (`required`: no default there either). */
+interface FlavorSpec {
+  readonly framework: string;
+  readonly defaults: Partial<Record<keyof ResolvedOptions, unknown>>;
+  readonly required?: readonly (keyof ResolvedOptions)[];
+}
+
+/**
+ * Each flavour's defaults, from its framework's source (README, "Porting from …", cites file and
+ * version). The knobs' defaults are those of `'mindspore'` (`OPTION_SPECS`) unless given here.
+ */
+export const FLAVORS: { readonly [F in Flavor]: FlavorSpec } = {
+  mindspore: { framework: 'mindspore.nn.RMSProp', defaults: {} },
+  tf1: { framework: 'tf.compat.v1.train.RMSPropOptimizer', defaults: {}, required: ['learningRate'] },
+  pytorch: {
+    framework: 'torch.optim.RMSprop',
+    defaults: { learningRate: 0.01, decay: 0.99, epsilon: 1e-8, epsilonPlacement: 'outside', initialMeanSquare: 0, lrInMomentum: false },
+  },
+  keras: {
+    framework: 'keras.optimizers.RMSprop (Keras 3)',
+    defaults: { learningRate: 0.001, epsilon: 1e-7, initialMeanSquare: 0, weightDecayMode: 'decoupled' },
+  },
+  tfjs: { framework: 'tf.train.rmsprop', defaults: { epsilon: 1e-7, initialMeanSquare: 0 }, required: ['learningRate'] },
+  optax: { framework: 'optax.rmsprop', defaults: { epsilon: 1e-8, initialMeanSquare: 0 }, required: ['learningRate'] },
+};
+
 // Names users bring from MindSpore, PyTorch and TensorFlow.js.
 const ALIASES: Readonly<Record<string, keyof ResolvedOptions>> = {
   lr: 'learningRate',
   rho: 'decay',
   alpha: 'decay',
   eps: 'epsilon',
+  eps_in_sqrt: 'epsilonPlacement',
+  epsInSqrt: 'epsilonPlacement',
+  initial_scale: 'initialMeanSquare',
+  initialScale: 'initialMeanSquare',
+  weight_decay: 'weightDecay',
+  flavour: 'flavor',
 };
 
 /** The key a mistyped one most likely meant, if any (snake_case, case and known aliases). */
@@ -139,10 +216,15 @@ export function readOptions(owner: string, options: unknown): ResolvedOptions {
       throw unknownKeyError(owner, 'option', key, OPTION_NAMES);
     }
   }
+  const flavor = OPTION_SPECS.flavor.read(owner, 'flavor', given.flavor ?? OPTION_SPECS.flavor.default);
+  const { framework, defaults, required = [] } = FLAVORS[flavor];
   const resolved: Partial<Record<keyof ResolvedOptions, unknown>> = {};
   for (const name of OPTION_NAMES) {
     const spec = OPTION_SPECS[name] as OptionSpec<unknown>;
-    const value = given[name] === undefined ? spec.default : given[name];
+    if (given[name] === undefined && required.includes(name)) {
+      throw new TypeError(`For '${owner}', '${name}' is required with flavor '${flavor}' (${framework} has no default).`);
+    }
+    const value = given[name] === undefined ? (name in defaults ? defaults[name] : spec.default) : given[name];
     resolved[name] = spec.read(owner, name, value);
   }
   return resolved as ResolvedOptions;

@@ -29,7 +29,8 @@ export class StepPlan {
   readonly weightDecayIndex: readonly number[];
   private readonly lrValues: Float64Array;
   private readonly weightDecayValues: Float64Array;
-  private readonly lossScale: number;
+  /** What a weight decay value is multiplied by in the plan (see the constructor). */
+  private readonly weightDecayFactor: number;
 
   constructor(entries: readonly ParameterEntry[], options: ResolvedOptions) {
     const lrSources: StepValue[] = [];
@@ -40,18 +41,28 @@ export class StepPlan {
     this.weightDecaySources = weightDecaySources;
     this.lrValues = new Float64Array(lrSources.length);
     this.weightDecayValues = new Float64Array(weightDecaySources.length);
-    this.lossScale = options.lossScale;
+    const decoupled = options.weightDecayMode === 'decoupled';
+    // Coupled weight decay acts on the scaled gradient (wd·L); with maximize on its negation,
+    // folded here into the signs of wd·L and 1/L (docs/semantics.md §9). Decoupled: wd itself.
+    const sign = options.maximize ? -1 : 1;
+    this.weightDecayFactor = decoupled ? 1 : sign * options.lossScale;
 
     const plan = new Float64Array(layout.headerSize + entries.length * layout.tensorStride);
     plan[layout.decay] = options.decay;
     plan[layout.momentum] = options.momentum;
-    plan[layout.epsilon] = options.epsilon;
-    plan[layout.invLossScale] = 1 / options.lossScale;
+    // tf.train.rmsprop's centered σ is √(s − (ḡ² + ε)): its ε enters with a minus sign.
+    const negated = options.flavor === 'tfjs' && options.centered && options.epsilonPlacement === 'inside';
+    plan[layout.epsilon] = negated ? -options.epsilon : options.epsilon;
+    plan[layout.invLossScale] = sign / options.lossScale;
+    const shared =
+      (options.epsilonPlacement === 'outside' ? layout.epsilonOutside : 0) |
+      (options.lrInMomentum ? 0 : layout.lrOutsideMomentum);
     entries.forEach((entry, i) => {
       const at = layout.headerSize + i * layout.tensorStride;
       // Centralization applies to rank ≥ 3 parameters (convolution kernels) of flagged groups.
       const centralize = entry.gradCentralization && entry.param.rank >= 3;
-      plan[at + layout.flags] = (entry.weightDecay ? layout.applyWeightDecay : 0) | (centralize ? layout.centralize : 0);
+      const decay = entry.weightDecay ? (decoupled ? layout.decoupledWeightDecay : layout.applyWeightDecay) : 0;
+      plan[at + layout.flags] = shared | decay | (centralize ? layout.centralize : 0);
       plan[at + layout.slices] = centralize ? entry.param.shape[0] : 1;
     });
     this.values = plan;
@@ -70,14 +81,14 @@ export class StepPlan {
   }
 
   /**
-   * Writes the learning rates and weight decays of step k into the plan (a dynamic weight decay
+   * Writes the learning rates and weight decays of step k into the plan (a coupled weight decay
    * times the loss scale, docs/semantics.md §4 step 1). Evaluates everything first: a table that
    * has run out throws before anything is written.
    */
   write(k: number): void {
     this.evaluateLearningRates(k);
     for (let i = 0; i < this.weightDecaySources.length; i++) {
-      this.weightDecayValues[i] = valueAt(OWNER, 'weightDecay', this.weightDecaySources[i], k) * this.lossScale;
+      this.weightDecayValues[i] = valueAt(OWNER, 'weightDecay', this.weightDecaySources[i], k) * this.weightDecayFactor;
     }
     const plan = this.values;
     for (let i = 0, at = layout.headerSize; i < this.lrIndex.length; i++, at += layout.tensorStride) {

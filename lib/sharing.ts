@@ -8,7 +8,14 @@ import { types } from 'node:util';
 import { typeError, valueError } from './errors';
 import type { ParameterEntry } from './groups';
 import type { StepValue } from './learning-rate';
-import { readOptions, type Device, type ResolvedOptions } from './options';
+import {
+  readOptions,
+  type Device,
+  type EpsilonPlacement,
+  type Flavor,
+  type ResolvedOptions,
+  type WeightDecayMode,
+} from './options';
 import type { StepPlan } from './plan';
 import type { ParameterState } from './state';
 import {
@@ -48,9 +55,15 @@ export interface SharedRMSProp {
   readonly kind: 'rmsprop-native/shared';
   readonly version: 1;
   readonly options: {
+    readonly flavor: Flavor;
     readonly decay: number;
     readonly momentum: number;
     readonly epsilon: number;
+    readonly epsilonPlacement: EpsilonPlacement;
+    readonly initialMeanSquare: number;
+    readonly lrInMomentum: boolean;
+    readonly weightDecayMode: WeightDecayMode;
+    readonly maximize: boolean;
     readonly useLocking: boolean;
     readonly centered: boolean;
     readonly lossScale: number;
@@ -150,11 +163,15 @@ export function makeHandle(parts: OptimizerParts, plan: StepPlan): SharedRMSProp
   if (unshared) {
     throw valueError('RMSProp.share', `parameter '${unshared.param.name}'`, 'backed by a SharedArrayBuffer', unshared.param.data);
   }
-  const { decay, momentum, epsilon, useLocking, centered, lossScale, device } = options;
+  const { flavor, decay, momentum, epsilon, epsilonPlacement, initialMeanSquare, lrInMomentum, weightDecayMode, maximize } = options;
+  const { useLocking, centered, lossScale, device } = options;
   return {
     kind: 'rmsprop-native/shared',
     version: 1,
-    options: { decay, momentum, epsilon, useLocking, centered, lossScale, device },
+    options: {
+      ...{ flavor, decay, momentum, epsilon, epsilonPlacement, initialMeanSquare, lrInMomentum, weightDecayMode, maximize },
+      ...{ useLocking, centered, lossScale, device },
+    },
     groupLr: parts.groupLr,
     lrs: plan.lrSources.map((v, i) => serializeStepValue(v, `lr ${i}`)),
     weightDecays: plan.weightDecaySources.map((v, i) => serializeStepValue(v, `weightDecay ${i}`)),
@@ -177,7 +194,9 @@ export function makeHandle(parts: OptimizerParts, plan: StepPlan): SharedRMSProp
 /** The parts of the optimizer whose `share()` made `handle`, over the same shared memory. */
 export function readHandle(handle: unknown): OptimizerParts {
   const h = checkHandle(handle);
-  const options = readOptions('RMSProp', { ...h.options });
+  // The learning rates travel per parameter (`lrs`); the option is only a stand-in here, for the
+  // flavours that require one.
+  const options = readOptions('RMSProp', { ...h.options, learningRate: 0 });
   const lrs = h.lrs.map((v, i) => deserializeStepValue(v, `lrs[${i}]`));
   const weightDecays = h.weightDecays.map((v, i) => deserializeStepValue(v, `weightDecays[${i}]`));
   const entries: ParameterEntry[] = h.parameters.map((p) => ({

@@ -4,7 +4,7 @@ import type { DType, FloatArray, Parameter } from './tensor';
 
 /** Live views of one parameter's optimizer state (same dtype and length as the parameter). */
 export interface ParameterState {
-  /** s, the moving average of squared gradients (starts at 1). */
+  /** s, the moving average of squared gradients (starts at `initialMeanSquare`: 1, or 0 in most flavours). */
   readonly meanSquare: FloatArray;
   /** m, the momentum buffer (starts at 0). */
   readonly moment: FloatArray;
@@ -20,7 +20,12 @@ const STATE_ALIGN_BYTES = 64;
  * meanGrad) one contiguous array, viewed per parameter. Contiguous state streams better than
  * thousands of scattered small arrays and costs one allocation per kind.
  */
-export function allocateStates(params: readonly Parameter[], centered: boolean, shared: boolean): ParameterState[] {
+export function allocateStates(
+  params: readonly Parameter[],
+  centered: boolean,
+  shared: boolean,
+  initialMeanSquare = 1,
+): ParameterState[] {
   const offsets = new Array<number>(params.length);
   const totals: Record<DType, number> = { float32: 0, float64: 0 };
   params.forEach((p, i) => {
@@ -37,7 +42,7 @@ export function allocateStates(params: readonly Parameter[], centered: boolean, 
     return fill === 0 ? array : array.fill(fill);
   };
   const pools = (['float32', 'float64'] as const).map((dtype) => ({
-    meanSquare: kind(dtype, 1),
+    meanSquare: kind(dtype, initialMeanSquare),
     moment: kind(dtype, 0),
     meanGrad: centered ? kind(dtype, 0) : undefined,
   }));

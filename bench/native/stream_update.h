@@ -8,7 +8,7 @@
 
 namespace rmsprop {
 
-template <class Ops, bool kWeightDecay>
+template <class Ops, unsigned kV>
 struct ElementUpdate {
   using V = typename Ops::V;
   static RMSPROP_LANE void plain(V& w, V& s, V& m, V g, const LaneScalars<V>&) {

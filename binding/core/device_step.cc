@@ -201,6 +201,7 @@ void DeviceStep::step(const void* const* grads, bool upload_params, bool write_b
       d.lr = p.lr;
       d.weight_decay = p.weight_decay;
       d.apply_weight_decay = p.apply_weight_decay ? 1 : 0;
+      d.variant = p.variant;
       table_.push_back(d);
     }
     if (table_.empty()) continue;

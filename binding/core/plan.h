@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "../kernels/kernel_types.h"
+#include "../kernels/rmsprop_math.h"
 
 namespace rmsprop::plan {
 
@@ -19,14 +20,17 @@ constexpr std::size_t kHeaderSize = 4;
 
 // Per tensor, at kHeaderSize + index * kTensorStride.
 constexpr std::size_t kLr = 0;
-constexpr std::size_t kWeightDecay = 1;  // the factor wd·L
+constexpr std::size_t kWeightDecay = 1;  // the factor wd·L (coupled), or wd (decoupled)
 constexpr std::size_t kFlags = 2;
 constexpr std::size_t kSlices = 3;  // slices along axis 0 (shape[0]) for centralization, else 1
 constexpr std::size_t kTensorStride = 4;
 
 // Bits of kFlags.
-constexpr std::uint32_t kApplyWeightDecay = 1u << 0;
-constexpr std::uint32_t kCentralize = 1u << 1;  // gradient centralization per slice
+constexpr std::uint32_t kApplyWeightDecay = 1u << 0;      // coupled: g ← g + wd·L·w
+constexpr std::uint32_t kCentralize = 1u << 1;            // gradient centralization per slice
+constexpr std::uint32_t kDecoupledWeightDecay = 1u << 2;  // w ← w − η·wd·w before the update
+constexpr std::uint32_t kEpsilonOutside = 1u << 3;        // σ = √s + ε (else √(s + ε))
+constexpr std::uint32_t kLrOutsideMomentum = 1u << 4;     // m ← β·m + g/σ, w ← w − η·m
 
 constexpr std::size_t size_for(std::size_t tensors) { return kHeaderSize + tensors * kTensorStride; }
 
@@ -41,8 +45,9 @@ struct Shared {
 // What the plan says about one tensor of `size` elements at this step.
 struct TensorPlan {
   double lr;
-  double weight_decay;      // wd·L
-  bool apply_weight_decay;
+  double weight_decay;      // wd·L (coupled) or wd (decoupled)
+  bool apply_weight_decay;  // coupled
+  unsigned variant;         // the update's variant bits (rmsprop_math.h), coupled decay included
   bool centralize;          // subtract each slice's mean (docs/semantics.md §4 step 2)
   std::size_t slices;       // slices along axis 0 when centralize, else 1
   std::size_t slice_size;   // elements per slice (the whole tensor unless centralize)
@@ -59,7 +64,11 @@ inline TensorPlan read_tensor(const double* plan, std::size_t index, std::size_t
   const auto flags = static_cast<std::uint32_t>(at[kFlags]);
   const auto slices = static_cast<std::size_t>(at[kSlices]);
   const bool centralize = (flags & kCentralize) != 0 && size > 0 && slices >= 1 && size % slices == 0;
-  return TensorPlan{at[kLr], at[kWeightDecay], (flags & kApplyWeightDecay) != 0, centralize,
+  const unsigned variant = ((flags & kApplyWeightDecay) ? ::rmsprop::kCoupledDecay : 0u) |
+                           ((flags & kDecoupledWeightDecay) ? ::rmsprop::kDecoupledDecay : 0u) |
+                           ((flags & kEpsilonOutside) ? ::rmsprop::kEpsilonOutside : 0u) |
+                           ((flags & kLrOutsideMomentum) ? ::rmsprop::kLrOutside : 0u);
+  return TensorPlan{at[kLr], at[kWeightDecay], (flags & kApplyWeightDecay) != 0, variant, centralize,
                     centralize ? slices : 1, centralize ? size / slices : size};
 }
 
@@ -75,7 +84,9 @@ TensorScalars<T> scalars_for(const Shared& shared, const TensorPlan& tensor) {
   k.lr = static_cast<T>(tensor.lr);
   k.weight_decay = static_cast<T>(tensor.weight_decay);
   k.grad_shift = T(0);
+  k.decoupled_decay = k.lr * static_cast<T>(tensor.weight_decay);
   k.apply_weight_decay = tensor.apply_weight_decay;
+  k.variant = tensor.variant;
   return k;
 }
 

@@ -15,14 +15,14 @@
 #else
 namespace rmsprop {
 // The update of one register: RMSProp, plain or centered (rmsprop_math.h).
-template <class Ops, bool kWeightDecay>
+template <class Ops, unsigned kV>
 struct ElementUpdate {
   using V = typename Ops::V;
   static RMSPROP_LANE void plain(V& w, V& s, V& m, V g, const LaneScalars<V>& c) {
-    plain_update<Ops, kWeightDecay>(w, s, m, g, c);
+    plain_update<Ops, kV>(w, s, m, g, c);
   }
   static RMSPROP_LANE void centered(V& w, V& s, V& m, V& mg, V g, const LaneScalars<V>& c) {
-    centered_update<Ops, kWeightDecay>(w, s, m, mg, g, c);
+    centered_update<Ops, kV>(w, s, m, mg, g, c);
   }
 };
 }  // namespace rmsprop
@@ -35,14 +35,15 @@ LaneScalars<typename Ops::V> broadcast_scalars(const TensorScalars<typename Ops:
   return {Ops::broadcast(k.decay),        Ops::broadcast(k.one_minus_decay),
           Ops::broadcast(k.momentum),     Ops::broadcast(k.epsilon),
           Ops::broadcast(k.lr),           Ops::broadcast(k.weight_decay),
-          Ops::broadcast(k.grad_shift),   Ops::broadcast(k.inv_loss_scale)};
+          Ops::broadcast(k.grad_shift),   Ops::broadcast(k.inv_loss_scale),
+          Ops::broadcast(k.decoupled_decay)};
 }
 
 // One register of every buffer through the per-element update. The benchmark compiles these
 // same instruction-set files a second time, with RMSPROP_BENCH_STREAM defined, into its own
 // addon (CMakeLists.txt, rmsprop_bench): there ElementUpdate is its memory-traffic baseline, the
 // same loads and stores with trivial arithmetic (bench/native/stream_update.h).
-template <class Ops, bool kCentered, bool kWeightDecay>
+template <class Ops, bool kCentered, unsigned kV>
 void update_block(typename Ops::T* w, typename Ops::T* s, typename Ops::T* m,
                   typename Ops::T* mg, const typename Ops::T* g,
                   const LaneScalars<typename Ops::V>& c) {
@@ -50,24 +51,24 @@ void update_block(typename Ops::T* w, typename Ops::T* s, typename Ops::T* m,
   const typename Ops::V vg = Ops::load(g);
   if (kCentered) {
     typename Ops::V vmg = Ops::load(mg);
-    ElementUpdate<Ops, kWeightDecay>::centered(vw, vs, vm, vmg, vg, c);
+    ElementUpdate<Ops, kV>::centered(vw, vs, vm, vmg, vg, c);
     Ops::store(mg, vmg);
   } else {
-    ElementUpdate<Ops, kWeightDecay>::plain(vw, vs, vm, vg, c);
+    ElementUpdate<Ops, kV>::plain(vw, vs, vm, vg, c);
   }
   Ops::store(w, vw);
   Ops::store(s, vs);
   Ops::store(m, vm);
 }
 
-template <class Ops, bool kCentered, bool kWeightDecay>
+template <class Ops, bool kCentered, unsigned kV>
 void update_tensor(const TensorBuffers<typename Ops::T>& t,
                    const LaneScalars<typename Ops::V>& c) {
   using T = typename Ops::T;
   constexpr std::size_t W = Ops::kWidth;
   std::size_t i = 0;
   for (; i + W <= t.size; i += W) {
-    update_block<Ops, kCentered, kWeightDecay>(t.param + i, t.mean_square + i, t.moment + i,
+    update_block<Ops, kCentered, kV>(t.param + i, t.mean_square + i, t.moment + i,
                                                kCentered ? t.mean_grad + i : nullptr,
                                                t.grad + i, c);
   }
@@ -82,22 +83,30 @@ void update_tensor(const TensorBuffers<typename Ops::T>& t,
   std::memcpy(m, t.moment + i, bytes);
   std::memcpy(g, t.grad + i, bytes);
   if (kCentered) std::memcpy(mg, t.mean_grad + i, bytes);
-  update_block<Ops, kCentered, kWeightDecay>(w, s, m, mg, g, c);
+  update_block<Ops, kCentered, kV>(w, s, m, mg, g, c);
   std::memcpy(t.param + i, w, bytes);
   std::memcpy(t.mean_square + i, s, bytes);
   std::memcpy(t.moment + i, m, bytes);
   if (kCentered) std::memcpy(t.mean_grad + i, mg, bytes);
 }
 
+// The variant `variant` of the update (a compile-time instantiation for each of the 16).
+template <class Ops, bool kCentered, unsigned kV = 0>
+void update_variant(unsigned variant, const TensorBuffers<typename Ops::T>& t,
+                    const LaneScalars<typename Ops::V>& c) {
+  if constexpr (kV < kVariantCount) {
+    if (variant == kV) {
+      update_tensor<Ops, kCentered, kV>(t, c);
+    } else {
+      update_variant<Ops, kCentered, kV + 1>(variant, t, c);
+    }
+  }
+}
+
 template <class Ops, bool kCentered>
 void update_tensor_entry(const TensorBuffers<typename Ops::T>& t,
                          const TensorScalars<typename Ops::T>& k) {
-  const LaneScalars<typename Ops::V> c = broadcast_scalars<Ops>(k);
-  if (k.apply_weight_decay) {
-    update_tensor<Ops, kCentered, true>(t, c);
-  } else {
-    update_tensor<Ops, kCentered, false>(t, c);
-  }
+  update_variant<Ops, kCentered>(k.variant, t, broadcast_scalars<Ops>(k));
 }
 
 // Builds a constant-initialised table from one instruction set's float32 and float64 Ops.

@@ -26,7 +26,9 @@ struct TensorScalars {
   T weight_decay;  // wd·L, used only when apply_weight_decay
   T grad_shift;    // subtracted from the decayed gradient (the slice mean under centralization)
   T inv_loss_scale;
-  bool apply_weight_decay;
+  T decoupled_decay;  // η·wd, used only by a variant with kDecoupledDecay
+  bool apply_weight_decay;  // coupled weight decay (the slice mean of centralization reads it)
+  unsigned variant;         // the bits of rmsprop_math.h (kCoupledDecay, …)
 };
 
 template <class T>

@@ -1,17 +1,22 @@
-// The per-element RMSProp update of docs/semantics.md, written once.
+// The per-element RMSProp update of docs/semantics.md, written once, in every flavour (§9).
 //
-//   g ← (g + wd·w − c) · (1/L)                weight decay (where it applies), gradient
+//   w ← w − λ·w                               decoupled weight decay only (λ = η·wd)
+//   g ← (g + wd·w − c) · (1/L)                coupled weight decay (where it applies), gradient
 //                                             centralization (c: the slice mean, else 0), unscale
 //   plain:    s ← ρ·s + (1−ρ)·g²
-//             m ← β·m + η·g / √(s + ε)
-//             w ← w − m
+//             σ ← √(s + ε)      (epsilon inside)  or  √s + ε  (outside)
 //   centered: ḡ ← ρ·ḡ + (1−ρ)·g
 //             s ← ρ·s + (1−ρ)·g²
-//             d ← s − ḡ² + ε
-//             if d > 0: m ← β·m + η·g / √d ; w ← w − m   (else m and w keep their values)
+//             σ ← √(s − ḡ² + ε) (inside)          or  √(s − ḡ²) + ε  (outside)
+//   then, where σ² resp. σ is > 0 (always for plain; the centered guard, else m and w are kept):
+//             m ← β·m + η·g / σ ; w ← w − m        (learning rate inside the momentum)
+//          or m ← β·m + g / σ   ; w ← w − η·m      (outside, as PyTorch)
+//
+// A variant is a bit set (kCoupledDecay, kDecoupledDecay, kEpsilonOutside, kLrOutside) fixed at
+// compile time, so the default (MindSpore's) costs nothing for the others.
 //
 // `Ops` supplies the arithmetic of one lane type: a scalar (float, double) or a SIMD register:
-// add, sub, mul, madd(a, b, c) = a·b + c (fused where the instruction set has FMA),
+// add, sub, mul, div, sqrt, madd(a, b, c) = a·b + c (fused where the instruction set has FMA),
 // over_sqrt(a, x) = a / √x (exactly, or through a refined reciprocal square root within the
 // tolerance of docs/semantics.md §2), positive(x) = the mask of x > 0, select(mask, a, b).
 // Every instruction-set file (and the CUDA file) instantiates these templates with an Ops type
@@ -30,6 +35,13 @@
 
 namespace rmsprop {
 
+// The bits of a variant (see the top of this file).
+constexpr unsigned kCoupledDecay = 1u << 0;    // g ← g + wd·w
+constexpr unsigned kDecoupledDecay = 1u << 1;  // w ← w − η·wd·w first
+constexpr unsigned kEpsilonOutside = 1u << 2;  // √s + ε instead of √(s + ε)
+constexpr unsigned kLrOutside = 1u << 3;       // m ← β·m + g/σ, w ← w − η·m
+constexpr unsigned kVariantCount = 16;
+
 // The scalars of one tensor's update, already broadcast to the lane type.
 template <class V>
 struct LaneScalars {
@@ -41,6 +53,7 @@ struct LaneScalars {
   V weight_decay;     // wd·L (the factor applied to w)
   V grad_shift;       // the slice mean subtracted by gradient centralization, else 0
   V inv_loss_scale;   // 1/L
+  V decoupled_decay;  // λ = η·wd (decoupled weight decay), else unused
 };
 
 // The decayed gradient g + wd·w (g alone without weight decay): what the update and the slice
@@ -51,42 +64,60 @@ RMSPROP_LANE typename Ops::V decayed_gradient(typename Ops::V g, typename Ops::V
   return kWeightDecay ? Ops::madd(weight_decay, w, g) : g;
 }
 
-// Weight decay (when kWeightDecay), centralization and unscaling of one gradient lane.
-// Subtracting a zero shift is exact for every value, so it needs no branch.
-template <class Ops, bool kWeightDecay>
-RMSPROP_LANE typename Ops::V effective_gradient(typename Ops::V g, typename Ops::V w,
+// Decoupled weight decay (when the variant has it), then coupled weight decay,
+// centralization and unscaling of one gradient lane. Subtracting a zero shift is exact for
+// every value, so it needs no branch.
+template <class Ops, unsigned kV>
+RMSPROP_LANE typename Ops::V effective_gradient(typename Ops::V g, typename Ops::V& w,
                                                 const LaneScalars<typename Ops::V>& c) {
-  g = decayed_gradient<Ops, kWeightDecay>(g, w, c.weight_decay);
+  if (kV & kDecoupledDecay) w = Ops::sub(w, Ops::mul(c.decoupled_decay, w));
+  g = decayed_gradient<Ops, (kV & kCoupledDecay) != 0>(g, w, c.weight_decay);
   return Ops::mul(Ops::sub(g, c.grad_shift), c.inv_loss_scale);
 }
 
-template <class Ops, bool kWeightDecay>
+// The step of a lane: η·g/σ with σ² = `d` (epsilon inside) or σ = `d` (outside), into m and w.
+template <class Ops, unsigned kV>
+RMSPROP_LANE typename Ops::V new_moment(typename Ops::V moment, typename Ops::V g, typename Ops::V d,
+                                        const LaneScalars<typename Ops::V>& c) {
+  const typename Ops::V numerator = (kV & kLrOutside) ? g : Ops::mul(c.lr, g);
+  const typename Ops::V q = (kV & kEpsilonOutside) ? Ops::div(numerator, d) : Ops::over_sqrt(numerator, d);
+  return Ops::madd(c.momentum, moment, q);
+}
+
+template <class Ops, unsigned kV>
+RMSPROP_LANE typename Ops::V moved_weight(typename Ops::V w, typename Ops::V moment,
+                                          const LaneScalars<typename Ops::V>& c) {
+  return (kV & kLrOutside) ? Ops::sub(w, Ops::mul(c.lr, moment)) : Ops::sub(w, moment);
+}
+
+template <class Ops, unsigned kV>
 RMSPROP_LANE void plain_update(typename Ops::V& w, typename Ops::V& mean_square,
                                typename Ops::V& moment, typename Ops::V g,
                                const LaneScalars<typename Ops::V>& c) {
-  g = effective_gradient<Ops, kWeightDecay>(g, w, c);
+  g = effective_gradient<Ops, kV>(g, w, c);
   mean_square = Ops::madd(c.decay, mean_square, Ops::mul(c.one_minus_decay, Ops::mul(g, g)));
-  moment = Ops::madd(c.momentum, moment,
-                     Ops::over_sqrt(Ops::mul(c.lr, g), Ops::add(mean_square, c.epsilon)));
-  w = Ops::sub(w, moment);
+  const typename Ops::V d = (kV & kEpsilonOutside) ? Ops::add(Ops::sqrt(mean_square), c.epsilon)
+                                                   : Ops::add(mean_square, c.epsilon);
+  moment = new_moment<Ops, kV>(moment, g, d, c);
+  w = moved_weight<Ops, kV>(w, moment, c);
 }
 
-template <class Ops, bool kWeightDecay>
+template <class Ops, unsigned kV>
 RMSPROP_LANE void centered_update(typename Ops::V& w, typename Ops::V& mean_square,
                                   typename Ops::V& moment, typename Ops::V& mean_grad,
                                   typename Ops::V g, const LaneScalars<typename Ops::V>& c) {
-  g = effective_gradient<Ops, kWeightDecay>(g, w, c);
+  g = effective_gradient<Ops, kV>(g, w, c);
   mean_grad = Ops::madd(c.decay, mean_grad, Ops::mul(c.one_minus_decay, g));
   mean_square = Ops::madd(c.decay, mean_square, Ops::mul(c.one_minus_decay, Ops::mul(g, g)));
-  const typename Ops::V denominator =
-      Ops::add(Ops::sub(mean_square, Ops::mul(mean_grad, mean_grad)), c.epsilon);
-  // The guard: where d is not > 0 (including NaN) moment and weight keep their values.
-  // Lanes that fail it compute √(negative) = NaN, which the select discards.
-  const typename Ops::Mask ok = Ops::positive(denominator);
-  const typename Ops::V new_moment =
-      Ops::madd(c.momentum, moment, Ops::over_sqrt(Ops::mul(c.lr, g), denominator));
-  moment = Ops::select(ok, new_moment, moment);
-  w = Ops::select(ok, Ops::sub(w, new_moment), w);
+  const typename Ops::V variance = Ops::sub(mean_square, Ops::mul(mean_grad, mean_grad));
+  const typename Ops::V d = (kV & kEpsilonOutside) ? Ops::add(Ops::sqrt(variance), c.epsilon)
+                                                   : Ops::add(variance, c.epsilon);
+  // The guard: where d is not > 0 (including NaN: √ of a negative variance) moment and weight
+  // keep their values. Lanes that fail it compute NaN, which the select discards.
+  const typename Ops::Mask ok = Ops::positive(d);
+  const typename Ops::V updated = new_moment<Ops, kV>(moment, g, d, c);
+  w = Ops::select(ok, moved_weight<Ops, kV>(w, updated, c), w);
+  moment = Ops::select(ok, updated, moment);
 }
 
 }  // namespace rmsprop

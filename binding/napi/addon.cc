@@ -68,6 +68,9 @@ Napi::Object PlanLayout(Napi::Env env) {
   layout["tensorStride"] = static_cast<double>(plan::kTensorStride);
   layout["applyWeightDecay"] = static_cast<double>(plan::kApplyWeightDecay);
   layout["centralize"] = static_cast<double>(plan::kCentralize);
+  layout["decoupledWeightDecay"] = static_cast<double>(plan::kDecoupledWeightDecay);
+  layout["epsilonOutside"] = static_cast<double>(plan::kEpsilonOutside);
+  layout["lrOutsideMomentum"] = static_cast<double>(plan::kLrOutsideMomentum);
   return layout;
 }
 

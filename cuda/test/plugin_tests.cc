@@ -102,6 +102,7 @@ void test_steps(rmsprop_cuda_queue q, bool centered) {
     t.lr = lr * (1 + 0.1 * double(k));
     t.weight_decay = wd;
     t.apply_weight_decay = host[k].weight_decay ? 1 : 0;
+    t.variant = host[k].weight_decay ? rmsprop::kCoupledDecay : 0u;
     tensors.push_back(t);
   }
   const rmsprop_cuda_step_config config{decay, momentum, epsilon, inv, centered ? 1 : 0, sizeof(T) == 8 ? 1 : 0};
