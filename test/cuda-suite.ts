@@ -89,6 +89,31 @@ function expectSameOptimizers(a: RMSProp, b: RMSProp): void {
 export function defineDeviceSuite(): void {
   const device = { device: 'cuda' } as const;
 
+  test.each(['tf1', 'pytorch', 'keras', 'tfjs', 'optax'] as const)('flavor %s: each variant steps on the device as on the CPU', (flavor) => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const centered of [false, true]) {
+        const options: RMSPropOptions = { flavor, learningRate: 0.01, momentum: 0.9, centered, weightDecay: 0.01, maximize: flavor === 'pytorch' };
+        const params = makeParams(dtype).slice(0, 4);
+        const cpuParams = copyParams(params);
+        const opt = new RMSProp(params, { ...options, ...device });
+        const cpu = new RMSProp(cpuParams, options);
+        for (let step = 0; step < 3; step++) {
+          const grads = gradients(opt, 40 + step);
+          opt.step(grads);
+          cpu.step(grads);
+        }
+        const rel = dtype === 'float32' ? 2e-5 : 1e-11;
+        opt.parameters.forEach((p, i) => {
+          const q = cpu.parameters[i];
+          let worst = 0;
+          for (let k = 0; k < p.size; k++) worst = Math.max(worst, Math.abs(p.data[k] - q.data[k]) / (1 + Math.abs(q.data[k])));
+          expect({ flavor, dtype, centered, p: p.name, close: worst <= rel }).toEqual({ flavor, dtype, centered, p: p.name, close: true });
+        });
+        opt.dispose();
+      }
+    }
+  });
+
   test('centralization of one slice (shape[0] 1) and of one element per slice, as on the CPU', () => {
     // Both gradients centre to 0 (docs/semantics.md §4 step 2), so nothing moves.
     const one = new Parameter(new Float64Array(12).fill(1), 'one', { shape: [1, 2, 2, 3] });

@@ -78,6 +78,27 @@ describe('share() and fromShared()', () => {
     await fourWorkers(false, [false, true, false, true]);
   });
 
+  it('a flavour and its knobs cross threads with the handle', () => {
+    const shared = (values: number[]) => {
+      const data = new Float32Array(new SharedArrayBuffer(values.length * 4) as unknown as ArrayBuffer);
+      data.set(values);
+      return data;
+    };
+    const a = new Parameter(shared([0.5, -1, 2]), 'a');
+    const b = new Parameter(new Float32Array([0.5, -1, 2]), 'b');
+    const options = { flavor: 'pytorch', learningRate: 0.05, momentum: 0.9, weightDecay: 0.01, maximize: true } as const;
+    const original = new RMSProp([a], options);
+    const twin = RMSProp.fromShared(original.share());
+    const reference = new RMSProp([b], options);
+    for (let k = 0; k < 3; k++) {
+      const g = new Float32Array([0.3, -0.2, 0.1 * k]);
+      (k % 2 ? twin : original).step([g]);
+      reference.step([g]);
+    }
+    expect(Array.from(a.data)).toEqual(Array.from(b.data));
+    expect(Array.from(twin.state(twin.parameters[0]).meanSquare)).toEqual(Array.from(reference.state(b).meanSquare));
+  });
+
   it('fromShared in the same thread sees the same parameters, state and global step', () => {
     const params = model(true);
     const opt = optimizer(params, false);
