@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// npm run bench [-- --quick]          (CPU; `-- --cuda` runs the GPU benchmark instead: bench/cuda.js)
+// npm run bench [-- --quick]          (CPU; `-- --cuda` runs the GPU benchmark instead: bench/cuda.js;
+//                                       `-- --flavors` only the table of every flavour at 1e7)
 //
 // Measures, in one run and on the same arrays: the memory-traffic limit (a kernel streaming the
 // step's arrays with trivial arithmetic, one thread and all threads), a naive JavaScript loop,
@@ -17,7 +18,7 @@ const path = require('node:path');
 
 const { execFileSync } = require('node:child_process');
 
-const { Parameter, RMSProp, numThreads, setNumThreads, simdLevel } = require('..');
+const { FLAVORS, Parameter, RMSProp, numThreads, setNumThreads, simdLevel } = require('..');
 const { flag, measureInterleaved } = require('./harness');
 const { naiveStep } = require('./naive');
 const { makeStream } = require('./stream');
@@ -185,6 +186,40 @@ async function eventLoopLateness(elements) {
 const fmt = (ns, n) => (ns === null ? '—' : (ns / n).toFixed(3));
 const ratio = (a, b) => (a === null || b === null ? '—' : `${(a / b).toFixed(a / b >= 100 ? 0 : 1)}×`);
 
+// Every flavour's step (with weight decay, so the decoupled and coupled variants run) against the
+// same-pool limit on the same number of elements, interleaved: what a flavour's form of the update
+// costs beyond the memory traffic. Each flavour has its own arrays (steps update in place).
+async function flavorTable(out, allThreads) {
+  const n = quick ? 1e6 : 1e7;
+  out(`Flavours (options \`flavor\`, weightDecay 1e-4; docs/semantics.md §9): ${n.toExponential(0)} float32 elements, each ` +
+    "flavour's step against the same-pool limit on its own arrays, interleaved. % = limit time / step time.");
+  out();
+  out('| flavour | plain ns/elem | plain % of limit | centered ns/elem | centered % of limit |');
+  out('|---|---:|---:|---:|---:|');
+  const rows = {};
+  for (const centered of [false, true]) {
+    const grads = [gradient(n, Float32Array, 0)];
+    const methods = [];
+    let stream = null;
+    for (const flavor of Object.keys(FLAVORS)) {
+      const p = new Parameter(new Float32Array(n).fill(0.5), 'w');
+      const opt = new RMSProp([p], { flavor, learningRate: HYPER.lr, momentum: HYPER.momentum, weightDecay: 1e-4, centered });
+      stream ??= makeStream([p], [opt.state(p)], centered);
+      methods.push({ name: flavor, run: () => opt.step(grads), before: () => setNumThreads(allThreads) });
+    }
+    methods.push({ name: 'limit', run: () => stream.run(grads), before: () => stream.setThreads(allThreads) });
+    const t = await measureInterleaved(methods, { budgetNs: BUDGET_NS * 2, maxSamples: MAX_SAMPLES });
+    for (const flavor of Object.keys(FLAVORS)) {
+      rows[flavor] = { ...rows[flavor], [centered ? 'centered' : 'plain']: { ns: t[flavor], pct: (100 * t.limit) / t[flavor] } };
+    }
+    if (global.gc) global.gc();
+  }
+  for (const [flavor, r] of Object.entries(rows)) {
+    out(`| ${flavor} | ${fmt(r.plain.ns, n)} | ${r.plain.pct.toFixed(0)}% | ${fmt(r.centered.ns, n)} | ${r.centered.pct.toFixed(0)}% |`);
+  }
+  out();
+}
+
 async function main() {
   const allThreads = numThreads();
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -198,6 +233,11 @@ async function main() {
   out(`${new Date().toISOString()} · ${cpu} · ${os.cpus().length} CPUs · Node ${process.version} · ` +
     `SIMD ${simdLevel()} · ${allThreads} threads`);
   out();
+  if (flag('flavors')) {
+    // `npm run bench -- --flavors`: the flavour table alone (bench/results/latest.md untouched).
+    await flavorTable(out, allThreads);
+    return;
+  }
   out('ns/elem: median time of one step per element. GB/s: bytes a step must move (param, state and');
   out('gradient read, param and state written) per second. Limit: the same arrays streamed with trivial');
   out('arithmetic by the same chunks and threads (1T: one thread). % of limit = limit time / step time.');
@@ -240,6 +280,7 @@ async function main() {
       `**${pct(b.traffic, steps.async.b2b)}** / **${pct(a.traffic, steps.async.idle)}** |`);
   }
   out();
+  await flavorTable(out, allThreads);
   const many = results['float32/false/2000×500'];
   const one = results['float32/false/1e6'];
   out(`Per-tensor overhead (float32 plain): (2000×500 − 1×1e6) / 2000 = ${((many.native - one.native) / 2000).toFixed(0)} ns ` +
