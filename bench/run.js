@@ -18,7 +18,8 @@ const path = require('node:path');
 
 const { execFileSync } = require('node:child_process');
 
-const { FLAVORS, Parameter, RMSProp, numThreads, setNumThreads, simdLevel } = require('..');
+const { Parameter, RMSProp, numThreads, setNumThreads, simdLevel } = require('..');
+const { FLAVORS } = require('../dist/options');
 const { flag, measureInterleaved } = require('./harness');
 const { naiveStep } = require('./naive');
 const { makeStream } = require('./stream');

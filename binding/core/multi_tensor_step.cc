@@ -55,17 +55,28 @@ MultiTensorStep::MultiTensorStep(std::vector<TensorSlot> tensors, const double* 
   slice_size_.resize(tensors_.size(), 0);
   scalars_f32_.resize(tensors_.size());
   scalars_f64_.resize(tensors_.size());
+  tensor_plan_.reserve(tensors_.size());
   for (std::size_t i = 0; i < tensors_.size(); ++i) {
-    const plan::TensorPlan t = plan::read_tensor(plan_, i, tensors_[i].size);
-    if (t.centralize) slice_size_[i] = t.slice_size;
+    tensor_plan_.push_back(plan::read_tensor(plan_, i, tensors_[i].size));
+    if (tensor_plan_[i].centralize) slice_size_[i] = tensor_plan_[i].slice_size;
   }
 }
 
-// This step's scalars of every tensor, rounded to its dtype once (not per chunk).
+// This step's scalars of every tensor, rounded to its dtype once per step (not per chunk); only
+// the rates change between steps (flags and slices are fixed at registration), and a tensor
+// whose rates and shared values are those of the last step keeps its scalars.
 void MultiTensorStep::read_plan() {
   const plan::Shared shared = plan::read_shared(plan_);
+  const bool all = !read_once_ || shared.decay != shared_.decay || shared.momentum != shared_.momentum ||
+                   shared.epsilon != shared_.epsilon || shared.inv_loss_scale != shared_.inv_loss_scale;
+  shared_ = shared;
+  read_once_ = true;
   for (std::size_t i = 0; i < tensors_.size(); ++i) {
-    const plan::TensorPlan t = plan::read_tensor(plan_, i, tensors_[i].size);
+    plan::TensorPlan& t = tensor_plan_[i];
+    const plan::Rates rates = plan::read_rates(plan_, i);
+    if (!all && rates == plan::Rates{t.lr, t.weight_decay}) continue;
+    t.lr = rates.lr;
+    t.weight_decay = rates.weight_decay;
     if (tensors_[i].dtype == DType::kFloat32) {
       scalars_f32_[i] = plan::scalars_for<float>(shared, t);
     } else {

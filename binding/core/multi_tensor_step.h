@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../kernels/kernel_types.h"
+#include "plan.h"
 #include "stepper.h"
 
 namespace rmsprop::core {
@@ -58,9 +59,13 @@ class MultiTensorStep final : public Stepper {
   const double* plan_;
   bool centered_;
   std::vector<std::size_t> slice_size_;  // per tensor: elements per centralized slice; 0: none
-  // Per tensor, this step's scalars rounded to its dtype (the other dtype's entry is unused).
+  // Per tensor, this step's scalars rounded to its dtype (the other dtype's entry is unused),
+  // recomputed only for the tensors whose rates (or the shared values) changed since the last step.
   std::vector<TensorScalars<float>> scalars_f32_;
   std::vector<TensorScalars<double>> scalars_f64_;
+  std::vector<plan::TensorPlan> tensor_plan_;  // what the plan said at the last read
+  plan::Shared shared_{};
+  bool read_once_ = false;
   std::vector<Chunk> chunks_;
   std::size_t partitioned_for_ = 0;  // thread count the chunks were made for
   std::size_t partitioned_grain_ = 0;

@@ -72,6 +72,18 @@ inline TensorPlan read_tensor(const double* plan, std::size_t index, std::size_t
                     centralize ? slices : 1, centralize ? size / slices : size};
 }
 
+// The values of tensor `index` that change from step to step: its learning rate and weight decay.
+struct Rates {
+  double lr;
+  double weight_decay;
+  bool operator==(const Rates& o) const { return lr == o.lr && weight_decay == o.weight_decay; }
+};
+
+inline Rates read_rates(const double* plan, std::size_t index) {
+  const double* at = plan + kHeaderSize + index * kTensorStride;
+  return Rates{at[kLr], at[kWeightDecay]};
+}
+
 // One tensor's scalars rounded to its precision T (docs/semantics.md §2), once per step.
 template <class T>
 TensorScalars<T> scalars_for(const Shared& shared, const TensorPlan& tensor) {

@@ -5,7 +5,8 @@
  * PyTorch's maximize, over several steps; plus the flavours' defaults and option validation.
  */
 import { binding } from '../../lib/native';
-import { FLAVORS, Parameter, RMSProp, ValueError, type Flavor, type RMSPropOptions } from '../../lib';
+import { Parameter, RMSProp, ValueError, type Flavor, type RMSPropOptions } from '../../lib';
+import { FLAVORS } from '../../lib/options';
 import { thrown } from '../helpers';
 import { random, uniform, type Dtype, type FloatArray } from '../reference';
 import { INITIAL_MEAN_SQUARE, peerStep, type Framework, type PeerConfig, type PeerState } from './reference';
