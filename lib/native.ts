@@ -26,6 +26,7 @@ export interface PlanLayout {
   decoupledWeightDecay: number;
   epsilonOutside: number;
   lrOutsideMomentum: number;
+  nesterov: number;
 }
 
 /** A buffer kind of every tensor, for transfers between host and device. */

@@ -59,6 +59,8 @@ export interface RMSPropOptions {
   weightDecayMode?: WeightDecayMode;
   /** Ascend instead of descend (the gradient negated first), as PyTorch's `maximize`. Default `false`. */
   maximize?: boolean;
+  /** Nesterov momentum, as optax's `rmsprop(nesterov=True)`: w moves by β·m + η·g/σ. Default `false`. */
+  nesterov?: boolean;
   /** Whether each parameter's update runs under a per-parameter lock. Default `false`. */
   useLocking?: boolean;
   /** Centered RMSProp (normalises by an estimate of the variance). Default `false`. */
@@ -91,6 +93,7 @@ export interface ResolvedOptions {
   lrInMomentum: boolean;
   weightDecayMode: WeightDecayMode;
   maximize: boolean;
+  nesterov: boolean;
   useLocking: boolean;
   centered: boolean;
   lossScale: number;
@@ -128,6 +131,7 @@ export const OPTION_SPECS: { readonly [K in keyof ResolvedOptions]: OptionSpec<R
   lrInMomentum: { default: true, read: boolean },
   weightDecayMode: { default: 'coupled', read: oneOf<WeightDecayMode>('coupled', 'decoupled') },
   maximize: { default: false, read: boolean },
+  nesterov: { default: false, read: boolean },
   useLocking: { default: false, read: boolean },
   centered: { default: false, read: boolean },
   lossScale: { default: 1.0, read: positive },

@@ -56,7 +56,8 @@ export class StepPlan {
     plan[layout.invLossScale] = sign / options.lossScale;
     const shared =
       (options.epsilonPlacement === 'outside' ? layout.epsilonOutside : 0) |
-      (options.lrInMomentum ? 0 : layout.lrOutsideMomentum);
+      (options.lrInMomentum ? 0 : layout.lrOutsideMomentum) |
+      (options.nesterov ? layout.nesterov : 0);
     entries.forEach((entry, i) => {
       const at = layout.headerSize + i * layout.tensorStride;
       // Centralization applies to rank ≥ 3 parameters (convolution kernels) of flagged groups.

@@ -64,6 +64,7 @@ export interface SharedRMSProp {
     readonly lrInMomentum: boolean;
     readonly weightDecayMode: WeightDecayMode;
     readonly maximize: boolean;
+    readonly nesterov: boolean;
     readonly useLocking: boolean;
     readonly centered: boolean;
     readonly lossScale: number;
@@ -163,13 +164,13 @@ export function makeHandle(parts: OptimizerParts, plan: StepPlan): SharedRMSProp
   if (unshared) {
     throw valueError('RMSProp.share', `parameter '${unshared.param.name}'`, 'backed by a SharedArrayBuffer', unshared.param.data);
   }
-  const { flavor, decay, momentum, epsilon, epsilonPlacement, initialMeanSquare, lrInMomentum, weightDecayMode, maximize } = options;
+  const { flavor, decay, momentum, epsilon, epsilonPlacement, initialMeanSquare, lrInMomentum, weightDecayMode, maximize, nesterov } = options;
   const { useLocking, centered, lossScale, device } = options;
   return {
     kind: 'rmsprop-native/shared',
     version: 1,
     options: {
-      ...{ flavor, decay, momentum, epsilon, epsilonPlacement, initialMeanSquare, lrInMomentum, weightDecayMode, maximize },
+      ...{ flavor, decay, momentum, epsilon, epsilonPlacement, initialMeanSquare, lrInMomentum, weightDecayMode, maximize, nesterov },
       ...{ useLocking, centered, lossScale, device },
     },
     groupLr: parts.groupLr,

@@ -92,7 +92,7 @@ export function defineDeviceSuite(): void {
   test.each(['tf1', 'pytorch', 'keras', 'tfjs', 'optax'] as const)('flavor %s: each variant steps on the device as on the CPU', (flavor) => {
     for (const dtype of ['float32', 'float64'] as const) {
       for (const centered of [false, true]) {
-        const options: RMSPropOptions = { flavor, learningRate: 0.01, momentum: 0.9, centered, weightDecay: 0.01, maximize: flavor === 'pytorch' };
+        const options: RMSPropOptions = { flavor, learningRate: 0.01, momentum: 0.9, centered, weightDecay: 0.01, maximize: flavor === 'pytorch', nesterov: flavor === 'optax' };
         const params = makeParams(dtype).slice(0, 4);
         const cpuParams = copyParams(params);
         const opt = new RMSProp(params, { ...options, ...device });

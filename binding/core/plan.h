@@ -31,6 +31,7 @@ constexpr std::uint32_t kCentralize = 1u << 1;            // gradient centraliza
 constexpr std::uint32_t kDecoupledWeightDecay = 1u << 2;  // w ← w − η·wd·w before the update
 constexpr std::uint32_t kEpsilonOutside = 1u << 3;        // σ = √s + ε (else √(s + ε))
 constexpr std::uint32_t kLrOutsideMomentum = 1u << 4;     // m ← β·m + g/σ, w ← w − η·m
+constexpr std::uint32_t kNesterov = 1u << 5;              // w moves by β·m + q (optax's nesterov)
 
 constexpr std::size_t size_for(std::size_t tensors) { return kHeaderSize + tensors * kTensorStride; }
 
@@ -67,7 +68,8 @@ inline TensorPlan read_tensor(const double* plan, std::size_t index, std::size_t
   const unsigned variant = ((flags & kApplyWeightDecay) ? ::rmsprop::kCoupledDecay : 0u) |
                            ((flags & kDecoupledWeightDecay) ? ::rmsprop::kDecoupledDecay : 0u) |
                            ((flags & kEpsilonOutside) ? ::rmsprop::kEpsilonOutside : 0u) |
-                           ((flags & kLrOutsideMomentum) ? ::rmsprop::kLrOutside : 0u);
+                           ((flags & kLrOutsideMomentum) ? ::rmsprop::kLrOutside : 0u) |
+                           ((flags & kNesterov) ? ::rmsprop::kNesterov : 0u);
   return TensorPlan{at[kLr], at[kWeightDecay], (flags & kApplyWeightDecay) != 0, variant, centralize,
                     centralize ? slices : 1, centralize ? size / slices : size};
 }

@@ -9,11 +9,12 @@
 //             s ← ρ·s + (1−ρ)·g²
 //             σ ← √(s − ḡ² + ε) (inside)          or  √(s − ḡ²) + ε  (outside)
 //   then, where σ² resp. σ is > 0 (always for plain; the centered guard, else m and w are kept):
-//             m ← β·m + η·g / σ ; w ← w − m        (learning rate inside the momentum)
-//          or m ← β·m + g / σ   ; w ← w − η·m      (outside, as PyTorch)
+//             q ← η·g / σ ; m ← β·m + q ; w ← w − m        (learning rate inside the momentum)
+//          or q ← g / σ   ; m ← β·m + q ; w ← w − η·m      (outside, as PyTorch)
+//   Nesterov (optax's trace(nesterov=True)): w ← w − (β·m + q), resp. w ← w − η·(β·m + q).
 //
-// A variant is a bit set (kCoupledDecay, kDecoupledDecay, kEpsilonOutside, kLrOutside) fixed at
-// compile time, so the default (MindSpore's) costs nothing for the others.
+// A variant is a bit set (kCoupledDecay, kDecoupledDecay, kEpsilonOutside, kLrOutside, kNesterov)
+// fixed at compile time, so the default (MindSpore's) costs nothing for the others.
 //
 // `Ops` supplies the arithmetic of one lane type: a scalar (float, double) or a SIMD register:
 // add, sub, mul, div, sqrt, madd(a, b, c) = a·b + c (fused where the instruction set has FMA),
@@ -40,7 +41,8 @@ constexpr unsigned kCoupledDecay = 1u << 0;    // g ← g + wd·w
 constexpr unsigned kDecoupledDecay = 1u << 1;  // w ← w − η·wd·w first
 constexpr unsigned kEpsilonOutside = 1u << 2;  // √s + ε instead of √(s + ε)
 constexpr unsigned kLrOutside = 1u << 3;       // m ← β·m + g/σ, w ← w − η·m
-constexpr unsigned kVariantCount = 16;
+constexpr unsigned kNesterov = 1u << 4;        // w moves by β·m + q instead of m
+constexpr unsigned kVariantCount = 32;
 
 // The scalars of one tensor's update, already broadcast to the lane type.
 template <class V>
@@ -75,19 +77,20 @@ RMSPROP_LANE typename Ops::V effective_gradient(typename Ops::V g, typename Ops:
   return Ops::mul(Ops::sub(g, c.grad_shift), c.inv_loss_scale);
 }
 
-// The step of a lane: η·g/σ with σ² = `d` (epsilon inside) or σ = `d` (outside), into m and w.
+// q = η·g/σ (or g/σ with the learning rate outside), with σ² = `d` (epsilon inside) or σ = `d`
+// (outside).
 template <class Ops, unsigned kV>
-RMSPROP_LANE typename Ops::V new_moment(typename Ops::V moment, typename Ops::V g, typename Ops::V d,
-                                        const LaneScalars<typename Ops::V>& c) {
+RMSPROP_LANE typename Ops::V increment(typename Ops::V g, typename Ops::V d, const LaneScalars<typename Ops::V>& c) {
   const typename Ops::V numerator = (kV & kLrOutside) ? g : Ops::mul(c.lr, g);
-  const typename Ops::V q = (kV & kEpsilonOutside) ? Ops::div(numerator, d) : Ops::over_sqrt(numerator, d);
-  return Ops::madd(c.momentum, moment, q);
+  return (kV & kEpsilonOutside) ? Ops::div(numerator, d) : Ops::over_sqrt(numerator, d);
 }
 
+// w after the step, from the new moment m and the increment q.
 template <class Ops, unsigned kV>
-RMSPROP_LANE typename Ops::V moved_weight(typename Ops::V w, typename Ops::V moment,
+RMSPROP_LANE typename Ops::V moved_weight(typename Ops::V w, typename Ops::V moment, typename Ops::V q,
                                           const LaneScalars<typename Ops::V>& c) {
-  return (kV & kLrOutside) ? Ops::sub(w, Ops::mul(c.lr, moment)) : Ops::sub(w, moment);
+  const typename Ops::V step = (kV & kNesterov) ? Ops::madd(c.momentum, moment, q) : moment;
+  return (kV & kLrOutside) ? Ops::sub(w, Ops::mul(c.lr, step)) : Ops::sub(w, step);
 }
 
 template <class Ops, unsigned kV>
@@ -98,8 +101,9 @@ RMSPROP_LANE void plain_update(typename Ops::V& w, typename Ops::V& mean_square,
   mean_square = Ops::madd(c.decay, mean_square, Ops::mul(c.one_minus_decay, Ops::mul(g, g)));
   const typename Ops::V d = (kV & kEpsilonOutside) ? Ops::add(Ops::sqrt(mean_square), c.epsilon)
                                                    : Ops::add(mean_square, c.epsilon);
-  moment = new_moment<Ops, kV>(moment, g, d, c);
-  w = moved_weight<Ops, kV>(w, moment, c);
+  const typename Ops::V q = increment<Ops, kV>(g, d, c);
+  moment = Ops::madd(c.momentum, moment, q);
+  w = moved_weight<Ops, kV>(w, moment, q, c);
 }
 
 template <class Ops, unsigned kV>
@@ -115,8 +119,9 @@ RMSPROP_LANE void centered_update(typename Ops::V& w, typename Ops::V& mean_squa
   // The guard: where d is not > 0 (including NaN: √ of a negative variance) moment and weight
   // keep their values. Lanes that fail it compute NaN, which the select discards.
   const typename Ops::Mask ok = Ops::positive(d);
-  const typename Ops::V updated = new_moment<Ops, kV>(moment, g, d, c);
-  w = Ops::select(ok, moved_weight<Ops, kV>(w, updated, c), w);
+  const typename Ops::V q = increment<Ops, kV>(g, d, c);
+  const typename Ops::V updated = Ops::madd(c.momentum, moment, q);
+  w = Ops::select(ok, moved_weight<Ops, kV>(w, updated, q, c), w);
   moment = Ops::select(ok, updated, moment);
 }
 

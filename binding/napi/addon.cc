@@ -71,6 +71,7 @@ Napi::Object PlanLayout(Napi::Env env) {
   layout["decoupledWeightDecay"] = static_cast<double>(plan::kDecoupledWeightDecay);
   layout["epsilonOutside"] = static_cast<double>(plan::kEpsilonOutside);
   layout["lrOutsideMomentum"] = static_cast<double>(plan::kLrOutsideMomentum);
+  layout["nesterov"] = static_cast<double>(plan::kNesterov);
   return layout;
 }
 

@@ -1,8 +1,9 @@
 /**
  * Every flavour against its framework's float64 reference (test/peers/reference.ts, written from
  * each framework's source), on every SIMD level, float32 and float64, plain and centered,
- * momentum 0 and 0.9, with the framework's weight decay (PyTorch coupled, Keras decoupled) and
- * PyTorch's maximize, over several steps; plus the flavours' defaults and option validation.
+ * momentum 0 and 0.9, with the framework's weight decay (PyTorch coupled, Keras decoupled),
+ * PyTorch's maximize and optax's nesterov, over several steps; plus the flavours' defaults and
+ * option validation.
  */
 import { binding } from '../../lib/native';
 import { Parameter, RMSProp, ValueError, type Flavor, type RMSPropOptions } from '../../lib';
@@ -29,7 +30,9 @@ function cases(framework: Framework): Case[] {
       for (const momentum of [0, 0.9]) {
         for (const weightDecay of decays) {
           for (const maximize of framework === 'pytorch' ? [false, true] : [false]) {
-            out.push({ framework, dtype, lr: 0.01, decay: 0.9, momentum, epsilon: EPSILON[framework], centered, weightDecay, maximize });
+            for (const nesterov of framework === 'optax' && momentum > 0 ? [false, true] : [false]) {
+              out.push({ framework, dtype, lr: 0.01, decay: 0.9, momentum, epsilon: EPSILON[framework], centered, weightDecay, maximize, nesterov });
+            }
           }
         }
       }
@@ -48,6 +51,7 @@ function optionsOf(c: Case): RMSPropOptions {
     centered: c.centered,
     weightDecay: c.weightDecay,
     maximize: c.maximize,
+    nesterov: c.nesterov,
   };
 }
 
@@ -180,6 +184,7 @@ describe('validation of the new options', () => {
     ['lrInMomentum', 1, TypeError, /'lrInMomentum'/],
     ['weightDecayMode', 'adamw', ValueError, /'weightDecayMode'/],
     ['maximize', 'yes', TypeError, /'maximize'/],
+    ['nesterov', 0, TypeError, /'nesterov'/],
   ] as const)('%s = %p is a %p naming it', (key, value, Type, message) => {
     const error = thrown(() => new RMSProp([p()], { [key]: value } as never));
     expect(error).toBeInstanceOf(Type);

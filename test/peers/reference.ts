@@ -12,7 +12,8 @@
  * - tfjs: tfjs-core/src/optimizers/rmsprop_optimizer.ts `applyGradients`: accumulators from 0,
  *   centered denominator √(s − (ḡ² + ε)).
  * - optax: optax/_src/transform.py `scale_by_rms` / `scale_by_stddev` (eps_in_sqrt) then
- *   `scale_by_learning_rate` and `trace` (momentum): nu from `initial_scale` 0.
+ *   `scale_by_learning_rate` and `trace` (momentum; with nesterov the update is u + decay·trace):
+ *   nu from `initial_scale` 0.
  */
 export type Framework = 'tf1' | 'pytorch' | 'keras' | 'tfjs' | 'optax';
 
@@ -26,6 +27,8 @@ export interface PeerConfig {
   weightDecay: number;
   /** PyTorch only. */
   maximize: boolean;
+  /** optax only: `trace(decay=momentum, nesterov=True)`. */
+  nesterov?: boolean;
 }
 
 /** One element's state, as every framework keeps it (names differ: see the README's tables). */
@@ -116,7 +119,8 @@ export function peerStep(framework: Framework, c: PeerConfig, x: PeerState, grad
       u = -lr * u;
       if (beta > 0) {
         const t = u + beta * -x.m; // optax's trace holds −m in this library's sign
-        return { w: x.w + t, s, m: -t, mg };
+        const update = c.nesterov ? u + beta * t : t;
+        return { w: x.w + update, s, m: -t, mg };
       }
       return { w: x.w + u, s, m: x.m, mg };
     }
