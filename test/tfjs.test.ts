@@ -43,6 +43,34 @@ describe('TfjsRMSProp', () => {
     expect(optimizer.rmsprop!.globalStep).toBe(6);
   });
 
+  it.each([false, true])("flavor 'tfjs' is a drop-in for tf.train.rmsprop: a tfjs-layers model fitted with each (centered %p) ends with the same weights", async (centered) => {
+    // The same model (same initial weights) fitted for 8 epochs by each optimizer.
+    const model = (seed: number) => {
+      const m = tfl.sequential();
+      m.add(tfl.layers.dense({ units: 4, inputShape: [3], activation: 'tanh', kernelInitializer: tfl.initializers.glorotUniform({ seed }) }));
+      m.add(tfl.layers.dense({ units: 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) }));
+      return m;
+    };
+    const x = tf.tensor2d([[1, 2, 3], [0.5, -1, 2], [-2, 0.25, 1], [3, -0.5, -1], [0, 1, -2], [1.5, 1.5, 0.5]]);
+    const y = tf.tensor2d([[1], [0], [-1], [2], [0.5], [-0.5]]);
+    const theirs = model(7);
+    const ours = model(7);
+    theirs.compile({ optimizer: tf.train.rmsprop(0.01, 0.9, 0.5, 1e-7, centered), loss: 'meanSquaredError' });
+    ours.compile({ optimizer: new TfjsRMSProp({ flavor: 'tfjs', learningRate: 0.01, momentum: 0.5, centered }), loss: 'meanSquaredError' });
+    await theirs.fit(x, y, { epochs: 8, batchSize: 6, shuffle: false, verbose: 0 });
+    await ours.fit(x, y, { epochs: 8, batchSize: 6, shuffle: false, verbose: 0 });
+    const a = theirs.getWeights().map((t) => Array.from(t.dataSync()));
+    const b = ours.getWeights().map((t) => Array.from(t.dataSync()));
+    // Within float32 rounding of the same arithmetic (tfjs divides where the kernels may multiply by a refined reciprocal).
+    a.forEach((values, i) => values.forEach((v, j) => expect(Math.abs(b[i][j] - v)).toBeLessThanOrEqual(2e-6 * (1 + Math.abs(v)))));
+    // And the default flavour is not tfjs's: MindSpore's mean square starts at 1.
+    const mindspore = model(7);
+    mindspore.compile({ optimizer: new TfjsRMSProp({ learningRate: 0.01, momentum: 0.5, centered }), loss: 'meanSquaredError' });
+    await mindspore.fit(x, y, { epochs: 8, batchSize: 6, shuffle: false, verbose: 0 });
+    const c = mindspore.getWeights().map((t) => Array.from(t.dataSync()));
+    expect(c.some((values, i) => values.some((v, j) => Math.abs(v - a[i][j]) > 1e-4))).toBe(true);
+  });
+
   it("refuses parameterSync 'manual' (the adapter copies the variables in and out every step)", () => {
     expect(() => new TfjsRMSProp({ parameterSync: 'manual' })).toThrow(ValueError);
     expect(() => new TfjsRMSProp({ parameterSync: 'manual' })).toThrow(/parameterSync/);
