@@ -8,6 +8,7 @@ export type { DType, FloatArray, TensorData, ParameterOptions } from './tensor';
 export { LearningRateSchedule } from './learning-rate';
 export type { LearningRate, LearningRateFunction, WeightDecay } from './learning-rate';
 export type { RMSPropOptions, Device, ParameterSync, Flavor, EpsilonPlacement, WeightDecayMode } from './options';
+export type { StateFormat } from './formats';
 export { RMSProp, type DeviceBuffers } from './rmsprop';
 export { simdLevel, numThreads, setNumThreads } from './settings';
 export { cudaAvailable } from './cuda';

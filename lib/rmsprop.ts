@@ -16,6 +16,7 @@ import {
 } from './checkpoint';
 import { createBackend, type Backend, type DeviceBuffers } from './backend';
 import { typeError, valueError } from './errors';
+import { detectFormat, fromFormat, readFormat, toFormat, type StateFormat } from './formats';
 import { GradientReader } from './gradients';
 import type { ParamsInput } from './groups';
 import { OperationQueue } from './operations';
@@ -230,22 +231,30 @@ export class RMSProp {
 
   /**
    * Copies of every state buffer as `Tensor`s under MindSpore's names (`mean_square.<name>`,
-   * `moment.<name>`, `mean_grad.<name>` when centered) and the number `global_step`.
+   * `moment.<name>`, `mean_grad.<name>` when centered) and the number `global_step`; with
+   * `{ format }` (`'pytorch'`, `'keras'`, `'tfjs'`) in that framework's layout (lib/formats.ts).
    */
-  stateDict(): StateDict {
+  stateDict(options?: { format?: 'mindspore' }): StateDict;
+  stateDict(options: { format: StateFormat }): Record<string, unknown>;
+  stateDict(options?: { format?: StateFormat }): Record<string, unknown> {
+    const format = readFormat(options, 'stateDict') ?? 'mindspore';
     this.operations.assertIdle('stateDict');
     this.backend.pullState();
-    return buildStateDict(this.stateBuffers, this.globalStep);
+    const dict = buildStateDict(this.stateBuffers, this.globalStep);
+    return toFormat(format, dict, this.parameters, this.parts.options, this.currentLr()) as Record<string, unknown>;
   }
 
   /**
-   * Replaces the state and global step with those of `dict` (as `stateDict()` returns). The
-   * names must match exactly, each value a `Tensor` (or typed array) of the parameter's dtype
-   * and shape; otherwise a `ValueError` (or `TypeError`) and nothing changes.
+   * Replaces the state and global step with those of `dict` (as `stateDict()` returns, in any of
+   * its formats: `{ format }`, else recognised by its keys). The names must match exactly, each
+   * value a `Tensor` (or typed array) of the parameter's dtype and shape; otherwise a
+   * `ValueError` (or `TypeError`) and nothing changes.
    */
-  loadStateDict(dict: StateDict): void {
+  loadStateDict(dict: StateDict | Record<string, unknown>, options?: { format?: StateFormat }): void {
+    const format = readFormat(options, 'loadStateDict') ?? detectFormat(dict);
     this.operations.assertIdle('loadStateDict');
-    const loaded = readStateDict(this.stateBuffers, dict);
+    const canonical = fromFormat(format, dict, this.parameters, this.parts.options);
+    const loaded = readStateDict(this.stateBuffers, canonical);
     this.backend.stateWritten();
     applyLoadedState(this.stateBuffers, loaded);
     this.index.value = loaded.globalStep;
@@ -296,6 +305,17 @@ export class RMSProp {
   static fromShared(handle: SharedRMSProp): RMSProp {
     const { options, entries, groupLr, states, counter } = readHandle(handle);
     return new RMSProp(new Parts(options, entries, groupLr, states, counter) as never);
+  }
+
+  // The learning rate a framework's state dict records: the first one of the next step (NaN when
+  // a table has run out).
+  private currentLr(): number {
+    try {
+      const lr = this.getLr();
+      return typeof lr === 'number' ? lr : lr[0];
+    } catch {
+      return NaN;
+    }
   }
 
   // The device-only methods: an Error on the CPU; then, as every synchronous state access, idle.

@@ -1,0 +1,190 @@
+/**
+ * Other frameworks' state layouts (`stateDict({ format })`, `loadStateDict(dict, { format })`):
+ * translations to and from this library's own state dict (MindSpore's names, lib/checkpoint.ts),
+ * which keeps every check of a load in one place.
+ *
+ * - `'pytorch'`: `torch.optim.RMSprop.state_dict()`: `{ state: { [index]: { step, square_avg,
+ *   momentum_buffer (momentum > 0), grad_avg (centered) } }, param_groups: [{ params, lr, alpha,
+ *   eps, weight_decay, momentum, centered, maximize }] }`, parameters by index in `parameters` order.
+ * - `'keras'`: Keras 3's optimizer variables: `iteration`, `<path>_velocity`, `<path>_momentum`
+ *   (momentum > 0), `<path>_average_gradient` (centered), `<path>` the parameter's name with `/` → `_`.
+ * - `'tfjs'`: `tf.train.rmsprop`'s `getWeights()` as an object by name: `iter`, `<name>/rms`,
+ *   `<name>/momentum`, `<name>/mg` (centered).
+ */
+import { GLOBAL_STEP, type StateDict } from './checkpoint';
+import { typeError, ValueError } from './errors';
+import type { ResolvedOptions } from './options';
+import { Tensor, type Parameter } from './tensor';
+
+/** Whose layout a state dict is in. `'mindspore'` is this library's own (the default). */
+export type StateFormat = 'mindspore' | 'pytorch' | 'keras' | 'tfjs';
+
+const FORMATS: readonly StateFormat[] = ['mindspore', 'pytorch', 'keras', 'tfjs'];
+const OWNER = 'RMSProp';
+
+/** The `{ format }` argument of `stateDict` / `loadStateDict`. */
+export function readFormat(options: unknown, method: string): StateFormat | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') throw typeError(`RMSProp.${method}`, 'options', 'an object { format }', options);
+  const { format, ...rest } = options as { format?: unknown };
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw new TypeError(`For 'RMSProp.${method}', '${unknown}' is not a known option. The options are: format.`);
+  if (format === undefined) return undefined;
+  if (typeof format !== 'string') throw typeError(`RMSProp.${method}`, 'format', FORMATS.map((f) => `'${f}'`).join(' or '), format);
+  if (!(FORMATS as readonly string[]).includes(format)) {
+    throw new ValueError(`For 'RMSProp.${method}', the 'format' must be ${FORMATS.map((f) => `'${f}'`).join(' or ')}, but got '${format}'.`);
+  }
+  return format as StateFormat;
+}
+
+/** The format a dict is in, from its keys (`loadStateDict` without `{ format }`). */
+export function detectFormat(dict: unknown): StateFormat {
+  if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) return 'mindspore';
+  const keys = Object.keys(dict);
+  if (keys.includes('state') && keys.includes('param_groups')) return 'pytorch';
+  if (keys.includes('iteration')) return 'keras';
+  if (keys.includes('iter')) return 'tfjs';
+  return 'mindspore';
+}
+
+const kerasPath = (name: string) => name.replace(/\//g, '_');
+
+// This library's names of parameter i's buffers.
+const own = (p: Parameter) => ({ s: `mean_square.${p.name}`, m: `moment.${p.name}`, mg: `mean_grad.${p.name}` });
+
+/** `canonical` (this library's state dict) in `format`. */
+export function toFormat(format: StateFormat, canonical: StateDict, params: readonly Parameter[], options: ResolvedOptions, lr: number): object {
+  const step = canonical[GLOBAL_STEP] as number;
+  const momentum = options.momentum > 0;
+  switch (format) {
+    case 'mindspore':
+      return canonical;
+    case 'pytorch': {
+      const state: Record<number, Record<string, Tensor | number>> = {};
+      params.forEach((p, i) => {
+        const k = own(p);
+        state[i] = {
+          step,
+          square_avg: canonical[k.s] as Tensor,
+          ...(momentum ? { momentum_buffer: canonical[k.m] as Tensor } : {}),
+          ...(options.centered ? { grad_avg: canonical[k.mg] as Tensor } : {}),
+        };
+      });
+      const weightDecay = options.weightDecay.kind === 'fixed' ? options.weightDecay.value : 0;
+      const group = {
+        params: params.map((_, i) => i),
+        ...{ lr, alpha: options.decay, eps: options.epsilon, weight_decay: weightDecay },
+        ...{ momentum: options.momentum, centered: options.centered, maximize: options.maximize },
+      };
+      return { state: step === 0 ? {} : state, param_groups: [group] };
+    }
+    case 'keras': {
+      const out: Record<string, Tensor | number> = { iteration: step };
+      for (const p of params) {
+        const k = own(p);
+        out[`${kerasPath(p.name)}_velocity`] = canonical[k.s];
+        if (momentum) out[`${kerasPath(p.name)}_momentum`] = canonical[k.m];
+        if (options.centered) out[`${kerasPath(p.name)}_average_gradient`] = canonical[k.mg];
+      }
+      return out;
+    }
+    case 'tfjs': {
+      const out: Record<string, Tensor | number> = { iter: step };
+      for (const p of params) out[`${p.name}/rms`] = canonical[own(p).s];
+      for (const p of params) out[`${p.name}/momentum`] = canonical[own(p).m];
+      if (options.centered) for (const p of params) out[`${p.name}/mg`] = canonical[own(p).mg];
+      return out;
+    }
+  }
+}
+
+// A zero buffer of parameter p (state a framework does not keep: momentum 0).
+const zeros = (p: Parameter) => new Tensor(p.dtype === 'float32' ? new Float32Array(p.size) : new Float64Array(p.size), p.shape);
+
+function stepNumber(value: unknown, what: string): number {
+  const v = value instanceof Tensor ? (value.size === 1 ? value.data[0] : NaN) : value;
+  if (typeof v !== 'number') throw typeError(OWNER, what, 'a number (or a one-element Tensor)', value);
+  return v;
+}
+
+/**
+ * `dict` in `format` as this library's state dict, for `readStateDict` to check (names, dtypes,
+ * shapes) like any other. State a framework does not keep (a momentum buffer without momentum) is
+ * zero; a framework's entry this optimizer has no use for is an error, as an unknown name is.
+ */
+export function fromFormat(format: StateFormat, dict: unknown, params: readonly Parameter[], options: ResolvedOptions): unknown {
+  if (format === 'mindspore') return dict;
+  if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) {
+    throw typeError(OWNER, 'stateDict', `a ${format} state dict (an object)`, dict);
+  }
+  const given = dict as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  const momentum = options.momentum > 0;
+  if (format === 'pytorch') {
+    const state = given.state as Record<string, Record<string, unknown>> | undefined;
+    if (state === null || typeof state !== 'object') throw typeError(OWNER, 'stateDict.state', 'an object by parameter index', state);
+    if (!Array.isArray(given.param_groups)) throw typeError(OWNER, 'stateDict.param_groups', 'an array', given.param_groups);
+    const indices = Object.keys(state);
+    if (indices.length === 0) {
+      // A PyTorch optimizer that has not stepped: no state yet.
+      params.forEach((p) => {
+        const k = own(p);
+        out[k.s] = new Tensor(zeros(p).data.fill(options.initialMeanSquare), p.shape);
+        out[k.m] = zeros(p);
+        if (options.centered) out[k.mg] = zeros(p);
+      });
+      out[GLOBAL_STEP] = 0;
+      return out;
+    }
+    const extra = indices.filter((i) => !(Number(i) >= 0 && Number(i) < params.length && String(Number(i)) === i));
+    if (extra.length > 0 || indices.length !== params.length) {
+      throw new ValueError(`For '${OWNER}', the PyTorch state must have one entry per parameter, 0 to ${params.length - 1}, but got ${indices.join(', ')}.`);
+    }
+    const steps = new Set<number>();
+    params.forEach((p, i) => {
+      const entry = state[String(i)];
+      const k = own(p);
+      const where = `stateDict.state[${i}]`;
+      if (entry === null || typeof entry !== 'object') throw typeError(OWNER, where, 'an object', entry);
+      steps.add(stepNumber(entry.step, `${where}.step`));
+      out[k.s] = entry.square_avg;
+      out[k.m] = momentum ? entry.momentum_buffer : zeros(p);
+      if (options.centered) out[k.mg] = entry.grad_avg;
+      for (const [key, expected] of [['momentum_buffer', momentum], ['grad_avg', options.centered]] as const) {
+        if ((entry[key] !== undefined) !== expected) {
+          throw new ValueError(`For '${OWNER}', '${where}.${key}' must ${expected ? 'be present' : 'be absent'} with this optimizer's momentum and centered options.`);
+        }
+      }
+    });
+    if (steps.size !== 1) throw new ValueError(`For '${OWNER}', every parameter's 'step' in the PyTorch state must be equal, but got ${[...steps].join(', ')}.`);
+    out[GLOBAL_STEP] = [...steps][0];
+    return out;
+  }
+  const stepKey = format === 'keras' ? 'iteration' : 'iter';
+  const names = (p: Parameter) =>
+    format === 'keras'
+      ? { s: `${kerasPath(p.name)}_velocity`, m: `${kerasPath(p.name)}_momentum`, mg: `${kerasPath(p.name)}_average_gradient` }
+      : { s: `${p.name}/rms`, m: `${p.name}/momentum`, mg: `${p.name}/mg` };
+  const used = new Set([stepKey]);
+  for (const p of params) {
+    const theirs = names(p);
+    const k = own(p);
+    const keepsMomentum = format === 'tfjs' || momentum;
+    out[k.s] = given[theirs.s];
+    used.add(theirs.s);
+    out[k.m] = keepsMomentum ? given[theirs.m] : zeros(p);
+    if (keepsMomentum) used.add(theirs.m);
+    if (options.centered) {
+      out[k.mg] = given[theirs.mg];
+      used.add(theirs.mg);
+    }
+  }
+  const missing = [...used].filter((key) => given[key] === undefined);
+  const extra = Object.keys(given).filter((key) => !used.has(key));
+  if (missing.length > 0 || extra.length > 0) {
+    const parts = [missing.length ? `missing ${missing.map((k) => `'${k}'`).join(', ')}` : '', extra.length ? `unexpected ${extra.map((k) => `'${k}'`).join(', ')}` : ''];
+    throw new ValueError(`For '${OWNER}', the ${format} state dict does not match this optimizer's state: ${parts.filter(Boolean).join('; ')}.`);
+  }
+  out[GLOBAL_STEP] = stepNumber(given[stepKey], stepKey);
+  return out;
+}
