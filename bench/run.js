@@ -46,7 +46,7 @@ const measure = (methods) => measureInterleaved(methods, { budgetNs: BUDGET_NS, 
 // compiler; null (with the reason printed) where that fails.
 const IDLE_MS = 5;
 const INDEPENDENT_FROM = 1e6;
-const INDEPENDENT_ROUNDS = 3; // limit, limit after idle, our steps: interleaved rounds
+const INDEPENDENT_ROUNDS = 5; // limit, limit after idle, our steps: interleaved rounds
 let limitProgram;
 function independentLimitProgram() {
   if (limitProgram !== undefined) return limitProgram;
