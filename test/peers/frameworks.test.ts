@@ -120,6 +120,91 @@ describe("TF1 rmsprop_test.py, flavor 'tf1'", () => {
   });
 });
 
+// tensorflow/tensorflow tensorflow/python/keras/optimizer_v2/rmsprop_test.py @ 22794ef3d1a452c697952172c2f781424ddb6fc6
+// (tf.keras 2, optimizer_v2: rms from 0, ε inside the root; the 'keras' flavour without weight decay).
+describe("TF2 Keras optimizer_v2 rmsprop_test.py, flavor 'keras'", () => {
+  const PARAMS: [number, number, number, number, boolean][] = [
+    // learning_rate, rho, momentum, epsilon, centered
+    [0.05, 0.9, 0.0, 1e-3, true],
+    [0.05, 0.9, 0.0, 1e-3, false],
+    [0.1, 0.9, 0.0, 1e-3, true],
+    [0.01, 0.9, 0.0, 1e-5, true],
+    [0.01, 0.9, 0.9, 1e-5, true],
+  ];
+  // _rmsprop_update_numpy of the test (float64 here).
+  function numpyUpdate(v: number, g: number, mg: number, rms: number, mom: number, lr: number, rho: number, momentum: number, epsilon: number, centered: boolean) {
+    const rmsT = rms * rho + (1 - rho) * g * g;
+    let denom = rmsT + epsilon;
+    let mgT = mg;
+    if (centered) {
+      mgT = mg * rho + (1 - rho) * g;
+      denom -= mgT * mgT;
+    }
+    const momT = momentum * mom + (lr * g) / Math.sqrt(denom);
+    return { v: v - momT, mg: mgT, rms: rmsT, mom: momT };
+  }
+
+  function run(opt: RMSProp, vars: Parameter[], grads: Float32Array[], steps: number, lrAt: (t: number) => number, c: { rho: number; momentum: number; epsilon: number; centered: boolean }) {
+    const np = vars.map((p, k) => ({ v: Array.from(p.data), g: Array.from(grads[k]), mg: [0, 0], rms: [0, 0], mom: [0, 0] }));
+    for (let t = 0; t < steps; t++) {
+      opt.step(grads);
+      vars.forEach((p, k) => {
+        const n = np[k];
+        for (let i = 0; i < 2; i++) {
+          const r = numpyUpdate(n.v[i], n.g[i], n.mg[i], n.rms[i], n.mom[i], lrAt(t), c.rho, c.momentum, c.epsilon, c.centered);
+          [n.v[i], n.mg[i], n.rms[i], n.mom[i]] = [r.v, r.mg, r.rms, r.mom];
+        }
+        const s = opt.state(p);
+        if (c.centered) expectClose(s.meanGrad as FloatArray, n.mg, 1e-6, 1e-6);
+        expectClose(s.meanSquare, n.rms, 1e-6, 1e-6);
+        if (c.momentum > 0) expectClose(s.moment, n.mom, 1e-6, 1e-6);
+        expectClose(p.data, n.v, 1e-6, 1e-6);
+      });
+    }
+  }
+
+  it.each(PARAMS)('testDense lr %p rho %p momentum %p epsilon %p centered %p: 4 steps match the numpy update', (lr, rho, momentum, epsilon, centered) => {
+    const vars = [param([1, 2], 'var0'), param([3, 4], 'var1')];
+    const opt = new RMSProp(vars, { flavor: 'keras', learningRate: lr, decay: rho, momentum, epsilon, centered });
+    run(opt, vars, [new Float32Array([0.1, 0.2]), new Float32Array([0.01, 0.2])], 4, () => lr, { rho, momentum, epsilon, centered });
+  });
+
+  it('testDenseWithLearningRateDecay: lr / (1 + 0.5·t) as a learning-rate function', () => {
+    const vars = [param([1, 2], 'var0'), param([3, 4], 'var1')];
+    const lrAt = (t: number) => 0.01 / (1 + 0.5 * t);
+    const opt = new RMSProp(vars, { flavor: 'keras', learningRate: lrAt, decay: 0.9, momentum: 0, epsilon: 1e-7 });
+    run(opt, vars, [new Float32Array([0.1, 0.2]), new Float32Array([0.01, 0.2])], 2, lrAt, { rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false });
+  });
+
+  // testMinimizeSparseResourceVariable (epsilon 0) is not ported: this library's epsilon is > 0.
+  it('testMinimizeSparseResourceVariableCentered: one step of (x·[4, 5])² from [1, 2] with rho 0, epsilon 1', () => {
+    for (const Type of [Float32Array, Float64Array]) {
+      const var0 = new Parameter(new Type([1, 2]), 'var0', { shape: [1, 2] });
+      const opt = new RMSProp([var0], { flavor: 'keras', learningRate: 1.0, decay: 0, momentum: 0, epsilon: 1.0, centered: true });
+      const pred = var0.data[0] * 4 + var0.data[1] * 5;
+      opt.step([new Type([2 * pred * 4, 2 * pred * 5])]);
+      expectClose(var0.data, [-111, -138], 0, 0.01);
+    }
+  });
+
+  it('testCallableParams: two steps with learning_rate 2, rho 0.9, epsilon 1', () => {
+    const var0 = param([1, 2], 'var0');
+    const var1 = param([3, 4], 'var1');
+    const opt = new RMSProp([var0, var1], { flavor: 'keras', learningRate: () => 2.0, decay: 0.9, momentum: 0, epsilon: 1.0 });
+    const grads = [new Float32Array([0.1, 0.1]), new Float32Array([0.01, 0.01])];
+    opt.step(grads);
+    const d0 = (0.1 * 2.0) / Math.sqrt(0.001 + 1.0);
+    const d1 = (0.01 * 2.0) / Math.sqrt(0.00001 + 1.0);
+    expectClose(var0.data, [1.0 - d0, 2.0 - d0], 1e-6, 1e-6);
+    expectClose(var1.data, [3.0 - d1, 4.0 - d1], 1e-6, 1e-6);
+    opt.step(grads);
+    const e0 = (0.1 * 2.0) / Math.sqrt(0.001 * 0.9 + 0.001 + 1.0);
+    const e1 = (0.01 * 2.0) / Math.sqrt(0.00001 * 0.9 + 1e-5 + 1.0);
+    expectClose(var0.data, [1.0 - d0 - e0, 2.0 - d0 - e0], 1e-6, 1e-6);
+    expectClose(var1.data, [3.0 - d1 - e1, 4.0 - d1 - e1], 1e-6, 1e-6);
+  });
+});
+
 // keras-team/keras keras/src/optimizers/rmsprop_test.py @ ac2ee342b119221090e464edc0d3344289f48741 (Keras 3).
 describe("Keras 3 rmsprop_test.py, flavor 'keras'", () => {
   it('test_single_step', () => {
