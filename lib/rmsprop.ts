@@ -36,25 +36,12 @@ export type Gradient = FloatArray | Tensor;
 export type { DeviceBuffers };
 
 /**
- * MindSpore's RMSProp optimizer (`mindspore.nn.RMSProp`), plain or centered.
- *
- * For each parameter w with gradient g, at global step k (0 for the first step):
- *
- * ```text
- * g ← (g + wd·L·w − c) · (1/L)     weight decay where it applies; c the slice mean under
- *                                  gradient centralization (else 0); unscale by the loss scale L
- * plain:    s ← ρ·s + (1−ρ)·g²
- *           m ← β·m + η_k·g / √(s + ε)
- *           w ← w − m
- * centered: ḡ ← ρ·ḡ + (1−ρ)·g
- *           s ← ρ·s + (1−ρ)·g²
- *           d ← s − ḡ² + ε
- *           if d > 0: m ← β·m + η_k·g / √d ;  w ← w − m      (else m and w are kept)
- * ```
- *
- * State starts at s = 1, m = 0, ḡ = 0. float32 parameters compute in float32 with every
- * hyper-parameter rounded to float32; float64 parameters in float64. Every step is one native
- * call that updates all parameters in place with the best SIMD kernels of the CPU.
+ * MindSpore's RMSProp optimizer (`mindspore.nn.RMSProp`), plain or centered, or another
+ * framework's (`flavor`). Each step updates every parameter in place, in one native call, with
+ * the best SIMD kernels of the CPU (or on a CUDA GPU). The update, the order of preprocessing
+ * (weight decay, gradient centralization, loss scale), the centered guard and the precision rule:
+ * docs/semantics.md (README, "The algorithm"). float32 parameters compute in float32 with every
+ * hyper-parameter rounded to float32; float64 parameters in float64.
  */
 export class RMSProp {
   private readonly parts: Parts;
@@ -241,7 +228,7 @@ export class RMSProp {
     this.operations.assertIdle('stateDict');
     this.backend.pullState();
     const dict = buildStateDict(this.stateBuffers, this.globalStep);
-    return toFormat(format, dict, this.parameters, this.parts.options, this.currentLr()) as Record<string, unknown>;
+    return toFormat(format, dict, this.parameters, this.parts.options, this.plan.recordedLr(this.globalStep)) as Record<string, unknown>;
   }
 
   /**
@@ -305,17 +292,6 @@ export class RMSProp {
   static fromShared(handle: SharedRMSProp): RMSProp {
     const { options, entries, groupLr, states, counter } = readHandle(handle);
     return new RMSProp(new Parts(options, entries, groupLr, states, counter) as never);
-  }
-
-  // The learning rate a framework's state dict records: the first one of the next step (NaN when
-  // a table has run out).
-  private currentLr(): number {
-    try {
-      const lr = this.getLr();
-      return typeof lr === 'number' ? lr : lr[0];
-    } catch {
-      return NaN;
-    }
   }
 
   // The device-only methods: an Error on the CPU; then, as every synchronous state access, idle.
