@@ -74,7 +74,7 @@ __global__ void slice_means(const Tensor* tensors, const uint32_t* slice_tensor,
   const T* w = static_cast<const T*>(t.param) + from;
   const T wd = static_cast<T>(t.weight_decay);
   double sum = 0;
-  if (t.apply_weight_decay) {
+  if (t.variant & rmsprop::kCoupledDecay) {
     for (uint64_t i = threadIdx.x; i < size; i += blockDim.x) {
       sum += static_cast<double>(rmsprop::decayed_gradient<DeviceOps<T>, true>(g[i], w[i], wd));
     }
@@ -158,7 +158,7 @@ __device__ void update_range(const Tensor& entry, rmsprop::LaneScalars<T> k, con
   }
 }
 
-// The block's tensor through its variant of the update (each of the 16 instantiated).
+// The block's tensor through its variant of the update (each of the kVariantCount instantiated).
 template <class T, bool kCentered, unsigned kV = 0>
 __device__ void update_variant(unsigned variant, const Tensor& entry, const rmsprop::LaneScalars<T>& k,
                                const double* means, uint64_t begin, uint64_t end) {

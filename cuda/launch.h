@@ -43,7 +43,7 @@ struct TableCache {
 inline bool same_layout(const rmsprop_cuda_tensor& a, const rmsprop_cuda_tensor& b) {
   return a.param == b.param && a.mean_square == b.mean_square && a.moment == b.moment &&
          a.mean_grad == b.mean_grad && a.grad == b.grad && a.size == b.size && a.slices == b.slices &&
-         a.apply_weight_decay == b.apply_weight_decay && a.variant == b.variant;
+         a.variant == b.variant;
 }
 
 inline bool same_scalars(const rmsprop_cuda_tensor& a, const rmsprop_cuda_tensor& b) {
@@ -136,6 +136,14 @@ int enqueue_step(Runtime& rt, TableCache<Runtime>& c, const rmsprop_cuda_tensor*
   const unsigned blocks = static_cast<unsigned>(tables.chunks.size());
   return config.centered ? rt.template launch_update<T, true>(blocks, d, shared)
                          : rt.template launch_update<T, false>(blocks, d, shared);
+}
+
+// rmsprop_cuda_step_async on a queue's two caches: the step of the config's dtype.
+template <class Runtime>
+int enqueue(Runtime& rt, TableCache<Runtime> (&caches)[2], const rmsprop_cuda_tensor* tensors, size_t count,
+            const rmsprop_cuda_step_config& config) {
+  return config.float64 ? enqueue_step<double>(rt, caches[1], tensors, count, config)
+                        : enqueue_step<float>(rt, caches[0], tensors, count, config);
 }
 
 // Frees what a cache holds (after the queue is synchronized).

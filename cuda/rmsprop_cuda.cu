@@ -133,9 +133,7 @@ extern "C" int rmsprop_cuda_step_async(rmsprop_cuda_queue q, const rmsprop_cuda_
                                        const rmsprop_cuda_step_config* config) {
   if (q == nullptr || config == nullptr || (count > 0 && tensors == nullptr)) return cudaErrorInvalidValue;
   try {
-    using rmsprop::cuda_launch::enqueue_step;
-    return config->float64 ? enqueue_step<double>(q->rt, q->cache[1], tensors, count, *config)
-                           : enqueue_step<float>(q->rt, q->cache[0], tensors, count, *config);
+    return rmsprop::cuda_launch::enqueue(q->rt, q->cache, tensors, count, *config);
   } catch (const std::bad_alloc&) {
     return cudaErrorMemoryAllocation;
   }

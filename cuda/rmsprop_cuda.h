@@ -35,8 +35,8 @@ typedef struct {
   uint64_t slices;   /* 0: none; >= 1: gradient centralization over this many slices along axis 0 (dividing size) */
   double lr;
   double weight_decay; /* the factor wd·L (coupled), or wd (decoupled) */
-  int apply_weight_decay; /* coupled weight decay (also in the slice means of centralization) */
-  unsigned variant;  /* the update's variant bits (binding/kernels/rmsprop_math.h: kCoupledDecay, ...) */
+  unsigned variant;  /* the update's variant bits (binding/kernels/rmsprop_math.h: kCoupledDecay, ...;
+                        coupled weight decay is also in the slice means of centralization) */
 } rmsprop_cuda_tensor;
 
 typedef struct {

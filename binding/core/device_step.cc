@@ -200,7 +200,6 @@ void DeviceStep::step(const void* const* grads, bool upload_params, bool write_b
       d.slices = p.centralize ? p.slices : 0;
       d.lr = p.lr;
       d.weight_decay = p.weight_decay;
-      d.apply_weight_decay = p.apply_weight_decay ? 1 : 0;
       d.variant = p.variant;
       table_.push_back(d);
     }

@@ -35,7 +35,7 @@ void update_range(KernelFn<T> kernel, const TensorSlot& slot, const void* grad, 
   for (std::size_t from = begin; from < end; from += slice) {
     const TensorBuffers<T> t = range_of<T>(slot, grad, from, from + slice);
     k.grad_shift = static_cast<T>(
-        slice_mean<T>(t.grad, t.param, slice, k.weight_decay, k.apply_weight_decay));
+        slice_mean<T>(t.grad, t.param, slice, k.weight_decay, (k.variant & kCoupledDecay) != 0));
     kernel(t, k);
   }
 }

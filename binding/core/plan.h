@@ -47,7 +47,6 @@ struct Shared {
 struct TensorPlan {
   double lr;
   double weight_decay;      // wd·L (coupled) or wd (decoupled)
-  bool apply_weight_decay;  // coupled
   unsigned variant;         // the update's variant bits (rmsprop_math.h), coupled decay included
   bool centralize;          // subtract each slice's mean (docs/semantics.md §4 step 2)
   std::size_t slices;       // slices along axis 0 when centralize, else 1
@@ -70,7 +69,7 @@ inline TensorPlan read_tensor(const double* plan, std::size_t index, std::size_t
                            ((flags & kEpsilonOutside) ? ::rmsprop::kEpsilonOutside : 0u) |
                            ((flags & kLrOutsideMomentum) ? ::rmsprop::kLrOutside : 0u) |
                            ((flags & kNesterov) ? ::rmsprop::kNesterov : 0u);
-  return TensorPlan{at[kLr], at[kWeightDecay], (flags & kApplyWeightDecay) != 0, variant, centralize,
+  return TensorPlan{at[kLr], at[kWeightDecay], variant, centralize,
                     centralize ? slices : 1, centralize ? size / slices : size};
 }
 
@@ -99,7 +98,6 @@ TensorScalars<T> scalars_for(const Shared& shared, const TensorPlan& tensor) {
   k.weight_decay = static_cast<T>(tensor.weight_decay);
   k.grad_shift = T(0);
   k.decoupled_decay = k.lr * static_cast<T>(tensor.weight_decay);
-  k.apply_weight_decay = tensor.apply_weight_decay;
   k.variant = tensor.variant;
   return k;
 }

@@ -90,7 +90,7 @@ void update_tensor(const TensorBuffers<typename Ops::T>& t,
   if (kCentered) std::memcpy(t.mean_grad + i, mg, bytes);
 }
 
-// The variant `variant` of the update (a compile-time instantiation for each of the 16).
+// The variant `variant` of the update (a compile-time instantiation for each of kVariantCount).
 template <class Ops, bool kCentered, unsigned kV = 0>
 void update_variant(unsigned variant, const TensorBuffers<typename Ops::T>& t,
                     const LaneScalars<typename Ops::V>& c) {

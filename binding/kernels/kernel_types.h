@@ -23,12 +23,11 @@ struct TensorScalars {
   T momentum;
   T epsilon;
   T lr;
-  T weight_decay;  // wd·L, used only when apply_weight_decay
+  T weight_decay;  // wd·L (coupled) or wd (decoupled), used only by a variant with weight decay
   T grad_shift;    // subtracted from the decayed gradient (the slice mean under centralization)
   T inv_loss_scale;
   T decoupled_decay;  // η·wd, used only by a variant with kDecoupledDecay
-  bool apply_weight_decay;  // coupled weight decay (the slice mean of centralization reads it)
-  unsigned variant;         // the bits of rmsprop_math.h (kCoupledDecay, …)
+  unsigned variant;   // the bits of rmsprop_math.h (kCoupledDecay, …)
 };
 
 template <class T>

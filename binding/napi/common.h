@@ -18,7 +18,7 @@
 #endif
 
 #include "../core/lock_registry.h"
-#include "../core/multi_tensor_step.h"
+#include "../core/stepper.h"
 #include "../core/plan.h"
 
 namespace rmsprop::napi {
@@ -123,7 +123,7 @@ inline std::unique_ptr<core::ParameterLocks> locks_arg(const Napi::Value& value,
 // The global step counter: the facade's Int32Array of length 1 (on a SharedArrayBuffer when the
 // optimizer can be shared, so every thread's optimizer over the same parameters sees one counter).
 //
-// The step-index contract with the facade (docs/semantics.md §8; lib/rmsprop.ts, claimAndStep),
+// The step-index contract with the facade (docs/semantics.md §8; lib/step-index.ts, StepIndex),
 // stated here once: without useLocking the facade claims index k itself (a compare-and-swap
 // k -> k + 1) before calling step. With useLocking the facade evaluates the learning rates and
 // weight decays of k first, outside any lock (they may run user code, which may step another

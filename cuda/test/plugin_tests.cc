@@ -101,7 +101,6 @@ void test_steps(rmsprop_cuda_queue q, bool centered) {
     t.slices = host[k].slices;
     t.lr = lr * (1 + 0.1 * double(k));
     t.weight_decay = wd;
-    t.apply_weight_decay = host[k].weight_decay ? 1 : 0;
     t.variant = host[k].weight_decay ? rmsprop::kCoupledDecay : 0u;
     tensors.push_back(t);
   }
