@@ -59,7 +59,12 @@ function checkGlobalStep(value: number, where: string): number {
 
 // Exactly the expected names, no more and no fewer.
 function checkNames(expected: readonly StateBuffer[], given: Iterable<string>, where: string): void {
-  const wanted = new Set([...expected.map((b) => b.key), GLOBAL_STEP]);
+  checkKeys([...expected.map((b) => b.key), GLOBAL_STEP], given, where);
+}
+
+/** Throws a `ValueError` naming what is missing and what is extra unless `given` holds exactly `wanted`. */
+export function checkKeys(wantedKeys: Iterable<string>, given: Iterable<string>, where: string): void {
+  const wanted = new Set(wantedKeys);
   const present = new Set(given);
   const missing = [...wanted].filter((k) => !present.has(k));
   const extra = [...present].filter((k) => !wanted.has(k));

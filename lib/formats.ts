@@ -11,9 +11,9 @@
  * - `'tfjs'`: `tf.train.rmsprop`'s `getWeights()` as an object by name: `iter`, `<name>/rms`,
  *   `<name>/momentum`, `<name>/mg` (centered).
  */
-import { GLOBAL_STEP, type StateDict } from './checkpoint';
+import { checkKeys, GLOBAL_STEP, type StateDict } from './checkpoint';
 import { typeError, ValueError } from './errors';
-import type { ResolvedOptions } from './options';
+import { oneOf, unknownKeyError, type ResolvedOptions } from './options';
 import { Tensor, type Parameter } from './tensor';
 
 /** Whose layout a state dict is in. `'mindspore'` is this library's own (the default). */
@@ -22,19 +22,17 @@ export type StateFormat = 'mindspore' | 'pytorch' | 'keras' | 'tfjs';
 const FORMATS: readonly StateFormat[] = ['mindspore', 'pytorch', 'keras', 'tfjs'];
 const OWNER = 'RMSProp';
 
+const readStateFormat = oneOf<StateFormat>(...FORMATS);
+
 /** The `{ format }` argument of `stateDict` / `loadStateDict`. */
 export function readFormat(options: unknown, method: string): StateFormat | undefined {
   if (options === undefined) return undefined;
-  if (options === null || typeof options !== 'object') throw typeError(`RMSProp.${method}`, 'options', 'an object { format }', options);
+  const owner = `RMSProp.${method}`;
+  if (options === null || typeof options !== 'object') throw typeError(owner, 'options', 'an object { format }', options);
   const { format, ...rest } = options as { format?: unknown };
   const unknown = Object.keys(rest)[0];
-  if (unknown !== undefined) throw new TypeError(`For 'RMSProp.${method}', '${unknown}' is not a known option. The options are: format.`);
-  if (format === undefined) return undefined;
-  if (typeof format !== 'string') throw typeError(`RMSProp.${method}`, 'format', FORMATS.map((f) => `'${f}'`).join(' or '), format);
-  if (!(FORMATS as readonly string[]).includes(format)) {
-    throw new ValueError(`For 'RMSProp.${method}', the 'format' must be ${FORMATS.map((f) => `'${f}'`).join(' or ')}, but got '${format}'.`);
-  }
-  return format as StateFormat;
+  if (unknown !== undefined) throw unknownKeyError(owner, 'option', unknown, ['format'], {});
+  return format === undefined ? undefined : readStateFormat(owner, 'format', format);
 }
 
 /** The format a dict is in, from its keys (`loadStateDict` without `{ format }`). */
@@ -47,10 +45,16 @@ export function detectFormat(dict: unknown): StateFormat {
   return 'mindspore';
 }
 
-const kerasPath = (name: string) => name.replace(/\//g, '_');
-
-// This library's names of parameter i's buffers.
-const own = (p: Parameter) => ({ s: `mean_square.${p.name}`, m: `moment.${p.name}`, mg: `mean_grad.${p.name}` });
+// The names of parameter p's mean square, moment and mean gradient in `format`, for writing and
+// for reading; STEP_NAME: the name of the global step.
+function namesOf(format: 'mindspore' | 'keras' | 'tfjs', p: Parameter): { s: string; m: string; mg: string } {
+  if (format === 'mindspore') return { s: `mean_square.${p.name}`, m: `moment.${p.name}`, mg: `mean_grad.${p.name}` };
+  if (format === 'tfjs') return { s: `${p.name}/rms`, m: `${p.name}/momentum`, mg: `${p.name}/mg` };
+  const path = p.name.replace(/\//g, '_');
+  return { s: `${path}_velocity`, m: `${path}_momentum`, mg: `${path}_average_gradient` };
+}
+const STEP_NAME = { keras: 'iteration', tfjs: 'iter' } as const;
+const own = (p: Parameter) => namesOf('mindspore', p);
 
 /** `canonical` (this library's state dict) in `format`. */
 export function toFormat(format: StateFormat, canonical: StateDict, params: readonly Parameter[], options: ResolvedOptions, lr: number): object {
@@ -79,20 +83,21 @@ export function toFormat(format: StateFormat, canonical: StateDict, params: read
       return { state: step === 0 ? {} : state, param_groups: [group] };
     }
     case 'keras': {
-      const out: Record<string, Tensor | number> = { iteration: step };
+      const out: Record<string, Tensor | number> = { [STEP_NAME.keras]: step };
       for (const p of params) {
-        const k = own(p);
-        out[`${kerasPath(p.name)}_velocity`] = canonical[k.s];
-        if (momentum) out[`${kerasPath(p.name)}_momentum`] = canonical[k.m];
-        if (options.centered) out[`${kerasPath(p.name)}_average_gradient`] = canonical[k.mg];
+        const [k, theirs] = [own(p), namesOf('keras', p)];
+        out[theirs.s] = canonical[k.s];
+        if (momentum) out[theirs.m] = canonical[k.m];
+        if (options.centered) out[theirs.mg] = canonical[k.mg];
       }
       return out;
     }
     case 'tfjs': {
-      const out: Record<string, Tensor | number> = { iter: step };
-      for (const p of params) out[`${p.name}/rms`] = canonical[own(p).s];
-      for (const p of params) out[`${p.name}/momentum`] = canonical[own(p).m];
-      if (options.centered) for (const p of params) out[`${p.name}/mg`] = canonical[own(p).mg];
+      // getWeights() order: every mean square, then every moment, then every mean gradient.
+      const out: Record<string, Tensor | number> = { [STEP_NAME.tfjs]: step };
+      for (const p of params) out[namesOf('tfjs', p).s] = canonical[own(p).s];
+      for (const p of params) out[namesOf('tfjs', p).m] = canonical[own(p).m];
+      if (options.centered) for (const p of params) out[namesOf('tfjs', p).mg] = canonical[own(p).mg];
       return out;
     }
   }
@@ -160,14 +165,10 @@ export function fromFormat(format: StateFormat, dict: unknown, params: readonly 
     out[GLOBAL_STEP] = [...steps][0];
     return out;
   }
-  const stepKey = format === 'keras' ? 'iteration' : 'iter';
-  const names = (p: Parameter) =>
-    format === 'keras'
-      ? { s: `${kerasPath(p.name)}_velocity`, m: `${kerasPath(p.name)}_momentum`, mg: `${kerasPath(p.name)}_average_gradient` }
-      : { s: `${p.name}/rms`, m: `${p.name}/momentum`, mg: `${p.name}/mg` };
-  const used = new Set([stepKey]);
+  const stepKey = STEP_NAME[format];
+  const used = new Set<string>([stepKey]);
   for (const p of params) {
-    const theirs = names(p);
+    const theirs = namesOf(format, p);
     const k = own(p);
     const keepsMomentum = format === 'tfjs' || momentum;
     out[k.s] = given[theirs.s];
@@ -179,12 +180,7 @@ export function fromFormat(format: StateFormat, dict: unknown, params: readonly 
       used.add(theirs.mg);
     }
   }
-  const missing = [...used].filter((key) => given[key] === undefined);
-  const extra = Object.keys(given).filter((key) => !used.has(key));
-  if (missing.length > 0 || extra.length > 0) {
-    const parts = [missing.length ? `missing ${missing.map((k) => `'${k}'`).join(', ')}` : '', extra.length ? `unexpected ${extra.map((k) => `'${k}'`).join(', ')}` : ''];
-    throw new ValueError(`For '${OWNER}', the ${format} state dict does not match this optimizer's state: ${parts.filter(Boolean).join('; ')}.`);
-  }
+  checkKeys(used, Object.keys(given), `${format} state dict`);
   out[GLOBAL_STEP] = stepNumber(given[stepKey], stepKey);
   return out;
 }

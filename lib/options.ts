@@ -105,7 +105,7 @@ export interface ResolvedOptions {
 type Reader<T> = (owner: string, key: string, value: unknown) => T;
 
 /** A reader accepting exactly one of `values` (strings). */
-function oneOf<T extends string>(...values: T[]): Reader<T> {
+export function oneOf<T extends string>(...values: T[]): Reader<T> {
   const expected = values.map((v) => `'${v}'`).join(' or ');
   return (owner, key, value) => {
     if (typeof value !== 'string') throw typeError(owner, key, expected, value);

@@ -8,14 +8,7 @@ import { types } from 'node:util';
 import { typeError, valueError } from './errors';
 import type { ParameterEntry } from './groups';
 import type { StepValue } from './learning-rate';
-import {
-  readOptions,
-  type Device,
-  type EpsilonPlacement,
-  type Flavor,
-  type ResolvedOptions,
-  type WeightDecayMode,
-} from './options';
+import { readOptions, type ResolvedOptions } from './options';
 import type { StepPlan } from './plan';
 import type { ParameterState } from './state';
 import {
@@ -50,26 +43,15 @@ export interface SharedParameter {
   readonly gradCentralization: boolean;
 }
 
+/** The options a handle carries. */
+export type SharedOptions = Readonly<Omit<ResolvedOptions, 'learningRate' | 'weightDecay' | 'parameterSync'>>;
+
 /** What `opt.share()` returns: pass it to another thread (postMessage, workerData). */
 export interface SharedRMSProp {
   readonly kind: 'rmsprop-native/shared';
   readonly version: 1;
-  readonly options: {
-    readonly flavor: Flavor;
-    readonly decay: number;
-    readonly momentum: number;
-    readonly epsilon: number;
-    readonly epsilonPlacement: EpsilonPlacement;
-    readonly initialMeanSquare: number;
-    readonly lrInMomentum: boolean;
-    readonly weightDecayMode: WeightDecayMode;
-    readonly maximize: boolean;
-    readonly nesterov: boolean;
-    readonly useLocking: boolean;
-    readonly centered: boolean;
-    readonly lossScale: number;
-    readonly device: Device;
-  };
+  /** Every option but the learning rate and weight decay (those travel in `lrs` / `weightDecays`) and `parameterSync` (CPU only). */
+  readonly options: SharedOptions;
   readonly groupLr: boolean;
   readonly lrs: readonly SharedStepValue[];
   readonly weightDecays: readonly SharedStepValue[];
@@ -164,15 +146,11 @@ export function makeHandle(parts: OptimizerParts, plan: StepPlan): SharedRMSProp
   if (unshared) {
     throw valueError('RMSProp.share', `parameter '${unshared.param.name}'`, 'backed by a SharedArrayBuffer', unshared.param.data);
   }
-  const { flavor, decay, momentum, epsilon, epsilonPlacement, initialMeanSquare, lrInMomentum, weightDecayMode, maximize, nesterov } = options;
-  const { useLocking, centered, lossScale, device } = options;
+  const { learningRate, weightDecay, parameterSync, ...shared } = options;
   return {
     kind: 'rmsprop-native/shared',
     version: 1,
-    options: {
-      ...{ flavor, decay, momentum, epsilon, epsilonPlacement, initialMeanSquare, lrInMomentum, weightDecayMode, maximize, nesterov },
-      ...{ useLocking, centered, lossScale, device },
-    },
+    options: shared,
     groupLr: parts.groupLr,
     lrs: plan.lrSources.map((v, i) => serializeStepValue(v, `lr ${i}`)),
     weightDecays: plan.weightDecaySources.map((v, i) => serializeStepValue(v, `weightDecay ${i}`)),
