@@ -34,6 +34,52 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rto
   expect(actual.length).toBe(expected.length);
 }
 
+// `_rmsprop_update_numpy`, the same in TF1's rmsprop_test.py and TF2 Keras's
+// optimizer_v2/rmsprop_test.py (float64 here).
+function numpyUpdate(v: number, g: number, mg: number, rms: number, mom: number, lr: number, decay: number, momentum: number, epsilon: number, centered: boolean) {
+  const rmsT = rms * decay + (1 - decay) * g * g;
+  let denom = rmsT + epsilon;
+  let mgT = mg;
+  if (centered) {
+    mgT = mg * decay + (1 - decay) * g;
+    denom -= mgT * mgT;
+  }
+  const momT = momentum * mom + (lr * g) / Math.sqrt(denom);
+  return { v: v - momT, mg: mgT, rms: rmsT, mom: momT };
+}
+
+// Both tests' testDense loop: `steps` steps of `opt` on var0 = [1, 2], var1 = [3, 4] with their
+// fixed gradients against the numpy update from rms = `rms0`, every slot checked after each step
+// (assertAllCloseAccordingToType: float32 rtol = atol = 1e-6).
+function checkAgainstNumpy(
+  opt: RMSProp,
+  vars: Parameter[],
+  grads: Float32Array[],
+  steps: number,
+  rms0: number,
+  lrAt: (t: number) => number,
+  c: { decay: number; momentum: number; epsilon: number; centered: boolean },
+): void {
+  const np = vars.map((p, k) => ({ v: Array.from(p.data), g: Array.from(grads[k]), mg: [0, 0], rms: [rms0, rms0], mom: [0, 0] }));
+  for (let t = 0; t < steps; t++) {
+    opt.step(grads);
+    vars.forEach((p, k) => {
+      const n = np[k];
+      for (let i = 0; i < 2; i++) {
+        const r = numpyUpdate(n.v[i], n.g[i], n.mg[i], n.rms[i], n.mom[i], lrAt(t), c.decay, c.momentum, c.epsilon, c.centered);
+        [n.v[i], n.mg[i], n.rms[i], n.mom[i]] = [r.v, r.mg, r.rms, r.mom];
+      }
+      const s = opt.state(p);
+      if (c.centered) expectClose(s.meanGrad as FloatArray, n.mg, 1e-6, 1e-6);
+      expectClose(s.meanSquare, n.rms, 1e-6, 1e-6);
+      expectClose(s.moment, n.mom, 1e-6, 1e-6);
+      expectClose(p.data, n.v, 1e-6, 1e-6);
+    });
+  }
+}
+
+const TEST_DENSE_GRADS = () => [new Float32Array([0.1, 0.2]), new Float32Array([0.01, 0.2])];
+
 // tensorflow/tensorflow tensorflow/python/training/rmsprop_test.py @ c4977ca4ddbf06a175c83d6fa5d778645b38c17e
 // (TF 1.x RMSPropOptimizer; float32 — the half-precision rows need float16 parameters).
 describe("TF1 rmsprop_test.py, flavor 'tf1'", () => {
@@ -48,45 +94,10 @@ describe("TF1 rmsprop_test.py, flavor 'tf1'", () => {
     [0.5, 0.95, 0.9, 1e-5, true],
   ];
 
-  // _rmsprop_update_numpy, as in the test (float64 here).
-  function numpyUpdate(v: number, g: number, mg: number, rms: number, mom: number, lr: number, decay: number, momentum: number, epsilon: number, centered: boolean) {
-    const rmsT = rms * decay + (1 - decay) * g * g;
-    let denom = rmsT + epsilon;
-    let mgT = mg;
-    if (centered) {
-      mgT = mg * decay + (1 - decay) * g;
-      denom -= mgT * mgT;
-    }
-    const momT = momentum * mom + (lr * g) / Math.sqrt(denom);
-    return { v: v - momT, mg: mgT, rms: rmsT, mom: momT };
-  }
-
   it.each(PARAMS)('testDense lr %p decay %p momentum %p epsilon %p centered %p: 4 steps match the numpy update', (lr, decay, momentum, epsilon, centered) => {
-    const var0 = param([1, 2], 'var0');
-    const var1 = param([3, 4], 'var1');
-    const grads0 = new Float32Array([0.1, 0.2]);
-    const grads1 = new Float32Array([0.01, 0.2]);
-    const opt = new RMSProp([var0, var1], { flavor: 'tf1', learningRate: lr, decay, momentum, epsilon, centered });
-    const np = [
-      { v: [1, 2], g: [0.1, 0.2], mg: [0, 0], rms: [1, 1], mom: [0, 0] },
-      { v: [3, 4], g: [0.01, 0.2], mg: [0, 0], rms: [1, 1], mom: [0, 0] },
-    ];
-    for (let t = 1; t < 5; t++) {
-      opt.step([grads0, grads1]);
-      [var0, var1].forEach((p, k) => {
-        const n = np[k];
-        for (let i = 0; i < 2; i++) {
-          const r = numpyUpdate(n.v[i], n.g[i], n.mg[i], n.rms[i], n.mom[i], lr, decay, momentum, epsilon, centered);
-          [n.v[i], n.mg[i], n.rms[i], n.mom[i]] = [r.v, r.mg, r.rms, r.mom];
-        }
-        const s = opt.state(p);
-        // assertAllCloseAccordingToType: float32 rtol = atol = 1e-6.
-        if (centered) expectClose(s.meanGrad as FloatArray, n.mg, 1e-6, 1e-6);
-        expectClose(s.meanSquare, n.rms, 1e-6, 1e-6);
-        expectClose(s.moment, n.mom, 1e-6, 1e-6);
-        expectClose(p.data, n.v, 1e-6, 1e-6);
-      });
-    }
+    const vars = [param([1, 2], 'var0'), param([3, 4], 'var1')];
+    const opt = new RMSProp(vars, { flavor: 'tf1', learningRate: lr, decay, momentum, epsilon, centered });
+    checkAgainstNumpy(opt, vars, TEST_DENSE_GRADS(), 4, 1, () => lr, { decay, momentum, epsilon, centered });
   });
 
   it('testWithoutMomentum: two steps with learning_rate 2, decay 0.9, epsilon 1', () => {
@@ -148,49 +159,17 @@ describe("TF2 Keras optimizer_v2 rmsprop_test.py, flavor 'keras'", () => {
     [0.01, 0.9, 0.0, 1e-5, true],
     [0.01, 0.9, 0.9, 1e-5, true],
   ];
-  // _rmsprop_update_numpy of the test (float64 here).
-  function numpyUpdate(v: number, g: number, mg: number, rms: number, mom: number, lr: number, rho: number, momentum: number, epsilon: number, centered: boolean) {
-    const rmsT = rms * rho + (1 - rho) * g * g;
-    let denom = rmsT + epsilon;
-    let mgT = mg;
-    if (centered) {
-      mgT = mg * rho + (1 - rho) * g;
-      denom -= mgT * mgT;
-    }
-    const momT = momentum * mom + (lr * g) / Math.sqrt(denom);
-    return { v: v - momT, mg: mgT, rms: rmsT, mom: momT };
-  }
-
-  function run(opt: RMSProp, vars: Parameter[], grads: Float32Array[], steps: number, lrAt: (t: number) => number, c: { rho: number; momentum: number; epsilon: number; centered: boolean }) {
-    const np = vars.map((p, k) => ({ v: Array.from(p.data), g: Array.from(grads[k]), mg: [0, 0], rms: [0, 0], mom: [0, 0] }));
-    for (let t = 0; t < steps; t++) {
-      opt.step(grads);
-      vars.forEach((p, k) => {
-        const n = np[k];
-        for (let i = 0; i < 2; i++) {
-          const r = numpyUpdate(n.v[i], n.g[i], n.mg[i], n.rms[i], n.mom[i], lrAt(t), c.rho, c.momentum, c.epsilon, c.centered);
-          [n.v[i], n.mg[i], n.rms[i], n.mom[i]] = [r.v, r.mg, r.rms, r.mom];
-        }
-        const s = opt.state(p);
-        if (c.centered) expectClose(s.meanGrad as FloatArray, n.mg, 1e-6, 1e-6);
-        expectClose(s.meanSquare, n.rms, 1e-6, 1e-6);
-        if (c.momentum > 0) expectClose(s.moment, n.mom, 1e-6, 1e-6);
-        expectClose(p.data, n.v, 1e-6, 1e-6);
-      });
-    }
-  }
-
   it.each(PARAMS)('testDense lr %p rho %p momentum %p epsilon %p centered %p: 4 steps match the numpy update', (lr, rho, momentum, epsilon, centered) => {
     const vars = [param([1, 2], 'var0'), param([3, 4], 'var1')];
     const opt = new RMSProp(vars, { flavor: 'keras', learningRate: lr, decay: rho, momentum, epsilon, centered });
-    run(opt, vars, [new Float32Array([0.1, 0.2]), new Float32Array([0.01, 0.2])], 4, () => lr, { rho, momentum, epsilon, centered });
+    checkAgainstNumpy(opt, vars, TEST_DENSE_GRADS(), 4, 0, () => lr, { decay: rho, momentum, epsilon, centered });
   });
 
   it('testDenseWithLearningRateDecay: lr / (1 + 0.5·t) as a learning-rate function', () => {
     const vars = [param([1, 2], 'var0'), param([3, 4], 'var1')];
     const lrAt = (t: number) => 0.01 / (1 + 0.5 * t);
     const opt = new RMSProp(vars, { flavor: 'keras', learningRate: lrAt, decay: 0.9, momentum: 0, epsilon: 1e-7 });
-    run(opt, vars, [new Float32Array([0.1, 0.2]), new Float32Array([0.01, 0.2])], 2, lrAt, { rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false });
+    checkAgainstNumpy(opt, vars, TEST_DENSE_GRADS(), 2, 0, lrAt, { decay: 0.9, momentum: 0, epsilon: 1e-7, centered: false });
   });
 
   // testMinimizeSparseResourceVariable (epsilon 0) is not ported: this library's epsilon is > 0.
