@@ -16,7 +16,7 @@
 
 /* Bumped whenever a signature or struct below changes; the addon refuses another version. */
 #ifndef RMSPROP_CUDA_ABI_VERSION  /* overridable only to test that the addon refuses another version */
-#define RMSPROP_CUDA_ABI_VERSION 2
+#define RMSPROP_CUDA_ABI_VERSION 3
 #endif
 
 #ifdef __cplusplus
