@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // npm run bench [-- --quick]          (CPU; `-- --cuda` runs the GPU benchmark instead: bench/cuda.js;
-//                                       `-- --flavors` only the table of every flavour at 1e7)
+//                                       `-- --flavors` only the table of every flavour at 1e7,
+//                                       `-- --per-tensor` only the per-tensor cost table)
 //
 // Measures, in one run and on the same arrays: the memory-traffic limit (a kernel streaming the
 // step's arrays with trivial arithmetic, one thread and all threads), a naive JavaScript loop,
@@ -221,6 +222,74 @@ async function flavorTable(out, allThreads) {
   out();
 }
 
+// What each tensor of a step costs: 2000 tensors × 500 against one tensor of 1e6 (float32, plain),
+// with the gradients handed over in three ways, interleaved: the same arrays every step (read once),
+// new arrays every step (a rotating pool of POOL sets of separately allocated arrays, as
+// tfjs's dataSync() gives; the single tensor rotates a pool of the same size, so both sides miss
+// the caches alike), and the arena of gradientBuffers() with step() and no argument.
+const POOL = 4;
+const TENSORS = 2000;
+async function perTensorTable(out, allThreads) {
+  const make = (sizes) => {
+    const params = sizes.map((size, i) => new Parameter(new Float32Array(size).fill(0.5), `p${i}`));
+    const opt = new RMSProp(params, { learningRate: HYPER.lr, decay: HYPER.decay, momentum: HYPER.momentum, epsilon: HYPER.epsilon });
+    const pool = Array.from({ length: POOL }, (_, k) => sizes.map((size, i) => gradient(size, Float32Array, i + k)));
+    let next = 0;
+    const stream = makeStream(params, params.map((p) => opt.state(p)), false);
+    return {
+      opt,
+      same: () => opt.step(pool[0]),
+      fresh: () => opt.step(pool[next++ % POOL]),
+      limit: () => stream.run(pool[0]),
+      setThreads: (n) => stream.setThreads(n),
+    };
+  };
+  const one = make([TENSORS * 500]);
+  const many = make(new Array(TENSORS).fill(500));
+  const arena = make(new Array(TENSORS).fill(500));
+  arena.opt.gradientBuffers().forEach((view, i) => view.set(gradient(500, Float32Array, i)));
+  const all = () => setNumThreads(allThreads);
+  const methods = [
+    { name: 'oneSame', run: one.same, before: all },
+    { name: 'oneFresh', run: one.fresh, before: all },
+    { name: 'manySame', run: many.same, before: all },
+    { name: 'manyFresh', run: many.fresh, before: all },
+    { name: 'manyArena', run: () => arena.opt.step(), before: all },
+    { name: 'oneLimit', run: one.limit, before: () => one.setThreads(allThreads) },
+    { name: 'manyLimit', run: many.limit, before: () => many.setThreads(allThreads) },
+  ];
+  // Interleaved (each method finds its arrays out of cache), and each method alone, back to back
+  // (its arrays as warm as the caches allow): three rounds of both, the median of each figure.
+  const rounds = [];
+  for (let r = 0; r < 3; r++) {
+    const cold = await measure(methods);
+    const warm = {};
+    for (const m of methods) Object.assign(warm, await measure([m]));
+    rounds.push({ cold, warm });
+  }
+  const { cold, warm } = medianRound(rounds);
+  const per = (t, a, b) => ((t[a] - t[b]) / TENSORS).toFixed(0);
+  const row = (label, many, one, bold = false) => {
+    const b = (x) => (bold ? `**${x}**` : x);
+    return `| ${label} | ${(cold[one] / 1e3).toFixed(1)} / ${(cold[many] / 1e3).toFixed(1)} | ${per(cold, many, one)} | ` +
+      `${(warm[one] / 1e3).toFixed(1)} / ${(warm[many] / 1e3).toFixed(1)} | ${b(per(warm, many, one))} |`;
+  };
+  out(`Per-tensor cost (float32 plain): (${TENSORS}×500 − 1×1e6) / ${TENSORS} by how the gradients are handed over. New ` +
+    `arrays: a rotating pool of ${POOL} sets of separately allocated arrays (the 1e6 side rotates ${POOL} arrays). ` +
+    'Interleaved: every method in turn, sample by sample, so each finds its arrays out of cache (as after a backward ' +
+    'pass over other memory); back to back: each method alone, its arrays as warm as the caches allow. Median of 3 rounds.');
+  out();
+  out('| gradients | interleaved µs (1×1e6 / 2000×500) | interleaved ns per tensor | back to back µs (1×1e6 / 2000×500) | back to back ns per tensor |');
+  out('|---|---:|---:|---:|---:|');
+  out(row('the same arrays every step', 'manySame', 'oneSame'));
+  out(row('new arrays every step', 'manyFresh', 'oneFresh', true));
+  out(row('gradientBuffers() + step()', 'manyArena', 'oneSame'));
+  out(row('the same-pool limit kernel (same arrays)', 'manyLimit', 'oneLimit'));
+  out();
+  out("The limit row is what separately allocated small arrays cost the memory system alone; the rows above it add this library's hand-over.");
+  out();
+}
+
 async function main() {
   const allThreads = numThreads();
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -234,6 +303,11 @@ async function main() {
   out(`${new Date().toISOString()} · ${cpu} · ${os.cpus().length} CPUs · Node ${process.version} · ` +
     `SIMD ${simdLevel()} · ${allThreads} threads`);
   out();
+  if (flag('per-tensor')) {
+    // `npm run bench -- --per-tensor`: the per-tensor table alone (bench/results/latest.md untouched).
+    await perTensorTable(out, allThreads);
+    return;
+  }
   if (flag('flavors')) {
     // `npm run bench -- --flavors`: the flavour table alone (bench/results/latest.md untouched).
     await flavorTable(out, allThreads);
@@ -282,11 +356,7 @@ async function main() {
   }
   out();
   await flavorTable(out, allThreads);
-  const many = results['float32/false/2000×500'];
-  const one = results['float32/false/1e6'];
-  out(`Per-tensor overhead (float32 plain): (2000×500 − 1×1e6) / 2000 = ${((many.native - one.native) / 2000).toFixed(0)} ns ` +
-    `for a step; the limit kernel pays ${((many.limitAll - one.limitAll) / 2000).toFixed(0)} ns per tensor on the same ` +
-    '(separately allocated) parameter and gradient arrays.');
+  await perTensorTable(out, allThreads);
   const small = results['float32/false/1e3'];
   const alone = await (async () => {
     const p = new Parameter(new Float32Array(1000).fill(0.5), 'w');

@@ -3,9 +3,21 @@
  * changes, and the fast path of a training loop that passes the very same arrays every step.
  */
 import { typeError, valueError } from './errors';
+import type { NativeOptimizer } from './native';
 import { dtypeOf, Tensor, type DType, type FloatArray, type Parameter } from './tensor';
 
 const OWNER = 'RMSProp';
+
+const ARRAY_OF: Record<DType, Float32ArrayConstructor | Float64ArrayConstructor> = {
+  float32: Float32Array,
+  float64: Float64Array,
+};
+
+/** Where each view of the gradient arena starts: a multiple of a cache line. */
+const ARENA_ALIGN = 64;
+
+/** Past this many tensors the binding reads the gradients from an array (a call's arguments live on the stack). */
+const MAX_ARGUMENT_GRADIENTS = 8192;
 
 /** One parameter as the reader checks its gradient. */
 export interface GradientSlot {
@@ -20,6 +32,7 @@ export class GradientReader {
   /** Whether `buffers` holds the same array objects as at the previous native call. */
   same = false;
   private read = false;
+  private arenaViews?: readonly FloatArray[];
 
   /** @param assertStateAttached throws when a state buffer was transferred. */
   constructor(
@@ -29,8 +42,35 @@ export class GradientReader {
     this.buffers = slots.map((s) => s.param.data);
   }
 
-  /** Checks every gradient and the parameters' buffers, filling `buffers`; throws before any write. */
-  check(gradients: unknown): void {
+  /**
+   * One view per parameter (its dtype and length, in slot order) on one contiguous ArrayBuffer,
+   * each starting on a 64-byte boundary: created at the first call, the same views after.
+   */
+  arena(): readonly FloatArray[] {
+    if (this.arenaViews) return this.arenaViews;
+    const offsets: number[] = [];
+    let bytes = 0;
+    for (const slot of this.slots) {
+      offsets.push(bytes);
+      bytes += Math.ceil((slot.size * ARRAY_OF[slot.dtype].BYTES_PER_ELEMENT) / ARENA_ALIGN) * ARENA_ALIGN;
+    }
+    const buffer = new ArrayBuffer(bytes);
+    this.arenaViews = Object.freeze(this.slots.map((slot, i) => new ARRAY_OF[slot.dtype](buffer, offsets[i], slot.size)));
+    return this.arenaViews;
+  }
+
+  /**
+   * Checks every gradient (`undefined`: the arena's views, once `arena()` made them) and the
+   * parameters' buffers, filling `buffers`; throws before any write.
+   */
+  check(given: unknown): void {
+    let gradients = given;
+    if (gradients === undefined) {
+      if (!this.arenaViews) {
+        throw typeError(OWNER, 'gradients', 'an array with one gradient per parameter (step() without one needs gradientBuffers() first)', gradients);
+      }
+      gradients = this.arenaViews;
+    }
     if (!Array.isArray(gradients)) {
       throw typeError(OWNER, 'gradients', 'an array with one gradient per parameter', gradients);
     }
@@ -58,6 +98,12 @@ export class GradientReader {
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i];
       const entry: unknown = gradients[i];
+      // The common case first: an array of this realm's constructor for the dtype (an
+      // `instanceof` is far cheaper than util.types' checks, which cover every realm).
+      if (entry instanceof ARRAY_OF[slot.dtype] && (entry as FloatArray).length === slot.size) {
+        this.buffers[i] = entry as FloatArray;
+        continue;
+      }
       const data = entry instanceof Tensor ? entry.data : entry;
       const dtype = dtypeOf(data);
       const what = `gradients[${i}]`;
@@ -74,6 +120,19 @@ export class GradientReader {
       this.buffers[i] = array;
     }
     this.read = true;
+  }
+
+  /**
+   * Hands the arrays of the last `check` to `native` and returns the `same` flag of its next
+   * step: arrays it already holds need nothing; new ones go as the arguments of one
+   * `readGradients` call (cheaper per tensor than the binding reading an array's elements),
+   * unless there are too many for the arguments of a call.
+   */
+  handTo(native: NativeOptimizer): boolean {
+    if (this.same) return true;
+    if (this.buffers.length > MAX_ARGUMENT_GRADIENTS) return false;
+    native.readGradients(...this.buffers);
+    return true;
   }
 
   /** Throws when a parameter's buffer was transferred (its views then have length 0). */

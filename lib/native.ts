@@ -45,6 +45,8 @@ export interface NativeOptimizer {
   readonly device: 'cpu' | 'cuda';
   /** `grads` null (a device only): the device gradient buffers already hold the gradients. */
   step(grads: FloatArray[] | null, same?: boolean, expected?: number): boolean;
+  /** Reads one gradient per tensor from the arguments for the next step called with `same` true. */
+  readGradients(...grads: FloatArray[]): void;
   stepAsync(grads: FloatArray[] | null, same?: boolean, expected?: number): Promise<boolean>;
   /** The device methods: an Error on the CPU. */
   upload(buffer: DeviceBufferKind, grads?: FloatArray[]): void;

@@ -184,20 +184,31 @@ export class RMSProp {
   }
 
   /**
+   * The zero-copy way to hand over gradients: one view per parameter (its dtype and length, in
+   * `parameters` order) on one contiguous buffer owned by this optimizer. Fill them in place
+   * (e.g. `views[i].set(grad)`, or compute into them) and call `step()` / `stepAsync()` with no
+   * argument: the binding reads them without looking at any array. The same views at every call.
+   */
+  gradientBuffers(): FloatArray[] {
+    return [...this.gradients.arena()];
+  }
+
+  /**
    * Applies one update to every parameter, in place.
    *
    * @param gradients one per parameter, in the order of `parameters`: a typed array of the
-   *   parameter's dtype and length, or a `Tensor` of it. Never modified.
+   *   parameter's dtype and length, or a `Tensor` of it. Never modified. Omitted: what the views
+   *   of `gradientBuffers()` hold (a `TypeError` if it was never called).
    * @returns `true`.
    * @throws TypeError / ValueError before anything changes: a wrong count, type, dtype or length,
    *   or a learning-rate table that has run out. Parameters, state and `globalStep` are then
    *   exactly as they were.
    */
-  step(gradients: readonly Gradient[]): true {
+  step(gradients?: readonly Gradient[]): true {
     this.operations.assertIdle('step');
     this.gradients.check(gradients);
     this.backend.beforeStep();
-    this.index.step(this.backend.native, this.gradients.buffers, this.gradients.same);
+    this.index.step(this.backend.native, this.gradients.buffers, this.gradients.handTo(this.backend.native));
     return true;
   }
 
@@ -205,13 +216,14 @@ export class RMSProp {
    * The same as `step`, with the update running off the JavaScript thread (the event loop keeps
    * running). Calls on one optimizer apply in call order, after any earlier `stepAsync`,
    * `saveState` or `loadState`. Do not write to the parameters or gradients before the promise
-   * settles. A validation error rejects the promise and changes nothing.
+   * settles. A validation error rejects the promise and changes nothing. Omitted `gradients`: the
+   * views of `gradientBuffers()`, as for `step`.
    */
-  stepAsync(gradients: readonly Gradient[]): Promise<true> {
+  stepAsync(gradients?: readonly Gradient[]): Promise<true> {
     return this.operations.enqueue(async () => {
       this.gradients.check(gradients);
       this.backend.beforeStep();
-      await this.index.stepAsync(this.backend.native, this.gradients.buffers, this.gradients.same);
+      await this.index.stepAsync(this.backend.native, this.gradients.buffers, this.gradients.handTo(this.backend.native));
       return true as const;
     });
   }

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 #include "kernel_types.h"
 #include "rmsprop_math.h"
@@ -39,26 +40,52 @@ LaneScalars<typename Ops::V> broadcast_scalars(const TensorScalars<typename Ops:
           Ops::broadcast(k.decoupled_decay)};
 }
 
-// One register of every buffer through the per-element update. The benchmark compiles these
-// same instruction-set files a second time, with RMSPROP_BENCH_STREAM defined, into its own
-// addon (CMakeLists.txt, rmsprop_bench): there ElementUpdate is its memory-traffic baseline, the
-// same loads and stores with trivial arithmetic (bench/native/stream_update.h).
-template <class Ops, bool kCentered, unsigned kV>
+// Whole registers: plain loads and stores (`fill` unused).
+template <class Ops>
+struct FullRegister {
+  static typename Ops::V load(const typename Ops::T* p, typename Ops::T) { return Ops::load(p); }
+  static void store(typename Ops::T* p, typename Ops::V v) { Ops::store(p, v); }
+};
+
+// The first `n` lanes of a register, through the instruction set's masked loads and stores
+// (Ops::load_partial / store_partial, where it has them): the other lanes read `fill` and are
+// never written.
+template <class Ops>
+struct PartialRegister {
+  std::size_t n;
+  typename Ops::V load(const typename Ops::T* p, typename Ops::T fill) const { return Ops::load_partial(p, n, fill); }
+  void store(typename Ops::T* p, typename Ops::V v) const { Ops::store_partial(p, v, n); }
+};
+
+template <class Ops, class = void>
+struct HasPartialAccess : std::false_type {};
+template <class Ops>
+struct HasPartialAccess<Ops, std::void_t<decltype(Ops::load_partial(nullptr, 0, typename Ops::T()))>>
+    : std::true_type {};
+
+// One register of every buffer through the per-element update. Lanes past a tensor's end read
+// harmless values (s = 1 keeps √ in the normal range, so the register takes the same path as a
+// full one) and their results are discarded. The benchmark compiles these same
+// instruction-set files a second time, with RMSPROP_BENCH_STREAM defined, into its own addon
+// (CMakeLists.txt, rmsprop_bench): there ElementUpdate is its memory-traffic baseline, the same
+// loads and stores with trivial arithmetic (bench/native/stream_update.h).
+template <class Ops, bool kCentered, unsigned kV, class Access>
 void update_block(typename Ops::T* w, typename Ops::T* s, typename Ops::T* m,
                   typename Ops::T* mg, const typename Ops::T* g,
-                  const LaneScalars<typename Ops::V>& c) {
-  typename Ops::V vw = Ops::load(w), vs = Ops::load(s), vm = Ops::load(m);
-  const typename Ops::V vg = Ops::load(g);
+                  const LaneScalars<typename Ops::V>& c, const Access& at) {
+  using T = typename Ops::T;
+  typename Ops::V vw = at.load(w, T(0)), vs = at.load(s, T(1)), vm = at.load(m, T(0));
+  const typename Ops::V vg = at.load(g, T(0));
   if (kCentered) {
-    typename Ops::V vmg = Ops::load(mg);
+    typename Ops::V vmg = at.load(mg, T(0));
     ElementUpdate<Ops, kV>::centered(vw, vs, vm, vmg, vg, c);
-    Ops::store(mg, vmg);
+    at.store(mg, vmg);
   } else {
     ElementUpdate<Ops, kV>::plain(vw, vs, vm, vg, c);
   }
-  Ops::store(w, vw);
-  Ops::store(s, vs);
-  Ops::store(m, vm);
+  at.store(w, vw);
+  at.store(s, vs);
+  at.store(m, vm);
 }
 
 template <class Ops, bool kCentered, unsigned kV>
@@ -66,28 +93,34 @@ void update_tensor(const TensorBuffers<typename Ops::T>& t,
                    const LaneScalars<typename Ops::V>& c) {
   using T = typename Ops::T;
   constexpr std::size_t W = Ops::kWidth;
+  const FullRegister<Ops> full;
   std::size_t i = 0;
   for (; i + W <= t.size; i += W) {
     update_block<Ops, kCentered, kV>(t.param + i, t.mean_square + i, t.moment + i,
-                                               kCentered ? t.mean_grad + i : nullptr,
-                                               t.grad + i, c);
+                                     kCentered ? t.mean_grad + i : nullptr, t.grad + i, c, full);
   }
   const std::size_t rest = t.size - i;
   if (rest == 0) return;
-  // Padding lanes hold harmless values (s = 1 keeps √ finite); their results are discarded.
-  T w[W] = {}, s[W], m[W] = {}, mg[W] = {}, g[W] = {};
-  for (std::size_t j = 0; j < W; ++j) s[j] = T(1);
-  const std::size_t bytes = rest * sizeof(T);
-  std::memcpy(w, t.param + i, bytes);
-  std::memcpy(s, t.mean_square + i, bytes);
-  std::memcpy(m, t.moment + i, bytes);
-  std::memcpy(g, t.grad + i, bytes);
-  if (kCentered) std::memcpy(mg, t.mean_grad + i, bytes);
-  update_block<Ops, kCentered, kV>(w, s, m, mg, g, c);
-  std::memcpy(t.param + i, w, bytes);
-  std::memcpy(t.mean_square + i, s, bytes);
-  std::memcpy(t.moment + i, m, bytes);
-  if (kCentered) std::memcpy(t.mean_grad + i, mg, bytes);
+  if constexpr (HasPartialAccess<Ops>::value) {
+    update_block<Ops, kCentered, kV>(t.param + i, t.mean_square + i, t.moment + i,
+                                     kCentered ? t.mean_grad + i : nullptr, t.grad + i, c,
+                                     PartialRegister<Ops>{rest});
+  } else {
+    // Without masked access: the same register code on a padded copy.
+    T w[W] = {}, s[W], m[W] = {}, mg[W] = {}, g[W] = {};
+    for (std::size_t j = 0; j < W; ++j) s[j] = T(1);
+    const std::size_t bytes = rest * sizeof(T);
+    std::memcpy(w, t.param + i, bytes);
+    std::memcpy(s, t.mean_square + i, bytes);
+    std::memcpy(m, t.moment + i, bytes);
+    std::memcpy(g, t.grad + i, bytes);
+    if (kCentered) std::memcpy(mg, t.mean_grad + i, bytes);
+    update_block<Ops, kCentered, kV>(w, s, m, mg, g, c, full);
+    std::memcpy(t.param + i, w, bytes);
+    std::memcpy(t.mean_square + i, s, bytes);
+    std::memcpy(t.moment + i, m, bytes);
+    if (kCentered) std::memcpy(t.mean_grad + i, mg, bytes);
+  }
 }
 
 // The variant `variant` of the update (a compile-time instantiation for each of kVariantCount).

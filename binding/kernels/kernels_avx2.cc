@@ -14,6 +14,15 @@ struct Avx2F32 {
   static constexpr std::size_t kWidth = 8;
   static V load(const T* p) { return _mm256_loadu_ps(p); }
   static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
+  // The first n lanes (AVX2's vmaskmov: masked-off lanes are neither read nor faulted on).
+  static __m256i first(std::size_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static V load_partial(const T* p, std::size_t n, T fill) {
+    const __m256i mask = first(n);
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, mask), _mm256_castsi256_ps(mask));
+  }
+  static void store_partial(T* p, V v, std::size_t n) { _mm256_maskstore_ps(p, first(n), v); }
   static V broadcast(T x) { return _mm256_set1_ps(x); }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
@@ -45,6 +54,14 @@ struct Avx2F64 {
   static constexpr std::size_t kWidth = 4;
   static V load(const T* p) { return _mm256_loadu_pd(p); }
   static void store(T* p, V v) { _mm256_storeu_pd(p, v); }
+  static __m256i first(std::size_t n) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(n)), _mm256_setr_epi64x(0, 1, 2, 3));
+  }
+  static V load_partial(const T* p, std::size_t n, T fill) {
+    const __m256i mask = first(n);
+    return _mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, mask), _mm256_castsi256_pd(mask));
+  }
+  static void store_partial(T* p, V v, std::size_t n) { _mm256_maskstore_pd(p, first(n), v); }
   static V broadcast(T x) { return _mm256_set1_pd(x); }
   static V add(V a, V b) { return _mm256_add_pd(a, b); }
   static V sub(V a, V b) { return _mm256_sub_pd(a, b); }

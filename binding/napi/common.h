@@ -31,8 +31,7 @@ struct TypedArraySpan {
 
 // Reads a Float32Array or Float64Array (any byte offset, any backing buffer) without copying.
 inline bool read_float_array(napi_env env, napi_value value, TypedArraySpan* out) {
-  bool is_typed_array = false;
-  if (napi_is_typedarray(env, value, &is_typed_array) != napi_ok || !is_typed_array) return false;
+  // napi_get_typedarray_info answers napi_invalid_arg for anything but a typed array.
   napi_typedarray_type type;
   std::size_t length = 0;
   void* data = nullptr;
@@ -249,6 +248,26 @@ class GradientReader {
       const core::TensorSlot& slot = tensor(i);
       if (napi_get_element(env, value, i, &element) != napi_ok || !read_float_array(env, element, &g) ||
           g.dtype != slot.dtype || g.length != slot.size) {
+        throw Napi::TypeError::New(env, "grads[" + std::to_string(i) + "] must match the dtype and length of its parameter");
+      }
+      grads_[i] = g.data;
+    }
+    ready_ = true;
+  }
+
+  // Reads the arguments of a call (one typed array per tensor, as `read`), one N-API call for all
+  // of them: what a step with new gradient arrays every time pays per tensor (napi_get_element
+  // goes through V8's generic property lookup; the arguments come in one napi_get_cb_info).
+  template <class TensorAt>
+  void read_arguments(const Napi::CallbackInfo& info, std::size_t count, TensorAt tensor) {
+    Napi::Env env = info.Env();
+    ready_ = false;
+    grads_.resize(count);
+    if (info.Length() != count) throw Napi::TypeError::New(env, "expected " + std::to_string(count) + " gradients");
+    for (std::size_t i = 0; i < count; ++i) {
+      const core::TensorSlot& slot = tensor(i);
+      TypedArraySpan g{};
+      if (!read_float_array(env, info[i], &g) || g.dtype != slot.dtype || g.length != slot.size) {
         throw Napi::TypeError::New(env, "grads[" + std::to_string(i) + "] must match the dtype and length of its parameter");
       }
       grads_[i] = g.data;

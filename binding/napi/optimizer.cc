@@ -58,6 +58,7 @@ class Optimizer : public Napi::ObjectWrap<Optimizer> {
     return DefineClass(env, "Optimizer",
                        {InstanceMethod<&Optimizer::Step>("step"),
                         InstanceMethod<&Optimizer::StepAsync>("stepAsync"),
+                        InstanceMethod<&Optimizer::ReadGradients>("readGradients"),
                         InstanceMethod<&Optimizer::Upload>("upload"),
                         InstanceMethod<&Optimizer::Download>("download"),
                         InstanceMethod<&Optimizer::DeviceBuffers>("deviceBuffers"),
@@ -134,6 +135,15 @@ class Optimizer : public Napi::ObjectWrap<Optimizer> {
     bool applied = false;
     on_device(info.Env(), [&] { applied = run_step(grads, expected); });
     return Napi::Boolean::New(info.Env(), applied);
+  }
+
+  // readGradients(...grads): reads one gradient per tensor from the arguments (cheaper per
+  // tensor than an array: see GradientReader::read_arguments) for the next step called with
+  // `same` true and these very arrays.
+  Napi::Value ReadGradients(const Napi::CallbackInfo& info) {
+    assert_idle(info.Env());
+    grads_.read_arguments(info, step_->size(), [this](std::size_t i) -> const core::TensorSlot& { return step_->tensor(i); });
+    return info.Env().Undefined();
   }
 
   // stepAsync(grads | null, same?, expected?): the same work on a libuv thread; resolves with
