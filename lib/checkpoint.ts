@@ -37,10 +37,23 @@ export function stateBuffersOf(params: readonly Parameter[], states: readonly Pa
   });
 }
 
-/** What loading found: one source array per state buffer (same order), and the global step. */
+/**
+ * What loading found: one source array per state buffer (same order), the global step, and the
+ * extra scalars asked for (finite numbers; their meaning is checked by their owner).
+ */
 export interface LoadedState {
   readonly sources: readonly FloatArray[];
   readonly globalStep: number;
+  readonly extras: Readonly<Record<string, number>>;
+}
+
+/** Scalars saved beside the global step (a dynamic loss scaler's counters), by name. */
+export type ExtraScalars = Readonly<Record<string, number>>;
+
+function checkExtra(key: string, value: unknown, where: string): number {
+  if (typeof value !== 'number') throw typeError(OWNER, key, 'a number', value);
+  if (!Number.isFinite(value)) throw new ValueError(`For '${OWNER}', the '${key}' in ${where} must be a finite number, but got ${value}.`);
+  return value;
 }
 
 const OWNER = 'RMSProp';
@@ -58,8 +71,8 @@ function checkGlobalStep(value: number, where: string): number {
 }
 
 // Exactly the expected names, no more and no fewer.
-function checkNames(expected: readonly StateBuffer[], given: Iterable<string>, where: string): void {
-  checkKeys([...expected.map((b) => b.key), GLOBAL_STEP], given, where);
+function checkNames(expected: readonly StateBuffer[], extraKeys: readonly string[], given: Iterable<string>, where: string): void {
+  checkKeys([...expected.map((b) => b.key), GLOBAL_STEP, ...extraKeys], given, where);
 }
 
 /** Throws a `ValueError` naming what is missing and what is extra unless `given` holds exactly `wanted`. */
@@ -77,21 +90,22 @@ export function checkKeys(wantedKeys: Iterable<string>, given: Iterable<string>,
   }
 }
 
-/** Copies of every state buffer, plus the global step. */
-export function buildStateDict(buffers: readonly StateBuffer[], globalStep: number): StateDict {
+/** Copies of every state buffer, plus the global step and the extra scalars. */
+export function buildStateDict(buffers: readonly StateBuffer[], globalStep: number, extras: ExtraScalars = {}): StateDict {
   const dict: StateDict = {};
   for (const b of buffers) dict[b.key] = new Tensor(b.array.slice(), b.shape);
   dict[GLOBAL_STEP] = globalStep;
+  Object.assign(dict, extras);
   return dict;
 }
 
 /** Checks a state dict against the buffers (names, dtypes, shapes) without changing anything. */
-export function readStateDict(buffers: readonly StateBuffer[], dict: unknown): LoadedState {
+export function readStateDict(buffers: readonly StateBuffer[], dict: unknown, extraKeys: readonly string[] = []): LoadedState {
   if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) {
     throw typeError(OWNER, 'stateDict', 'an object of Tensors and a global_step', dict);
   }
   const entries = dict as Record<string, unknown>;
-  checkNames(buffers, Object.keys(entries), 'state dict');
+  checkNames(buffers, extraKeys, Object.keys(entries), 'state dict');
   const sources = buffers.map((b) => {
     const value = entries[b.key];
     const data = value instanceof Tensor ? value.data : value;
@@ -107,27 +121,31 @@ export function readStateDict(buffers: readonly StateBuffer[], dict: unknown): L
   });
   const step = entries[GLOBAL_STEP];
   if (typeof step !== 'number') throw typeError(OWNER, GLOBAL_STEP, 'a number', step);
-  return { sources, globalStep: checkGlobalStep(step, 'the state dict') };
+  const extras = Object.fromEntries(extraKeys.map((key) => [key, checkExtra(key, entries[key], 'the state dict')]));
+  return { sources, globalStep: checkGlobalStep(step, 'the state dict'), extras };
 }
 
-function bytesOf(array: FloatArray | BigInt64Array): Uint8Array {
+function bytesOf(array: FloatArray | BigInt64Array | Float64Array): Uint8Array {
   return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
 }
 
 /** The state as a safetensors file's bytes. */
-export function encodeState(buffers: readonly StateBuffer[], globalStep: number): Buffer {
+export function encodeState(buffers: readonly StateBuffer[], globalStep: number, extras: ExtraScalars = {}): Buffer {
   const entries = new Map<string, SafetensorsEntry>();
   for (const b of buffers) {
     entries.set(b.key, { dtype: SAFETENSORS_DTYPE[b.dtype], shape: b.shape, bytes: bytesOf(b.array) });
   }
   entries.set(GLOBAL_STEP, { dtype: 'I64', shape: [], bytes: bytesOf(BigInt64Array.of(BigInt(globalStep))) });
+  for (const [key, value] of Object.entries(extras)) {
+    entries.set(key, { dtype: 'F64', shape: [], bytes: bytesOf(Float64Array.of(value)) });
+  }
   return encodeSafetensors(entries, { format: 'pt', producer: 'rmsprop-native' });
 }
 
 /** Decodes and checks a safetensors file against the buffers without changing anything. */
-export function decodeState(buffers: readonly StateBuffer[], file: Uint8Array, source: string): LoadedState {
+export function decodeState(buffers: readonly StateBuffer[], file: Uint8Array, source: string, extraKeys: readonly string[] = []): LoadedState {
   const entries = decodeSafetensors(file, source);
-  checkNames(buffers, entries.keys(), `file ${source}`);
+  checkNames(buffers, extraKeys, entries.keys(), `file ${source}`);
   const sources = buffers.map((b) => {
     const e = entries.get(b.key)!;
     if (e.dtype !== SAFETENSORS_DTYPE[b.dtype] || !sameShape(e.shape, b.shape)) {
@@ -145,7 +163,16 @@ export function decodeState(buffers: readonly StateBuffer[], file: Uint8Array, s
     throw new ValueError(`For '${OWNER}', the '${GLOBAL_STEP}' in ${source} must be one I64, but got ${step.dtype} [${step.shape.join(', ')}].`);
   }
   const value = Buffer.from(step.bytes).readBigInt64LE(0);
-  return { sources, globalStep: checkGlobalStep(Number(value), source) };
+  const extras = Object.fromEntries(
+    extraKeys.map((key) => {
+      const e = entries.get(key)!;
+      if (e.dtype !== 'F64' || e.shape.reduce((a, b) => a * b, 1) !== 1) {
+        throw new ValueError(`For '${OWNER}', the '${key}' in ${source} must be one F64, but got ${e.dtype} [${e.shape.join(', ')}].`);
+      }
+      return [key, checkExtra(key, Buffer.from(e.bytes).readDoubleLE(0), source)];
+    }),
+  );
+  return { sources, globalStep: checkGlobalStep(Number(value), source), extras };
 }
 
 /** Replaces the buffers' contents with loaded ones (after every check has passed). */

@@ -10,6 +10,7 @@ export type { LearningRate, LearningRateFunction, WeightDecay } from './learning
 export type { RMSPropOptions, Device, ParameterSync, Flavor, EpsilonPlacement, WeightDecayMode } from './options';
 export type { StateFormat } from './formats';
 export { RMSProp, type DeviceBuffers } from './rmsprop';
+export { DynamicLossScaler, type DynamicLossScalerOptions } from './loss-scale';
 export { simdLevel, numThreads, setNumThreads } from './settings';
 export { cudaAvailable } from './cuda';
 export type { SharedRMSProp, SharedParameter, SharedStepValue } from './sharing';

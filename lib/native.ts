@@ -15,6 +15,7 @@ export interface PlanLayout {
   momentum: number;
   epsilon: number;
   invLossScale: number;
+  checkFinite: number;
   headerSize: number;
   lr: number;
   weightDecay: number;
@@ -32,22 +33,32 @@ export interface PlanLayout {
 /** A buffer kind of every tensor, for transfers between host and device. */
 export type DeviceBufferKind = 'param' | 'meanSquare' | 'moment' | 'meanGrad' | 'grad';
 
+/** What a native step did (StepOutcome in binding/napi/common.h). */
+export const StepOutcome = {
+  /** The expected index was claimed by another step: nothing changed. */
+  Taken: 0,
+  Applied: 1,
+  /** A gradient held an inf or NaN (the plan's checkFinite on): nothing changed, no index claimed. */
+  Skipped: 2,
+} as const;
+export type StepOutcome = (typeof StepOutcome)[keyof typeof StepOutcome];
+
 /**
  * The binding's optimizer (binding/napi/optimizer.cc): registered buffers, one `step` call per
  * optimizer step, on the CPU or on a device. `same`: the very array objects of the previous
- * call, none detached (pointers reusable). `expected` (useLocking only): the step index whose
- * values are in the plan; the binding claims it under the parameters' locks and returns false,
+ * call, none detached (pointers reusable). `expected`: the step index whose values are in the
+ * plan; the binding claims it (under the parameters' locks with useLocking) and returns Taken,
  * changing nothing, when another step took it (the contract is stated once, at StepCounter in
- * binding/napi/common.h). Otherwise true.
+ * binding/napi/common.h). With the plan's checkFinite, Skipped when a gradient is not finite.
  */
 export interface NativeOptimizer {
   readonly size: number;
   readonly device: 'cpu' | 'cuda';
   /** `grads` null (a device only): the device gradient buffers already hold the gradients. */
-  step(grads: FloatArray[] | null, same?: boolean, expected?: number): boolean;
+  step(grads: FloatArray[] | null, same?: boolean, expected?: number): StepOutcome;
   /** Reads one gradient per tensor from the arguments for the next step called with `same` true. */
   readGradients(...grads: FloatArray[]): void;
-  stepAsync(grads: FloatArray[] | null, same?: boolean, expected?: number): Promise<boolean>;
+  stepAsync(grads: FloatArray[] | null, same?: boolean, expected?: number): Promise<StepOutcome>;
   /** The device methods: an Error on the CPU. */
   upload(buffer: DeviceBufferKind, grads?: FloatArray[]): void;
   download(buffer: Exclude<DeviceBufferKind, 'grad'>): void;

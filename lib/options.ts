@@ -4,6 +4,7 @@
  */
 import { boolean, nonNegative, positive } from './checks';
 import { typeError, valueError } from './errors';
+import { DynamicLossScaler } from './loss-scale';
 import {
   resolveLearningRate,
   resolveWeightDecay,
@@ -65,8 +66,18 @@ export interface RMSPropOptions {
   useLocking?: boolean;
   /** Centered RMSProp (normalises by an estimate of the variance). Default `false`. */
   centered?: boolean;
-  /** L: gradients arrive multiplied by L and are divided by it. A number > 0. Default `1`. */
-  lossScale?: number;
+  /**
+   * L: gradients arrive multiplied by L and are divided by it. A number > 0, or a
+   * `DynamicLossScaler` (the scale then follows MindSpore's dynamic rule, and a step with an
+   * inf/NaN gradient is skipped). Default `1`.
+   */
+  lossScale?: number | DynamicLossScaler;
+  /**
+   * Skip a step whose gradients hold an inf or NaN (checked in the same native call, before
+   * anything is written): nothing changes and `step()` returns `false`. Always on with a
+   * `DynamicLossScaler`. CPU only for now. Default `false`.
+   */
+  skipNonFinite?: boolean;
   /** A number ≥ 0 or a function / object with `at` of the global step. Default `0`. */
   weightDecay?: WeightDecay;
   /** `'cpu'` or `'cuda'`. Default `'cpu'`. */
@@ -96,13 +107,31 @@ export interface ResolvedOptions {
   nesterov: boolean;
   useLocking: boolean;
   centered: boolean;
-  lossScale: number;
+  lossScale: number | DynamicLossScaler;
+  skipNonFinite: boolean;
   weightDecay: StepValue;
   device: Device;
   parameterSync: ParameterSync;
 }
 
 type Reader<T> = (owner: string, key: string, value: unknown) => T;
+
+// A number > 0 or a DynamicLossScaler.
+function lossScaleOption(owner: string, key: string, value: unknown): number | DynamicLossScaler {
+  if (value instanceof DynamicLossScaler) return value;
+  if (typeof value !== 'number') throw typeError(owner, key, 'a number > 0 or a DynamicLossScaler', value);
+  return positive(owner, key, value);
+}
+
+/** The loss scale of the first step. */
+export function initialLossScale(options: ResolvedOptions): number {
+  return options.lossScale instanceof DynamicLossScaler ? options.lossScale.initLossScale : options.lossScale;
+}
+
+/** Whether a step with an inf/NaN gradient is skipped (a dynamic scaler implies it). */
+export function skipsNonFinite(options: ResolvedOptions): boolean {
+  return options.skipNonFinite || options.lossScale instanceof DynamicLossScaler;
+}
 
 /** A reader accepting exactly one of `values` (strings). */
 export function oneOf<T extends string>(...values: T[]): Reader<T> {
@@ -134,7 +163,8 @@ export const OPTION_SPECS: { readonly [K in keyof ResolvedOptions]: OptionSpec<R
   nesterov: { default: false, read: boolean },
   useLocking: { default: false, read: boolean },
   centered: { default: false, read: boolean },
-  lossScale: { default: 1.0, read: positive },
+  lossScale: { default: 1.0, read: lossScaleOption },
+  skipNonFinite: { default: false, read: boolean },
   weightDecay: { default: 0.0, read: resolveWeightDecay },
   device: { default: 'cpu', read: oneOf<Device>('cpu', 'cuda') },
   parameterSync: { default: 'step', read: oneOf<ParameterSync>('step', 'manual') },
@@ -231,5 +261,13 @@ export function readOptions(owner: string, options: unknown): ResolvedOptions {
     const value = given[name] === undefined ? (name in defaults ? defaults[name] : spec.default) : given[name];
     resolved[name] = spec.read(owner, name, value);
   }
-  return resolved as ResolvedOptions;
+  const done = resolved as ResolvedOptions;
+  if (done.lossScale instanceof DynamicLossScaler && given.skipNonFinite === false) {
+    throw valueError(owner, 'skipNonFinite', 'true or omitted with a DynamicLossScaler (it always skips overflowing steps)', false);
+  }
+  if (skipsNonFinite(done) && done.device === 'cuda') {
+    throw valueError(owner, done.skipNonFinite ? 'skipNonFinite' : 'lossScale',
+      "used with device 'cpu' (skipping non-finite steps is not built for CUDA yet)", done.skipNonFinite ? true : 'a DynamicLossScaler');
+  }
+  return done;
 }

@@ -7,7 +7,7 @@
 import type { ParameterEntry } from './groups';
 import { valueAt, type StepValue } from './learning-rate';
 import { binding } from './native';
-import type { ResolvedOptions } from './options';
+import { initialLossScale, skipsNonFinite, type ResolvedOptions } from './options';
 
 const OWNER = 'RMSProp';
 const layout = binding.planLayout;
@@ -29,8 +29,10 @@ export class StepPlan {
   readonly weightDecayIndex: readonly number[];
   private readonly lrValues: Float64Array;
   private readonly weightDecayValues: Float64Array;
-  /** What a weight decay value is multiplied by in the plan (see the constructor). */
-  private readonly weightDecayFactor: number;
+  /** What a weight decay value is multiplied by in the plan (see `setLossScale`). */
+  private weightDecayFactor = 1;
+  private readonly decoupled: boolean;
+  private readonly sign: number;
 
   constructor(entries: readonly ParameterEntry[], options: ResolvedOptions) {
     const lrSources: StepValue[] = [];
@@ -42,10 +44,8 @@ export class StepPlan {
     this.lrValues = new Float64Array(lrSources.length);
     this.weightDecayValues = new Float64Array(weightDecaySources.length);
     const decoupled = options.weightDecayMode === 'decoupled';
-    // Coupled weight decay acts on the scaled gradient (wd·L); with maximize on its negation,
-    // folded here into the signs of wd·L and 1/L (docs/semantics.md §9). Decoupled: wd itself.
-    const sign = options.maximize ? -1 : 1;
-    this.weightDecayFactor = decoupled ? 1 : sign * options.lossScale;
+    this.decoupled = decoupled;
+    this.sign = options.maximize ? -1 : 1;
 
     const plan = new Float64Array(layout.headerSize + entries.length * layout.tensorStride);
     plan[layout.decay] = options.decay;
@@ -53,7 +53,7 @@ export class StepPlan {
     // tf.train.rmsprop's centered σ is √(s − (ḡ² + ε)): its ε enters with a minus sign.
     const negated = options.flavor === 'tfjs' && options.centered && options.epsilonPlacement === 'inside';
     plan[layout.epsilon] = negated ? -options.epsilon : options.epsilon;
-    plan[layout.invLossScale] = sign / options.lossScale;
+    plan[layout.checkFinite] = skipsNonFinite(options) ? 1 : 0;
     const shared =
       (options.epsilonPlacement === 'outside' ? layout.epsilonOutside : 0) |
       (options.lrInMomentum ? 0 : layout.lrOutsideMomentum) |
@@ -67,6 +67,18 @@ export class StepPlan {
       plan[at + layout.slices] = centralize ? entry.param.shape[0] : 1;
     });
     this.values = plan;
+    this.setLossScale(initialLossScale(options));
+  }
+
+  /**
+   * The loss scale L of the next steps: 1/L in the plan, and the factor of a coupled weight decay
+   * (wd·L; the next `write` applies it). Coupled weight decay acts on the scaled gradient; with
+   * maximize on its negation, folded here into the signs of wd·L and 1/L (docs/semantics.md §9).
+   * Decoupled: wd itself.
+   */
+  setLossScale(scale: number): void {
+    this.values[layout.invLossScale] = this.sign / scale;
+    this.weightDecayFactor = this.decoupled ? 1 : this.sign * scale;
   }
 
   /** The learning rate of each parameter at step k (a table that has run out throws). */

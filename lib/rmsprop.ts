@@ -11,16 +11,18 @@ import {
   readStateDict,
   stateBuffersOf,
   writeFileAtomically,
+  type LoadedState,
   type StateBuffer,
   type StateDict,
 } from './checkpoint';
+import { DynamicLossScaler, LOSS_SCALE_KEYS, lossScaleEntries, lossScaleFromEntries, type LossScaleState } from './loss-scale';
 import { createBackend, type Backend, type DeviceBuffers } from './backend';
 import { typeError, valueError } from './errors';
 import { detectFormat, fromFormat, readFormat, toFormat, type StateFormat } from './formats';
 import { GradientReader } from './gradients';
 import type { ParamsInput } from './groups';
 import { OperationQueue } from './operations';
-import type { RMSPropOptions } from './options';
+import { skipsNonFinite, type RMSPropOptions } from './options';
 import { Parts } from './parts';
 import { StepPlan } from './plan';
 import { makeHandle, readHandle, type SharedRMSProp } from './sharing';
@@ -53,6 +55,9 @@ export class RMSProp {
   private readonly backend: Backend;
   private readonly gradients: GradientReader;
   private readonly operations = new OperationQueue();
+  /** With a DynamicLossScaler: the rule, and this optimizer's scale and counters. */
+  private readonly scaler: DynamicLossScaler | null;
+  private scaleState: LossScaleState | null;
 
   /**
    * @param params the parameters to train, each once (names unique): a list of `Parameter`s, or
@@ -70,7 +75,9 @@ export class RMSProp {
     this.stateOf = new Map(entries.map((e, i) => [e.param, states[i]]));
     this.stateBuffers = stateBuffersOf(entries.map((e) => e.param), states);
     this.plan = new StepPlan(entries, resolved);
-    this.index = new StepIndex(parts.counter, this.plan, resolved.useLocking);
+    this.index = new StepIndex(parts.counter, this.plan, resolved.useLocking || skipsNonFinite(resolved));
+    this.scaler = resolved.lossScale instanceof DynamicLossScaler ? resolved.lossScale : null;
+    this.scaleState = this.scaler?.initialState() ?? null;
     const assertStateAttached = attachmentCheck(states);
     const buffers = {
       params: entries.map((e) => e.param.data),
@@ -91,6 +98,14 @@ export class RMSProp {
   /** The number of completed steps. */
   get globalStep(): number {
     return this.index.value;
+  }
+
+  /**
+   * The loss scale L of the next step: the `lossScale` option's number, or a
+   * `DynamicLossScaler`'s current scale.
+   */
+  get lossScale(): number {
+    return this.scaleState ? this.scaleState.scale : (this.parts.options.lossScale as number);
   }
 
   /** Whether this optimizer runs centered RMSProp. */
@@ -164,12 +179,11 @@ export class RMSProp {
    * With `device: 'cuda'`: one step with the gradients already in the device gradient buffers
    * (see `deviceBuffers()`). Parameters sync as `parameterSync` says. Throws an `Error` on the CPU.
    */
-  stepDeviceGradients(): true {
+  stepDeviceGradients(): boolean {
     this.requireDevice('stepDeviceGradients');
     this.gradients.assertParametersAttached();
     this.backend.beforeStep();
-    this.index.step(this.backend.native, null, false);
-    return true;
+    return this.stepped(this.index.step(this.backend.native, null, false));
   }
 
   /**
@@ -199,17 +213,18 @@ export class RMSProp {
    * @param gradients one per parameter, in the order of `parameters`: a typed array of the
    *   parameter's dtype and length, or a `Tensor` of it. Never modified. Omitted: what the views
    *   of `gradientBuffers()` hold (a `TypeError` if it was never called).
-   * @returns `true`.
+   * @returns `true` when the update applied; `false` when it was skipped because a gradient
+   *   held an inf or NaN (only with `skipNonFinite` or a `DynamicLossScaler`): then parameters,
+   *   state and `globalStep` are exactly as they were (and a dynamic scale shrinks).
    * @throws TypeError / ValueError before anything changes: a wrong count, type, dtype or length,
    *   or a learning-rate table that has run out. Parameters, state and `globalStep` are then
    *   exactly as they were.
    */
-  step(gradients?: readonly Gradient[]): true {
+  step(gradients?: readonly Gradient[]): boolean {
     this.operations.assertIdle('step');
     this.gradients.check(gradients);
     this.backend.beforeStep();
-    this.index.step(this.backend.native, this.gradients.buffers, this.gradients.handTo(this.backend.native));
-    return true;
+    return this.stepped(this.index.step(this.backend.native, this.gradients.buffers, this.gradients.handTo(this.backend.native)));
   }
 
   /**
@@ -219,13 +234,21 @@ export class RMSProp {
    * settles. A validation error rejects the promise and changes nothing. Omitted `gradients`: the
    * views of `gradientBuffers()`, as for `step`.
    */
-  stepAsync(gradients?: readonly Gradient[]): Promise<true> {
+  stepAsync(gradients?: readonly Gradient[]): Promise<boolean> {
     return this.operations.enqueue(async () => {
       this.gradients.check(gradients);
       this.backend.beforeStep();
-      await this.index.stepAsync(this.backend.native, this.gradients.buffers, this.gradients.handTo(this.backend.native));
-      return true as const;
+      return this.stepped(await this.index.stepAsync(this.backend.native, this.gradients.buffers, this.gradients.handTo(this.backend.native)));
     });
+  }
+
+  // After a step (applied, or skipped for a non-finite gradient): the dynamic scale's rule.
+  private stepped(applied: boolean): boolean {
+    if (this.scaler && this.scaleState) {
+      this.scaleState = this.scaler.next(this.scaleState, !applied);
+      this.plan.setLossScale(this.scaleState.scale);
+    }
+    return applied;
   }
 
   /**
@@ -239,7 +262,7 @@ export class RMSProp {
     const format = readFormat(options, 'stateDict') ?? 'mindspore';
     this.operations.assertIdle('stateDict');
     this.backend.pullState();
-    const dict = buildStateDict(this.stateBuffers, this.globalStep);
+    const dict = buildStateDict(this.stateBuffers, this.globalStep, this.scaleEntries());
     return toFormat(format, dict, this.parameters, this.parts.options, this.plan.recordedLr(this.globalStep)) as Record<string, unknown>;
   }
 
@@ -252,11 +275,11 @@ export class RMSProp {
   loadStateDict(dict: StateDict | Record<string, unknown>, options?: { format?: StateFormat }): void {
     const format = readFormat(options, 'loadStateDict') ?? detectFormat(dict);
     this.operations.assertIdle('loadStateDict');
-    const canonical = fromFormat(format, dict, this.parameters, this.parts.options);
-    const loaded = readStateDict(this.stateBuffers, canonical);
-    this.backend.stateWritten();
-    applyLoadedState(this.stateBuffers, loaded);
-    this.index.value = loaded.globalStep;
+    const translated = fromFormat(format, dict, this.parameters, this.parts.options);
+    // Other frameworks' layouts have no loss-scale counters: those keep their values.
+    const canonical = format === 'mindspore' ? translated : { ...this.scaleEntries(), ...(translated as object) };
+    const loaded = readStateDict(this.stateBuffers, canonical, this.scaleKeys());
+    this.applyLoaded(loaded, 'the state dict');
   }
 
   /**
@@ -267,7 +290,7 @@ export class RMSProp {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
     return this.operations.enqueue(() => {
       this.backend.pullState();
-      return writeFileAtomically(path, encodeState(this.stateBuffers, this.globalStep));
+      return writeFileAtomically(path, encodeState(this.stateBuffers, this.globalStep, this.scaleEntries()));
     });
   }
 
@@ -280,10 +303,7 @@ export class RMSProp {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
     return this.operations.enqueue(async () => {
       const file = await readCheckpointFile(path);
-      const loaded = decodeState(this.stateBuffers, file, path);
-      this.backend.stateWritten();
-      applyLoadedState(this.stateBuffers, loaded);
-      this.index.value = loaded.globalStep;
+      this.applyLoaded(decodeState(this.stateBuffers, file, path, this.scaleKeys()), path);
     });
   }
 
@@ -304,6 +324,27 @@ export class RMSProp {
   static fromShared(handle: SharedRMSProp): RMSProp {
     const { options, entries, groupLr, states, counter } = readHandle(handle);
     return new RMSProp(new Parts(options, entries, groupLr, states, counter) as never);
+  }
+
+  // The loss-scale counters saved beside the global step (none without a dynamic scaler).
+  private scaleEntries(): Record<string, number> {
+    return this.scaleState ? lossScaleEntries(this.scaleState) : {};
+  }
+
+  private scaleKeys(): readonly string[] {
+    return this.scaleState ? LOSS_SCALE_KEYS : [];
+  }
+
+  // Applies a checked state (every check, the scaler's included, before anything changes).
+  private applyLoaded(loaded: LoadedState, where: string): void {
+    const scale = this.scaleState ? lossScaleFromEntries(loaded.extras, where) : null;
+    this.backend.stateWritten();
+    applyLoadedState(this.stateBuffers, loaded);
+    this.index.value = loaded.globalStep;
+    if (scale) {
+      this.scaleState = scale;
+      this.plan.setLossScale(scale.scale);
+    }
   }
 
   // The device-only methods: an Error on the CPU; then, as every synchronous state access, idle.

@@ -3,6 +3,7 @@
  * and how `RMSProp.fromShared` reads it back. Parameters, state and the global step live on
  * SharedArrayBuffers, so every thread works on the same memory.
  */
+import { DynamicLossScaler } from './loss-scale';
 import { types } from 'node:util';
 
 import { typeError, valueError } from './errors';
@@ -141,6 +142,9 @@ export function makeHandle(parts: OptimizerParts, plan: StepPlan): SharedRMSProp
   const { options, entries, states } = parts;
   if (options.device === 'cuda') {
     throw valueError('RMSProp.share', 'device', "'cpu' (sharing across threads is CPU only)", 'cuda');
+  }
+  if (options.lossScale instanceof DynamicLossScaler) {
+    throw valueError('RMSProp.share', 'lossScale', "a number (a DynamicLossScaler's scale and counters belong to one optimizer)", options.lossScale);
   }
   const unshared = entries.find((e) => !isShared(e.param.data));
   if (unshared) {

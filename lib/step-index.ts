@@ -2,10 +2,11 @@
  * The global step and how a step claims its index (docs/semantics.md §8): the values of index k
  * are evaluated into the plan first, outside any lock (a schedule may run any code, even step
  * another optimizer over the same parameters); then k is claimed by a compare-and-swap k -> k + 1,
- * by the facade without useLocking and by the binding under the parameters' locks with it
- * (StepCounter in binding/napi/common.h). Another thread having taken k, the next index is tried.
+ * by the facade, or by the binding under the parameters' locks (useLocking) or after its check for
+ * non-finite gradients (skipNonFinite) (StepCounter in binding/napi/common.h). Another thread
+ * having taken k, the next index is tried.
  */
-import type { NativeOptimizer } from './native';
+import { StepOutcome, type NativeOptimizer } from './native';
 import type { StepPlan } from './plan';
 import type { FloatArray } from './tensor';
 
@@ -13,12 +14,13 @@ export class StepIndex {
   /**
    * @param counter the global step (Int32, on a SharedArrayBuffer when the optimizer can be shared).
    * @param plan where the values of the claimed index are written.
-   * @param locking useLocking: the binding claims the index under the locks.
+   * @param nativeClaims the binding claims the index: under the locks (useLocking), or after the
+   *   non-finite check (a skipped step must claim nothing).
    */
   constructor(
     readonly counter: Int32Array,
     private readonly plan: StepPlan,
-    private readonly locking: boolean,
+    private readonly nativeClaims: boolean,
   ) {}
 
   /** The number of completed (claimed) steps. */
@@ -30,31 +32,34 @@ export class StepIndex {
     Atomics.store(this.counter, 0, k);
   }
 
-  /** Claims an index and runs the native step with its values (`grads` null: device gradients). */
-  step(native: NativeOptimizer, grads: FloatArray[] | null, same: boolean): void {
-    if (!this.locking) {
+  /**
+   * Claims an index and runs the native step with its values (`grads` null: device gradients).
+   * @returns whether it applied (false: skipped for a non-finite gradient, no index claimed).
+   */
+  step(native: NativeOptimizer, grads: FloatArray[] | null, same: boolean): boolean {
+    if (!this.nativeClaims) {
       this.claim();
-      native.step(grads, same);
-      return;
+      return native.step(grads, same) === StepOutcome.Applied;
     }
     for (;;) {
       const k = this.value;
       this.plan.write(k);
-      if (native.step(grads, same, k)) return;
+      const outcome = native.step(grads, same, k);
+      if (outcome !== StepOutcome.Taken) return outcome === StepOutcome.Applied;
     }
   }
 
   /** The same, with the native step on a libuv thread. */
-  async stepAsync(native: NativeOptimizer, grads: FloatArray[], same: boolean): Promise<void> {
-    if (!this.locking) {
+  async stepAsync(native: NativeOptimizer, grads: FloatArray[], same: boolean): Promise<boolean> {
+    if (!this.nativeClaims) {
       this.claim();
-      await native.stepAsync(grads, same);
-      return;
+      return (await native.stepAsync(grads, same)) === StepOutcome.Applied;
     }
     for (;;) {
       const k = this.value;
       this.plan.write(k);
-      if (await native.stepAsync(grads, same, k)) return;
+      const outcome = await native.stepAsync(grads, same, k);
+      if (outcome !== StepOutcome.Taken) return outcome === StepOutcome.Applied;
     }
   }
 

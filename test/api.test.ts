@@ -13,7 +13,7 @@ const EXPORTS = [
   'Tensor', 'Parameter', 'RMSProp', 'LearningRateSchedule', 'ValueError', 'simdLevel', 'cudaAvailable',
   'ExponentialDecayLR', 'NaturalExpDecayLR', 'InverseDecayLR', 'CosineDecayLR', 'PolynomialDecayLR', 'WarmUpLR',
   'piecewiseConstantLr', 'exponentialDecayLr', 'naturalExpDecayLr', 'inverseDecayLr', 'cosineDecayLr',
-  'polynomialDecayLr', 'warmupLr', 'numThreads', 'setNumThreads',
+  'polynomialDecayLr', 'warmupLr', 'numThreads', 'setNumThreads', 'DynamicLossScaler',
 ];
 
 describe('package', () => {

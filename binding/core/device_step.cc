@@ -215,3 +215,12 @@ void DeviceStep::step(const void* const* grads, bool upload_params, bool write_b
 }
 
 }  // namespace rmsprop::core
+
+namespace rmsprop::core {
+
+bool DeviceStep::may_apply(const void* const*) {
+  if (plan_[plan::kCheckFinite] != 0) throw DeviceError("skipping steps with non-finite gradients is not available on a device yet");
+  return true;
+}
+
+}  // namespace rmsprop::core

@@ -148,10 +148,51 @@ void MultiTensorStep::run_chunk(const KernelTable& kernels, const void* const* g
 
 void MultiTensorStep::step(const void* const* grads) { run(active_kernels(), grads); }
 
+void MultiTensorStep::ensure_partitioned() {
+  const std::size_t threads = ThreadPool::instance().size();
+  if (threads != partitioned_for_ || grain_elements() != partitioned_grain_) partition(threads);
+}
+
+bool MultiTensorStep::chunk_finite(const KernelTable& kernels, const void* const* grads,
+                                   const Chunk& chunk) const {
+  for (std::uint32_t i = chunk.first; i <= chunk.last; ++i) {
+    const std::size_t begin = i == chunk.first ? chunk.first_begin : 0;
+    const std::size_t end = i == chunk.last ? chunk.last_end : tensors_[i].size;
+    if (begin >= end) continue;
+    const bool finite = tensors_[i].dtype == DType::kFloat32
+                            ? kernels.finite_f32(static_cast<const float*>(grads[i]) + begin, end - begin)
+                            : kernels.finite_f64(static_cast<const double*>(grads[i]) + begin, end - begin);
+    if (!finite) return false;
+  }
+  return true;
+}
+
+// One read of every gradient, in the step's chunks and threads, before anything is written.
+bool MultiTensorStep::may_apply(const void* const* grads) {
+  if (plan_[plan::kCheckFinite] == 0) return true;
+  ensure_partitioned();
+  const KernelTable& kernels = active_kernels();
+  if (chunks_.size() == 1) return chunk_finite(kernels, grads, chunks_[0]);
+  struct Job {
+    const MultiTensorStep* step;
+    const KernelTable* kernels;
+    const void* const* grads;
+    std::atomic<bool> finite{true};
+  } job{this, &kernels, grads};
+  ThreadPool::instance().run(
+      chunks_.size(),
+      [](void* context, std::size_t c) {
+        Job& j = *static_cast<Job*>(context);
+        if (!j.finite.load(std::memory_order_relaxed)) return;  // another chunk already found one
+        if (!j.step->chunk_finite(*j.kernels, j.grads, j.step->chunks_[c])) j.finite.store(false, std::memory_order_relaxed);
+      },
+      &job);
+  return job.finite.load();
+}
+
 void MultiTensorStep::run(const KernelTable& kernels, const void* const* grads) {
   ThreadPool& pool = ThreadPool::instance();
-  const std::size_t threads = pool.size();
-  if (threads != partitioned_for_ || grain_elements() != partitioned_grain_) partition(threads);
+  ensure_partitioned();
   read_plan();
   if (chunks_.size() == 1) {
     run_chunk(kernels, grads, chunks_[0]);

@@ -47,6 +47,7 @@ class MultiTensorStep final : public Stepper {
 
   // Stepper: run() with the process's active kernels.
   void step(const void* const* grads) override;
+  bool may_apply(const void* const* grads) override;
   std::size_t size() const override { return tensors_.size(); }
   const TensorSlot& tensor(std::size_t i) const override { return tensors_[i]; }
 
@@ -54,6 +55,8 @@ class MultiTensorStep final : public Stepper {
   void partition(std::size_t threads);
   void read_plan();
   void run_chunk(const KernelTable& kernels, const void* const* grads, const Chunk& chunk) const;
+  bool chunk_finite(const KernelTable& kernels, const void* const* grads, const Chunk& chunk) const;
+  void ensure_partitioned();
 
   std::vector<TensorSlot> tensors_;
   const double* plan_;

@@ -16,7 +16,8 @@ constexpr std::size_t kDecay = 0;
 constexpr std::size_t kMomentum = 1;
 constexpr std::size_t kEpsilon = 2;
 constexpr std::size_t kInvLossScale = 3;
-constexpr std::size_t kHeaderSize = 4;
+constexpr std::size_t kCheckFinite = 4;  // 1: a step whose gradients hold an inf or NaN is skipped
+constexpr std::size_t kHeaderSize = 5;
 
 // Per tensor, at kHeaderSize + index * kTensorStride.
 constexpr std::size_t kLr = 0;

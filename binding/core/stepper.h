@@ -29,6 +29,10 @@ class Stepper {
   // (its device gradient buffers already hold them). Not concurrently on one object.
   virtual void step(const void* const* grads) = 0;
 
+  // Whether the step with `grads` may apply: false when the plan asks for the check
+  // (plan::kCheckFinite) and a gradient holds an inf or NaN; true without the check.
+  virtual bool may_apply(const void* const* grads) = 0;
+
   virtual std::size_t size() const = 0;
   virtual const TensorSlot& tensor(std::size_t i) const = 0;
 

@@ -33,6 +33,10 @@ struct TensorScalars {
 template <class T>
 using KernelFn = void (*)(const TensorBuffers<T>&, const TensorScalars<T>&);
 
+// Whether every one of n values is finite (no inf, no NaN).
+template <class T>
+using FiniteFn = bool (*)(const T*, std::size_t);
+
 // One instruction set's kernels. Each table is a constant-initialised object in its own
 // translation unit, so no code compiled for that instruction set runs before it is chosen.
 struct KernelTable {
@@ -41,6 +45,8 @@ struct KernelTable {
   KernelFn<float> centered_f32;
   KernelFn<double> plain_f64;
   KernelFn<double> centered_f64;
+  FiniteFn<float> finite_f32;
+  FiniteFn<double> finite_f64;
 };
 
 }  // namespace rmsprop

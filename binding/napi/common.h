@@ -166,15 +166,23 @@ inline std::optional<std::int32_t> expected_index_arg(const Napi::Value& value) 
   return value.As<Napi::Number>().Int32Value();
 }
 
-// One step under `locks` (null: none): claims `expected` when given (see StepCounter) and runs
-// `work`; returns false, having run nothing, when the index was taken by another step.
-template <class Work>
-bool locked_step(core::ParameterLocks* locks, const StepCounter& counter, std::optional<std::int32_t> expected,
-                 Work&& work) {
+// What a step call did (the number step / stepAsync return to the facade; lib/native.ts).
+enum class StepOutcome : int {
+  kTaken = 0,    // the expected index was claimed by another step: nothing changed
+  kApplied = 1,  // the update ran
+  kSkipped = 2,  // a gradient held an inf or NaN (with the check on): nothing changed, no index claimed
+};
+
+// One step under `locks` (null: none): asks `may_apply` first (the non-finite check), then
+// claims `expected` when given (see StepCounter) and runs `work`.
+template <class MayApply, class Work>
+StepOutcome locked_step(core::ParameterLocks* locks, const StepCounter& counter, std::optional<std::int32_t> expected,
+                        MayApply&& may_apply, Work&& work) {
   const core::ScopedLocks held(locks);
-  if (expected && !counter.claim(*expected)) return false;
+  if (!may_apply()) return StepOutcome::kSkipped;
+  if (expected && !counter.claim(*expected)) return StepOutcome::kTaken;
   work();
-  return true;
+  return StepOutcome::kApplied;
 }
 
 // Runs `work` on a libuv thread and settles the returned promise with what it returns (or rejects
@@ -182,10 +190,10 @@ bool locked_step(core::ParameterLocks* locks, const StepCounter& counter, std::o
 // `keep` (the gradients array, if an object) stay referenced and `*in_flight` is true.
 template <class Owner>
 Napi::Promise queue_async_step(Napi::Env env, Owner* owner, const Napi::Value& keep, bool* in_flight,
-                               std::function<bool()> work) {
+                               std::function<StepOutcome()> work) {
   class Worker : public Napi::AsyncWorker {
    public:
-    Worker(Napi::Env env, Owner* owner, const Napi::Value& keep, bool* in_flight, std::function<bool()> work)
+    Worker(Napi::Env env, Owner* owner, const Napi::Value& keep, bool* in_flight, std::function<StepOutcome()> work)
         : Napi::AsyncWorker(env, "rmsprop:stepAsync"),
           owner_(owner),
           in_flight_(in_flight),
@@ -204,12 +212,12 @@ Napi::Promise queue_async_step(Napi::Env env, Owner* owner, const Napi::Value& k
    protected:
     void Execute() override {
       try {
-        applied_ = work_();
+        outcome_ = work_();
       } catch (const std::exception& e) {
         SetError(e.what());
       }
     }
-    void OnOK() override { deferred_.Resolve(Napi::Boolean::New(Env(), applied_)); }
+    void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), static_cast<int>(outcome_))); }
     void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 
    private:
@@ -217,8 +225,8 @@ Napi::Promise queue_async_step(Napi::Env env, Owner* owner, const Napi::Value& k
     bool* in_flight_;
     Napi::Promise::Deferred deferred_;
     Napi::ObjectReference keep_;
-    std::function<bool()> work_;
-    bool applied_ = false;
+    std::function<StepOutcome()> work_;
+    StepOutcome outcome_ = StepOutcome::kTaken;
   };
   auto* worker = new Worker(env, owner, keep, in_flight, std::move(work));
   const Napi::Promise promise = worker->Promise();

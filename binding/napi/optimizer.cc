@@ -117,24 +117,26 @@ class Optimizer : public Napi::ObjectWrap<Optimizer> {
     return grads_.data();
   }
 
-  // The step, under every parameter's lock when useLocking (taken in one global order),
-  // claiming `expected` first when given; false when that index was taken (see StepCounter).
-  // Throws core::DeviceError.
-  bool run_step(const void* const* grads, std::optional<std::int32_t> expected) {
-    return locked_step(locks_.get(), counter_, expected, [&] { step_->step(grads); });
+  // The step, under every parameter's lock when useLocking (taken in one global order): the
+  // non-finite check where the plan asks for it, then the claim of `expected` when given (see
+  // StepCounter), then the update. Throws core::DeviceError.
+  StepOutcome run_step(const void* const* grads, std::optional<std::int32_t> expected) {
+    return locked_step(
+        locks_.get(), counter_, expected, [&] { return step_->may_apply(grads); }, [&] { step_->step(grads); });
   }
 
   // step(grads | null, same?, expected?): one gradient per registered tensor, same dtype and
-  // length (null on a device: its gradient buffers); updates in place. With `expected` (a step
-  // index) it claims that index under the locks first and returns false, changing nothing, when
-  // another step took it (see StepCounter); else true.
+  // length (null on a device: its gradient buffers); updates in place. Returns a StepOutcome:
+  // skipped (nothing changed) when the plan asks for the non-finite check and a gradient fails
+  // it; with `expected` (a step index), taken (nothing changed) when another step claimed that
+  // index first (see StepCounter); else applied.
   Napi::Value Step(const Napi::CallbackInfo& info) {
     assert_idle(info.Env());
     const void* const* grads = read_grads(info[0], info[1]);
     const std::optional<std::int32_t> expected = expected_index_arg(info[2]);
-    bool applied = false;
-    on_device(info.Env(), [&] { applied = run_step(grads, expected); });
-    return Napi::Boolean::New(info.Env(), applied);
+    StepOutcome outcome = StepOutcome::kTaken;
+    on_device(info.Env(), [&] { outcome = run_step(grads, expected); });
+    return Napi::Number::New(info.Env(), static_cast<int>(outcome));
   }
 
   // readGradients(...grads): reads one gradient per tensor from the arguments (cheaper per
