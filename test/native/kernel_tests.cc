@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <thread>
@@ -127,6 +128,35 @@ void test_levels_and_threads(bool centered) {
   core::set_grain_elements(core::kDefaultGrainElements);
 }
 
+// Every level's finite check: inf, -inf and NaN (quiet and signalling) anywhere in tensors of
+// many lengths are found; the largest finite values, denormals and -0 are not.
+template <class T>
+void test_finite_check() {
+  const T specials[] = {std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::infinity(),
+                        std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::signaling_NaN()};
+  const T fine[] = {std::numeric_limits<T>::max(), -std::numeric_limits<T>::max(), std::numeric_limits<T>::denorm_min(),
+                    T(-0.0), T(1)};
+  for (const KernelTable* table : supported_kernels()) {
+    const auto finite = [&](const std::vector<T>& v) {
+      if constexpr (sizeof(T) == 4) return table->finite_f32(v.data(), v.size());
+      else return table->finite_f64(v.data(), v.size());
+    };
+    for (std::size_t n : {std::size_t(1), std::size_t(7), std::size_t(64), std::size_t(4095), std::size_t(4097), std::size_t(10000)}) {
+      std::vector<T> v(n, T(0.5));
+      for (std::size_t i = 0; i < n; i += 1 + n / 5) v[i] = fine[i % 5];
+      CHECK(finite(v), "%s: %zu finite values reported non-finite", table->level, n);
+      for (std::size_t at : {std::size_t(0), n / 2, n - 1}) {
+        for (T bad : specials) {
+          std::vector<T> w = v;
+          w[at] = bad;
+          CHECK(!finite(w), "%s: a non-finite value at %zu of %zu was missed", table->level, at, n);
+        }
+      }
+    }
+    CHECK(finite(std::vector<T>()), "%s: an empty tensor is finite", table->level);
+  }
+}
+
 void test_locks() {
   // Two threads stepping overlapping parameter sets in opposite orders under the locks. Both
   // steps apply the same update to each tensor (the backward plan is the forward one with its
@@ -203,6 +233,8 @@ int main(int argc, char** argv) {
     test_levels_and_threads<float>(centered);
     test_levels_and_threads<double>(centered);
   }
+  test_finite_check<float>();
+  test_finite_check<double>();
   test_locks();
   return testing::summary("all native checks passed");
 }
