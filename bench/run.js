@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run bench [-- --quick]          (CPU; `-- --cuda` runs the GPU benchmark instead: bench/cuda.js;
 //                                       `-- --flavors` only the table of every flavour at 1e7,
-//                                       `-- --per-tensor` only the per-tensor cost table)
+//                                       `-- --per-tensor` only the per-tensor cost table,
+//                                       `-- --overflow` only the overflow check's cost)
 //
 // Measures, in one run and on the same arrays: the memory-traffic limit (a kernel streaming the
 // step's arrays with trivial arithmetic, one thread and all threads), a naive JavaScript loop,
@@ -290,6 +291,33 @@ async function perTensorTable(out, allThreads) {
   out();
 }
 
+// What the non-finite check (skipNonFinite; a DynamicLossScaler does the same) adds to a step:
+// each pair of optimizers on its own arrays, interleaved, at 1e7 float32 (1e6 with --quick).
+async function overflowTable(out, allThreads) {
+  const n = quick ? 1e6 : 1e7;
+  out(`Overflow check (\`skipNonFinite: true\`, or a \`DynamicLossScaler\`): one more read of the gradients, in the step's ` +
+    `chunks and threads, before the update; ${n.toExponential(0)} float32 elements, finite gradients, interleaved.`);
+  out();
+  out('| variant | step ns/elem | with check ns/elem | cost of the check |');
+  out('|---|---:|---:|---:|');
+  for (const centered of [false, true]) {
+    const grads = [gradient(n, Float32Array, 0)];
+    const make = (skipNonFinite) => {
+      const p = new Parameter(new Float32Array(n).fill(0.5), 'w');
+      const opt = new RMSProp([p], { learningRate: HYPER.lr, momentum: HYPER.momentum, centered, skipNonFinite });
+      return () => opt.step(grads);
+    };
+    const all = () => setNumThreads(allThreads);
+    const t = await measureInterleaved(
+      [{ name: 'plain', run: make(false), before: all }, { name: 'checked', run: make(true), before: all }],
+      { budgetNs: BUDGET_NS * 2, maxSamples: MAX_SAMPLES },
+    );
+    out(`| ${centered ? 'centered' : 'plain'} | ${fmt(t.plain, n)} | ${fmt(t.checked, n)} | **${((100 * (t.checked - t.plain)) / t.plain).toFixed(0)}%** |`);
+    if (global.gc) global.gc();
+  }
+  out();
+}
+
 async function main() {
   const allThreads = numThreads();
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -306,6 +334,11 @@ async function main() {
   if (flag('per-tensor')) {
     // `npm run bench -- --per-tensor`: the per-tensor table alone (bench/results/latest.md untouched).
     await perTensorTable(out, allThreads);
+    return;
+  }
+  if (flag('overflow')) {
+    // `npm run bench -- --overflow`: the overflow check's table alone.
+    await overflowTable(out, allThreads);
     return;
   }
   if (flag('flavors')) {
@@ -357,6 +390,7 @@ async function main() {
   out();
   await flavorTable(out, allThreads);
   await perTensorTable(out, allThreads);
+  await overflowTable(out, allThreads);
   const small = results['float32/false/1e3'];
   const alone = await (async () => {
     const p = new Parameter(new Float32Array(1000).fill(0.5), 'w');
