@@ -6,7 +6,8 @@
 import { cudaInfo } from './cuda';
 import { binding, type NativeOptimizer } from './native';
 import type { ResolvedOptions } from './options';
-import type { DType, FloatArray } from './tensor';
+import { valueError } from './errors';
+import { isHalf, type DType, type FloatArray, type TensorArray } from './tensor';
 
 /** Device addresses of one parameter's buffers on the GPU (`BigInt`s; `0n` where none). */
 export interface DeviceBuffers {
@@ -44,7 +45,11 @@ export interface Backend {
 
 /** The host buffers of every parameter, in update order (meanGrad null unless centered). */
 export interface HostBuffers {
-  params: FloatArray[];
+  params: TensorArray[];
+  /** Each parameter's dtype. */
+  dtypes: DType[];
+  /** Per parameter its float32 master copy (half precision with masterWeights), else null. */
+  master: (Float32Array | null)[];
   meanSquare: FloatArray[];
   moment: FloatArray[];
   meanGrad: FloatArray[] | null;
@@ -62,11 +67,13 @@ export function createBackend(
   counter: Int32Array,
   assertStateAttached: () => void,
 ): Backend {
-  const { params, meanSquare, moment, meanGrad } = buffers;
+  const { params, meanSquare, moment, meanGrad, dtypes, master } = buffers;
   const locking = options.useLocking;
   if (options.device === 'cpu') {
-    return new CpuBackend(new binding.Optimizer(null, params, meanSquare, moment, meanGrad, plan, locking, false, counter));
+    return new CpuBackend(new binding.Optimizer(null, params, meanSquare, moment, meanGrad, plan, locking, false, counter, dtypes, master));
   }
+  const half = dtypes.find(isHalf);
+  if (half) throw valueError('RMSProp', 'device', `'cpu' for ${half} parameters (half precision is not built for CUDA yet)`, 'cuda');
   const cuda = cudaInfo();
   if (!cuda.available) {
     throw new Error(

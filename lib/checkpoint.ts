@@ -10,7 +10,7 @@ import path from 'node:path';
 import { typeError, ValueError } from './errors';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsEntry } from './safetensors';
 import type { ParameterState } from './state';
-import { dtypeOf, Tensor, type DType, type FloatArray, type Parameter } from './tensor';
+import { dtypeOf, stateDType, Tensor, type FloatArray, type AnyParameter } from './tensor';
 
 /** A state dict: `Tensor`s under `mean_square.<name>`, `moment.<name>`, `mean_grad.<name>`, and `global_step`. */
 export type StateDict = Record<string, Tensor | number>;
@@ -20,19 +20,24 @@ export const GLOBAL_STEP = 'global_step';
 /** One state buffer of one parameter, under its checkpoint name. */
 export interface StateBuffer {
   readonly key: string;
-  readonly dtype: DType;
+  readonly dtype: 'float32' | 'float64';
   readonly shape: readonly number[];
   readonly array: FloatArray;
 }
 
-/** The state buffers of `params` under MindSpore's names, in order (mean_grad when centered). */
-export function stateBuffersOf(params: readonly Parameter[], states: readonly ParameterState[]): StateBuffer[] {
-  return params.flatMap(({ dtype, shape, name }, i) => {
-    const { meanSquare, moment, meanGrad } = states[i];
+/**
+ * The state buffers of `params` under MindSpore's names, in order (mean_grad when centered;
+ * master.<name>, float32, with master weights), each of the state's dtype.
+ */
+export function stateBuffersOf(params: readonly AnyParameter[], states: readonly ParameterState[]): StateBuffer[] {
+  return params.flatMap(({ dtype: own, shape, name }, i) => {
+    const { meanSquare, moment, meanGrad, master } = states[i];
+    const dtype = stateDType(own);
     return [
       { key: `mean_square.${name}`, dtype, shape, array: meanSquare },
       { key: `moment.${name}`, dtype, shape, array: moment },
       ...(meanGrad ? [{ key: `mean_grad.${name}`, dtype, shape, array: meanGrad }] : []),
+      ...(master ? [{ key: `master.${name}`, dtype: 'float32' as const, shape, array: master }] : []),
     ];
   });
 }

@@ -14,7 +14,7 @@
 import { checkKeys, GLOBAL_STEP, type StateDict } from './checkpoint';
 import { typeError, ValueError } from './errors';
 import { oneOf, unknownKeyError, type ResolvedOptions } from './options';
-import { Tensor, type Parameter } from './tensor';
+import { stateDType, Tensor, type AnyParameter } from './tensor';
 
 /** Whose layout a state dict is in. `'mindspore'` is this library's own (the default). */
 export type StateFormat = 'mindspore' | 'pytorch' | 'keras' | 'tfjs';
@@ -47,17 +47,17 @@ export function detectFormat(dict: unknown): StateFormat {
 
 // The names of parameter p's mean square, moment and mean gradient in `format`, for writing and
 // for reading; STEP_NAME: the name of the global step.
-function namesOf(format: 'mindspore' | 'keras' | 'tfjs', p: Parameter): { s: string; m: string; mg: string } {
+function namesOf(format: 'mindspore' | 'keras' | 'tfjs', p: AnyParameter): { s: string; m: string; mg: string } {
   if (format === 'mindspore') return { s: `mean_square.${p.name}`, m: `moment.${p.name}`, mg: `mean_grad.${p.name}` };
   if (format === 'tfjs') return { s: `${p.name}/rms`, m: `${p.name}/momentum`, mg: `${p.name}/mg` };
   const path = p.name.replace(/\//g, '_');
   return { s: `${path}_velocity`, m: `${path}_momentum`, mg: `${path}_average_gradient` };
 }
 const STEP_NAME = { keras: 'iteration', tfjs: 'iter' } as const;
-const own = (p: Parameter) => namesOf('mindspore', p);
+const own = (p: AnyParameter) => namesOf('mindspore', p);
 
 /** `canonical` (this library's state dict) in `format`. */
-export function toFormat(format: StateFormat, canonical: StateDict, params: readonly Parameter[], options: ResolvedOptions, lr: number): object {
+export function toFormat(format: StateFormat, canonical: StateDict, params: readonly AnyParameter[], options: ResolvedOptions, lr: number): object {
   const step = canonical[GLOBAL_STEP] as number;
   const momentum = options.momentum > 0;
   switch (format) {
@@ -104,7 +104,7 @@ export function toFormat(format: StateFormat, canonical: StateDict, params: read
 }
 
 // A zero buffer of parameter p (state a framework does not keep: momentum 0).
-const zeros = (p: Parameter) => new Tensor(p.dtype === 'float32' ? new Float32Array(p.size) : new Float64Array(p.size), p.shape);
+const zeros = (p: AnyParameter) => new Tensor(stateDType(p.dtype) === 'float32' ? new Float32Array(p.size) : new Float64Array(p.size), p.shape);
 
 function stepNumber(value: unknown, what: string): number {
   const v = value instanceof Tensor ? (value.size === 1 ? value.data[0] : NaN) : value;
@@ -117,7 +117,7 @@ function stepNumber(value: unknown, what: string): number {
  * shapes) like any other. State a framework does not keep (a momentum buffer without momentum) is
  * zero; a framework's entry this optimizer has no use for is an error, as an unknown name is.
  */
-export function fromFormat(format: StateFormat, dict: unknown, params: readonly Parameter[], options: ResolvedOptions): unknown {
+export function fromFormat(format: StateFormat, dict: unknown, params: readonly AnyParameter[], options: ResolvedOptions): unknown {
   if (format === 'mindspore') return dict;
   if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) {
     throw typeError(OWNER, 'stateDict', `a ${format} state dict (an object)`, dict);

@@ -4,13 +4,16 @@
  */
 import { typeError, valueError } from './errors';
 import type { NativeOptimizer } from './native';
-import { dtypeOf, Tensor, type DType, type FloatArray, type Parameter } from './tensor';
+import { dtypeOf, halfBits, isFloat16Array, isHalf, Tensor, type DType, type TensorArray, type AnyParameter } from './tensor';
 
 const OWNER = 'RMSProp';
 
-const ARRAY_OF: Record<DType, Float32ArrayConstructor | Float64ArrayConstructor> = {
+/** The array type of each dtype (16-bit patterns for half precision). */
+const ARRAY_OF: Record<DType, Float32ArrayConstructor | Float64ArrayConstructor | Uint16ArrayConstructor> = {
   float32: Float32Array,
   float64: Float64Array,
+  float16: Uint16Array,
+  bfloat16: Uint16Array,
 };
 
 /** Where each view of the gradient arena starts: a multiple of a cache line. */
@@ -21,18 +24,18 @@ const MAX_ARGUMENT_GRADIENTS = 8192;
 
 /** One parameter as the reader checks its gradient. */
 export interface GradientSlot {
-  readonly param: Parameter;
+  readonly param: AnyParameter;
   readonly dtype: DType;
   readonly size: number;
 }
 
 export class GradientReader {
   /** The arrays of the last gradients read (one per parameter), handed to the binding. */
-  readonly buffers: FloatArray[];
+  readonly buffers: TensorArray[];
   /** Whether `buffers` holds the same array objects as at the previous native call. */
   same = false;
   private read = false;
-  private arenaViews?: readonly FloatArray[];
+  private arenaViews?: readonly TensorArray[];
 
   /** @param assertStateAttached throws when a state buffer was transferred. */
   constructor(
@@ -46,7 +49,7 @@ export class GradientReader {
    * One view per parameter (its dtype and length, in slot order) on one contiguous ArrayBuffer,
    * each starting on a 64-byte boundary: created at the first call, the same views after.
    */
-  arena(): readonly FloatArray[] {
+  arena(): readonly TensorArray[] {
     if (this.arenaViews) return this.arenaViews;
     const offsets: number[] = [];
     let bytes = 0;
@@ -100,20 +103,26 @@ export class GradientReader {
       const entry: unknown = gradients[i];
       // The common case first: an array of this realm's constructor for the dtype (an
       // `instanceof` is far cheaper than util.types' checks, which cover every realm).
-      if (entry instanceof ARRAY_OF[slot.dtype] && (entry as FloatArray).length === slot.size) {
-        this.buffers[i] = entry as FloatArray;
+      if (entry instanceof ARRAY_OF[slot.dtype] && (entry as TensorArray).length === slot.size) {
+        this.buffers[i] = entry as TensorArray;
         continue;
       }
       const data = entry instanceof Tensor ? entry.data : entry;
-      const dtype = dtypeOf(data);
+      const half = isHalf(slot.dtype);
+      // A bare Uint16Array holds the bits of its half-precision parameter's dtype.
+      const dtype: DType | undefined =
+        entry instanceof Tensor
+          ? entry.dtype
+          : (dtypeOf(data) ?? (isFloat16Array(data) ? 'float16' : half && halfBits(data) ? slot.dtype : undefined));
       const what = `gradients[${i}]`;
+      const expected = half ? `${slot.dtype} (a Uint16Array of its bits) or float32` : slot.dtype;
       if (dtype === undefined) {
-        throw typeError(OWNER, what, `a ${slot.dtype} typed array or Tensor (parameter '${slot.param.name}')`, entry);
+        throw typeError(OWNER, what, `a ${expected} typed array or Tensor (parameter '${slot.param.name}')`, entry);
       }
-      if (dtype !== slot.dtype) {
-        throw typeError(OWNER, what, `of dtype ${slot.dtype} like parameter '${slot.param.name}'`, entry);
+      if (dtype !== slot.dtype && !(half && dtype === 'float32')) {
+        throw typeError(OWNER, what, `of dtype ${expected} like parameter '${slot.param.name}'`, entry);
       }
-      const array = data as FloatArray;
+      const array = (dtype === 'float16' ? halfBits(data) : data) as TensorArray;
       if (array.length !== slot.size) {
         throw valueError(OWNER, what, `of length ${slot.size} like parameter '${slot.param.name}'`, entry);
       }

@@ -16,12 +16,12 @@ import {
 } from './learning-rate';
 import { unknownKeyError } from './options';
 import type { ResolvedOptions } from './options';
-import { Parameter } from './tensor';
+import { Parameter, type AnyParameter } from './tensor';
 
 /** A parameter group: parameters sharing a learning rate, weight decay and centralization. */
 export interface ParameterGroup {
   /** The group's parameters (non-empty). */
-  params: readonly Parameter[];
+  params: readonly AnyParameter[];
   /** The group's own learning rate, in any form `learningRate` accepts. */
   lr?: LearningRate;
   /** The group's own weight decay (replaces the global one; no beta/gamma name filter). */
@@ -32,15 +32,15 @@ export interface ParameterGroup {
 
 /** The update order of the grouped parameters: a permutation of all of them. */
 export interface OrderParamsGroup {
-  orderParams: readonly Parameter[];
+  orderParams: readonly AnyParameter[];
 }
 
 /** What `new RMSProp(params)` accepts. */
-export type ParamsInput = readonly Parameter[] | readonly (ParameterGroup | OrderParamsGroup)[];
+export type ParamsInput = readonly AnyParameter[] | readonly (ParameterGroup | OrderParamsGroup)[];
 
 /** One parameter with everything its update needs. */
 export interface ParameterEntry {
-  readonly param: Parameter;
+  readonly param: AnyParameter;
   readonly lr: StepValue;
   /** The weight decay applied to this parameter, or null where none applies. */
   readonly weightDecay: StepValue | null;
@@ -82,19 +82,19 @@ function listOf(owner: string, what: string, value: unknown): unknown[] {
   return Array.from(value as Iterable<unknown>);
 }
 
-function parameterList(owner: string, what: string, value: unknown): Parameter[] {
+function parameterList(owner: string, what: string, value: unknown): AnyParameter[] {
   const list = listOf(owner, what, value);
   if (list.length === 0) throw valueError(owner, what, 'a non-empty array of Parameters', list);
   list.forEach((p, i) => {
     if (!(p instanceof Parameter)) throw typeError(owner, `${what}[${i}]`, 'a Parameter', p);
   });
-  return list as Parameter[];
+  return list as AnyParameter[];
 }
 
 // Each parameter once, by object and by name.
-function checkUnique(owner: string, params: readonly Parameter[], where: (i: number) => string): void {
+function checkUnique(owner: string, params: readonly AnyParameter[], where: (i: number) => string): void {
   const names = new Set<string>();
-  const seen = new Set<Parameter>();
+  const seen = new Set<AnyParameter>();
   params.forEach((p, i) => {
     if (seen.has(p) || names.has(p.name)) {
       throw valueError(owner, where(i), `a parameter not given before (name '${p.name}')`, p);
@@ -119,7 +119,7 @@ function checkTableLengths(owner: string, global: StepValue, groups: readonly St
 function readGroups(owner: string, list: readonly unknown[], options: ResolvedOptions): ParsedParams {
   const entries: ParameterEntry[] = [];
   const groupLrs: StepValue[] = [];
-  let order: Parameter[] | undefined;
+  let order: AnyParameter[] | undefined;
   list.forEach((group, g) => {
     const where = `params[${g}]`;
     if (!isPlainObject(group)) {
@@ -153,13 +153,13 @@ function readGroups(owner: string, list: readonly unknown[], options: ResolvedOp
   return { entries: order ? reorder(owner, entries, order) : entries, groupLr: groupLrs.length > 0 };
 }
 
-function reorder(owner: string, entries: readonly ParameterEntry[], order: readonly Parameter[]): ParameterEntry[] {
+function reorder(owner: string, entries: readonly ParameterEntry[], order: readonly AnyParameter[]): ParameterEntry[] {
   const byParam = new Map(entries.map((e) => [e.param, e]));
   const rule = 'a permutation of the grouped parameters';
   if (order.length !== entries.length) {
     throw valueError(owner, ORDER_KEY, `${rule} (${entries.length} of them)`, `${order.length} parameters`);
   }
-  const used = new Set<Parameter>();
+  const used = new Set<AnyParameter>();
   return order.map((param) => {
     const entry = byParam.get(param);
     if (!entry || used.has(param)) {
@@ -181,7 +181,7 @@ export function readParams(owner: string, params: unknown, options: ResolvedOpti
       throw typeError(owner, `params[${i}]`, rule, p);
     }
   });
-  const parameters = list as Parameter[];
+  const parameters = list as AnyParameter[];
   checkUnique(owner, parameters, (i) => `params[${i}]`);
   const decays = appliesWeightDecay(options.weightDecay);
   return {

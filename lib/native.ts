@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 
-import type { FloatArray } from './tensor';
+import type { DType, FloatArray, TensorArray } from './tensor';
 
 /** The CPU kernel levels, best first. */
 export type SimdLevel = 'avx512' | 'avx2' | 'sse2' | 'neon' | 'scalar';
@@ -55,10 +55,10 @@ export interface NativeOptimizer {
   readonly size: number;
   readonly device: 'cpu' | 'cuda';
   /** `grads` null (a device only): the device gradient buffers already hold the gradients. */
-  step(grads: FloatArray[] | null, same?: boolean, expected?: number): StepOutcome;
+  step(grads: TensorArray[] | null, same?: boolean, expected?: number): StepOutcome;
   /** Reads one gradient per tensor from the arguments for the next step called with `same` true. */
-  readGradients(...grads: FloatArray[]): void;
-  stepAsync(grads: FloatArray[] | null, same?: boolean, expected?: number): Promise<StepOutcome>;
+  readGradients(...grads: TensorArray[]): void;
+  stepAsync(grads: TensorArray[] | null, same?: boolean, expected?: number): Promise<StepOutcome>;
   /** The device methods: an Error on the CPU. */
   upload(buffer: DeviceBufferKind, grads?: FloatArray[]): void;
   download(buffer: Exclude<DeviceBufferKind, 'grad'>): void;
@@ -75,10 +75,14 @@ export interface CudaLoadResult {
 }
 
 export interface NativeBinding {
-  /** `pluginPath`: the device plugin to step on, or null for the CPU (`syncParams`: device only). */
+  /**
+   * `pluginPath`: the device plugin to step on, or null for the CPU (`syncParams`: device only).
+   * `dtypes`: each parameter's dtype (needed for float16 / bfloat16, whose arrays are
+   * Uint16Arrays); `master`: per parameter its float32 master copy or null.
+   */
   Optimizer: new (
     pluginPath: string | null,
-    params: FloatArray[],
+    params: TensorArray[],
     meanSquare: FloatArray[],
     moment: FloatArray[],
     meanGrad: FloatArray[] | null,
@@ -86,6 +90,8 @@ export interface NativeBinding {
     useLocking: boolean,
     syncParams: boolean,
     counter: Int32Array,
+    dtypes?: DType[],
+    master?: (Float32Array | null)[] | null,
   ) => NativeOptimizer;
   simdLevel(): SimdLevel;
   supportedSimdLevels(): SimdLevel[];

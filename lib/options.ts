@@ -78,6 +78,12 @@ export interface RMSPropOptions {
    * `DynamicLossScaler`. CPU only for now. Default `false`.
    */
   skipNonFinite?: boolean;
+  /**
+   * For float16 and bfloat16 parameters: keep a float32 copy of each as optimizer state
+   * (`master.<name>` in state dicts and checkpoints); updates apply to it and the parameter is
+   * its rounding, so updates smaller than half a unit in the last place are not lost. Default `false`.
+   */
+  masterWeights?: boolean;
   /** A number ≥ 0 or a function / object with `at` of the global step. Default `0`. */
   weightDecay?: WeightDecay;
   /** `'cpu'` or `'cuda'`. Default `'cpu'`. */
@@ -109,6 +115,7 @@ export interface ResolvedOptions {
   centered: boolean;
   lossScale: number | DynamicLossScaler;
   skipNonFinite: boolean;
+  masterWeights: boolean;
   weightDecay: StepValue;
   device: Device;
   parameterSync: ParameterSync;
@@ -165,6 +172,7 @@ export const OPTION_SPECS: { readonly [K in keyof ResolvedOptions]: OptionSpec<R
   centered: { default: false, read: boolean },
   lossScale: { default: 1.0, read: lossScaleOption },
   skipNonFinite: { default: false, read: boolean },
+  masterWeights: { default: false, read: boolean },
   weightDecay: { default: 0.0, read: resolveWeightDecay },
   device: { default: 'cpu', read: oneOf<Device>('cpu', 'cuda') },
   parameterSync: { default: 'step', read: oneOf<ParameterSync>('step', 'manual') },

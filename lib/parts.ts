@@ -28,7 +28,7 @@ export class Parts implements OptimizerParts {
     const { entries, groupLr } = readParams(OWNER, params, resolved);
     // On SharedArrayBuffers when every parameter is, so that share() can hand them to workers.
     const shared = entries.every((e) => isShared(e.param.data));
-    const states = allocateStates(entries.map((e) => e.param), resolved.centered, shared, resolved.initialMeanSquare);
+    const states = allocateStates(entries.map((e) => e.param), resolved.centered, shared, resolved.initialMeanSquare, resolved.masterWeights);
     const counter = new Int32Array(shared ? (new SharedArrayBuffer(4) as unknown as ArrayBuffer) : new ArrayBuffer(4));
     return new Parts(resolved, entries, groupLr, states, counter);
   }

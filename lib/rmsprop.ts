@@ -28,12 +28,12 @@ import { StepPlan } from './plan';
 import { makeHandle, readHandle, type SharedRMSProp } from './sharing';
 import { attachmentCheck, type ParameterState } from './state';
 import { StepIndex } from './step-index';
-import { Parameter, Tensor, type DType, type FloatArray } from './tensor';
+import { Parameter, Tensor, type DType, type FloatArray, type TensorArray, type AnyParameter } from './tensor';
 
 const OWNER = 'RMSProp';
 
 /** A gradient: a typed array of the parameter's dtype and length, or a `Tensor` of it. */
-export type Gradient = FloatArray | Tensor;
+export type Gradient = TensorArray | Tensor;
 
 export type { DeviceBuffers };
 
@@ -47,7 +47,7 @@ export type { DeviceBuffers };
  */
 export class RMSProp {
   private readonly parts: Parts;
-  private readonly stateOf: ReadonlyMap<Parameter, ParameterState>;
+  private readonly stateOf: ReadonlyMap<AnyParameter, ParameterState>;
   private readonly stateBuffers: readonly StateBuffer[];
   /** The numbers each native step reads (docs/ARCHITECTURE.md), filled per step. */
   private readonly plan: StepPlan;
@@ -81,6 +81,8 @@ export class RMSProp {
     const assertStateAttached = attachmentCheck(states);
     const buffers = {
       params: entries.map((e) => e.param.data),
+      dtypes: entries.map((e) => e.param.dtype),
+      master: states.map((s) => s.master ?? null),
       meanSquare: states.map((s) => s.meanSquare),
       moment: states.map((s) => s.moment),
       meanGrad: resolved.centered ? states.map((s) => s.meanGrad as FloatArray) : null,
@@ -91,7 +93,7 @@ export class RMSProp {
   }
 
   /** The parameters, in update order (the `orderParams` order where given, else group order). */
-  get parameters(): readonly Parameter[] {
+  get parameters(): readonly AnyParameter[] {
     return this.parts.entries.map((e) => e.param);
   }
 
@@ -127,7 +129,7 @@ export class RMSProp {
    * `device: 'cuda'` they are host copies, current when this returns and uploaded before the
    * next step (so writes take effect as on the CPU); call `state()` again after a step.
    */
-  state(param: Parameter): ParameterState {
+  state(param: AnyParameter): ParameterState {
     if (!(param instanceof Parameter)) throw typeError(OWNER, 'param', 'a Parameter', param);
     const state = this.stateOf.get(param);
     if (!state) throw valueError(OWNER, 'param', 'one of the parameters of this optimizer', `'${param.name}'`);
@@ -203,7 +205,7 @@ export class RMSProp {
    * (e.g. `views[i].set(grad)`, or compute into them) and call `step()` / `stepAsync()` with no
    * argument: the binding reads them without looking at any array. The same views at every call.
    */
-  gradientBuffers(): FloatArray[] {
+  gradientBuffers(): TensorArray[] {
     return [...this.gradients.arena()];
   }
 
@@ -276,8 +278,8 @@ export class RMSProp {
     const format = readFormat(options, 'loadStateDict') ?? detectFormat(dict);
     this.operations.assertIdle('loadStateDict');
     const translated = fromFormat(format, dict, this.parameters, this.parts.options);
-    // Other frameworks' layouts have no loss-scale counters: those keep their values.
-    const canonical = format === 'mindspore' ? translated : { ...this.scaleEntries(), ...(translated as object) };
+    // Other frameworks' layouts have no loss-scale counters and no master weights: those keep their values.
+    const canonical = format === 'mindspore' ? translated : { ...this.stateDict(), ...(translated as object) };
     const loaded = readStateDict(this.stateBuffers, canonical, this.scaleKeys());
     this.applyLoaded(loaded, 'the state dict');
   }

@@ -146,6 +146,10 @@ export function makeHandle(parts: OptimizerParts, plan: StepPlan): SharedRMSProp
   if (options.lossScale instanceof DynamicLossScaler) {
     throw valueError('RMSProp.share', 'lossScale', "a number (a DynamicLossScaler's scale and counters belong to one optimizer)", options.lossScale);
   }
+  const half = entries.find((e) => e.param.dtype !== 'float32' && e.param.dtype !== 'float64');
+  if (half) {
+    throw valueError('RMSProp.share', `parameter '${half.param.name}'`, 'float32 or float64 (half precision cannot be shared yet)', half.param.dtype);
+  }
   const unshared = entries.find((e) => !isShared(e.param.data));
   if (unshared) {
     throw valueError('RMSProp.share', `parameter '${unshared.param.name}'`, 'backed by a SharedArrayBuffer', unshared.param.data);
@@ -162,7 +166,7 @@ export function makeHandle(parts: OptimizerParts, plan: StepPlan): SharedRMSProp
       name: param.name,
       shape: param.shape,
       requiresGrad: param.requiresGrad,
-      data: param.data,
+      data: param.data as FloatArray,
       meanSquare: states[i].meanSquare,
       moment: states[i].moment,
       ...(states[i].meanGrad ? { meanGrad: states[i].meanGrad } : {}),

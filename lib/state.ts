@@ -1,8 +1,12 @@
 /** The optimizer's state buffers: where they live and how they are laid out. */
 import { valueError } from './errors';
-import type { DType, FloatArray, Parameter } from './tensor';
+import { fromHalfBits } from './half';
+import { isHalf, stateDType, type FloatArray, type AnyParameter } from './tensor';
 
-/** Live views of one parameter's optimizer state (same dtype and length as the parameter). */
+/**
+ * Live views of one parameter's optimizer state: its length, and its dtype (float32 for a
+ * float16 or bfloat16 parameter).
+ */
 export interface ParameterState {
   /** s, the moving average of squared gradients (starts at `initialMeanSquare`: 1, or 0 in most flavours). */
   readonly meanSquare: FloatArray;
@@ -10,6 +14,8 @@ export interface ParameterState {
   readonly moment: FloatArray;
   /** ḡ, the moving average of gradients (centered only; starts at 0). */
   readonly meanGrad?: FloatArray;
+  /** With `masterWeights`, for a float16 or bfloat16 parameter: its float32 copy, the one the updates apply to. */
+  readonly master?: Float32Array;
 }
 
 // Elements between the starts of two tensors' state: 64 bytes, a cache line and a full vector.
@@ -21,19 +27,21 @@ const STATE_ALIGN_BYTES = 64;
  * thousands of scattered small arrays and costs one allocation per kind.
  */
 export function allocateStates(
-  params: readonly Parameter[],
+  params: readonly AnyParameter[],
   centered: boolean,
   shared: boolean,
   initialMeanSquare = 1,
+  masterWeights = false,
 ): ParameterState[] {
   const offsets = new Array<number>(params.length);
-  const totals: Record<DType, number> = { float32: 0, float64: 0 };
+  const totals: Record<'float32' | 'float64', number> = { float32: 0, float64: 0 };
   params.forEach((p, i) => {
-    const align = STATE_ALIGN_BYTES / (p.dtype === 'float32' ? 4 : 8);
-    offsets[i] = totals[p.dtype];
-    totals[p.dtype] += Math.ceil(p.size / align) * align;
+    const dtype = stateDType(p.dtype);
+    const align = STATE_ALIGN_BYTES / (dtype === 'float32' ? 4 : 8);
+    offsets[i] = totals[dtype];
+    totals[dtype] += Math.ceil(p.size / align) * align;
   });
-  const kind = (dtype: DType, fill: number): FloatArray => {
+  const kind = (dtype: 'float32' | 'float64', fill: number): FloatArray => {
     const Type = dtype === 'float32' ? Float32Array : Float64Array;
     const length = totals[dtype];
     const array = shared
@@ -46,13 +54,20 @@ export function allocateStates(
     moment: kind(dtype, 0),
     meanGrad: centered ? kind(dtype, 0) : undefined,
   }));
+  const masters = masterWeights && params.some((p) => isHalf(p.dtype)) ? (kind('float32', 0) as Float32Array) : null;
   return params.map((p, i) => {
-    const pool = pools[p.dtype === 'float32' ? 0 : 1];
+    const pool = pools[stateDType(p.dtype) === 'float32' ? 0 : 1];
     const view = (array: FloatArray) => array.subarray(offsets[i], offsets[i] + p.size);
+    const master = masters && isHalf(p.dtype) ? (view(masters) as Float32Array) : undefined;
+    if (master && isHalf(p.dtype)) {
+      const dtype = p.dtype;
+      p.data.forEach((bits, j) => (master[j] = fromHalfBits(bits, dtype)));
+    }
     return Object.freeze({
       meanSquare: view(pool.meanSquare),
       moment: view(pool.moment),
       ...(pool.meanGrad ? { meanGrad: view(pool.meanGrad) } : {}),
+      ...(master ? { master } : {}),
     });
   });
 }
@@ -65,7 +80,7 @@ export function allocateStates(
 export function attachmentCheck(states: readonly ParameterState[]): () => void {
   const sentinels = new Map<ArrayBufferLike, { view: FloatArray; length: number }>();
   for (const state of states) {
-    for (const view of [state.meanSquare, state.moment, state.meanGrad]) {
+    for (const view of [state.meanSquare, state.moment, state.meanGrad, state.master]) {
       if (view && !sentinels.has(view.buffer)) sentinels.set(view.buffer, { view, length: view.length });
     }
   }

@@ -8,7 +8,7 @@
  */
 import { StepOutcome, type NativeOptimizer } from './native';
 import type { StepPlan } from './plan';
-import type { FloatArray } from './tensor';
+import type { TensorArray } from './tensor';
 
 export class StepIndex {
   /**
@@ -36,7 +36,7 @@ export class StepIndex {
    * Claims an index and runs the native step with its values (`grads` null: device gradients).
    * @returns whether it applied (false: skipped for a non-finite gradient, no index claimed).
    */
-  step(native: NativeOptimizer, grads: FloatArray[] | null, same: boolean): boolean {
+  step(native: NativeOptimizer, grads: TensorArray[] | null, same: boolean): boolean {
     if (!this.nativeClaims) {
       this.claim();
       return native.step(grads, same) === StepOutcome.Applied;
@@ -50,7 +50,7 @@ export class StepIndex {
   }
 
   /** The same, with the native step on a libuv thread. */
-  async stepAsync(native: NativeOptimizer, grads: FloatArray[], same: boolean): Promise<boolean> {
+  async stepAsync(native: NativeOptimizer, grads: TensorArray[], same: boolean): Promise<boolean> {
     if (!this.nativeClaims) {
       this.claim();
       return (await native.stepAsync(grads, same)) === StepOutcome.Applied;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { Parameter, RMSProp, Tensor, ValueError } from '../lib';
-import { random, uniform } from './reference';
+import { random, uniform, type Dtype } from './reference';
 
 let dir: string;
 beforeAll(async () => {
@@ -30,7 +30,7 @@ function optimizer(params: Parameter[]) {
 
 function gradients(params: readonly Parameter[], k: number) {
   const rand = random(100 + k);
-  return params.map((p) => uniform(p.dtype, p.size, rand, -1, 1));
+  return params.map((p) => uniform(p.dtype as Dtype, p.size, rand, -1, 1));
 }
 
 function bits(p: Parameter[], opt: RMSProp, withParams = true): Buffer {

@@ -56,7 +56,7 @@ function hyperOf(name: string, centered: boolean): Hyper {
 
 function gradients(opt: RMSProp, seed: number): FloatArray[] {
   const rand = random(seed);
-  return opt.parameters.map((p) => uniform(p.dtype, p.size, rand, -2, 2));
+  return opt.parameters.map((p) => uniform(p.dtype as Dtype, p.size, rand, -2, 2));
 }
 
 function copyParams(params: readonly Parameter[]): Parameter[] {
@@ -309,7 +309,7 @@ export function defineDeviceSuite(): void {
   test('bad gradients throw before anything changes, on the device too', () => {
     const opt = new RMSProp(groups(makeParams('float32')), { ...BASE, centered: true, ...device });
     opt.step(gradients(opt, 100));
-    const twin = new RMSProp(groups(copyParams(opt.parameters)), { ...BASE, centered: true, ...device });
+    const twin = new RMSProp(groups(copyParams(opt.parameters as readonly Parameter[])), { ...BASE, centered: true, ...device });
     twin.loadStateDict(opt.stateDict());
     const good = gradients(opt, 101);
     const short = good.map((g, i) => (i === 1 ? g.subarray(1) : g));

@@ -13,10 +13,10 @@ function param(name: string, shape: number[], dtype: Dtype = 'float32', seed = 1
 /** Steps `opt` once and checks every parameter against the reference with its own hyper-parameters. */
 function stepAndCheck(opt: RMSProp, hyperOf: (p: Parameter) => Hyper, seed: number): void {
   const rand = random(seed);
-  const grads = opt.parameters.map((p) => uniform(p.dtype, p.size, rand, -1, 1));
+  const grads = opt.parameters.map((p) => uniform(p.dtype as Dtype, p.size, rand, -1, 1));
   const expected = opt.parameters.map((p, i) => {
     const s = opt.state(p);
-    return referenceStep(p.dtype, hyperOf(p), {
+    return referenceStep(p.dtype as Dtype, hyperOf(p as Parameter), {
       param: p.data.slice(),
       meanSquare: s.meanSquare.slice(),
       moment: s.moment.slice(),

@@ -28,7 +28,7 @@ function optimizer(params: Parameter[], centered: boolean) {
 
 function gradients(params: readonly Parameter[], step: number) {
   const rand = random(1000 + step);
-  return params.map((p) => uniform(p.dtype, p.size, rand, -4, 4));
+  return params.map((p) => uniform(p.dtype as Dtype, p.size, rand, -4, 4));
 }
 
 function fingerprint(params: Parameter[], opt: RMSProp): Buffer {

@@ -74,6 +74,9 @@ const DevicePlugin* load_device_plugin(const std::string& path, std::string* err
 DeviceStep::DeviceStep(const DevicePlugin& plugin, std::vector<TensorSlot> tensors, const double* plan, bool centered,
                        bool sync_params)
     : plugin_(plugin), tensors_(std::move(tensors)), plan_(plan), centered_(centered), sync_params_(sync_params) {
+  for (const TensorSlot& t : tensors_) {
+    if (is_half(t.dtype)) throw DeviceError("half-precision parameters are not available on a device yet");
+  }
   offset_.resize(tensors_.size());
   for (std::size_t i = 0; i < tensors_.size(); ++i) {
     offset_[i] = region_bytes_;
@@ -218,7 +221,7 @@ void DeviceStep::step(const void* const* grads, bool upload_params, bool write_b
 
 namespace rmsprop::core {
 
-bool DeviceStep::may_apply(const void* const*) {
+bool DeviceStep::may_apply(const void* const*, const DType*) {
   if (plan_[plan::kCheckFinite] != 0) throw DeviceError("skipping steps with non-finite gradients is not available on a device yet");
   return true;
 }

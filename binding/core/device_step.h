@@ -67,10 +67,11 @@ class DeviceStep final : public Stepper {
   void step(const void* const* grads, bool upload_params, bool write_back);
 
   // Stepper: one step, syncing the parameters as constructed. Throws DeviceError.
-  void step(const void* const* grads) override { step(grads, sync_params_, sync_params_); }
+  // (Half precision is refused at construction: every gradient has its tensor's type.)
+  void step(const void* const* grads, const DType*) override { step(grads, sync_params_, sync_params_); }
   // The facade refuses skipNonFinite on a device (not built there yet); a plan asking for the
   // check anyway is refused here rather than ignored.
-  bool may_apply(const void* const* grads) override;
+  bool may_apply(const void* const* grads, const DType* grad_dtypes) override;
   DeviceStep* device() override { return this; }
 
   // Host -> device or device -> host for one kind of buffer of every tensor (gradients: `from`

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <vector>
 
 #include "centralization.h"
 #include "../kernels/kernels.h"
@@ -37,6 +38,49 @@ void update_range(KernelFn<T> kernel, const TensorSlot& slot, const void* grad, 
     k.grad_shift = static_cast<T>(
         slice_mean<T>(t.grad, t.param, slice, k.weight_decay, (k.variant & kCoupledDecay) != 0));
     kernel(t, k);
+  }
+}
+
+// Half precision (docs/semantics.md §11): a tensor goes through the float32 kernel in blocks of
+// this many elements (or one centralized slice), its parameter (unless master weights hold it in
+// float32) and gradient (unless float32) widened into per-thread scratch that stays in L1, and
+// the parameter rounded back after the update. Every element gets the float32 arithmetic of the
+// same kernel, so block and chunk boundaries cannot change a result.
+constexpr std::size_t kHalfBlock = 2048;
+
+struct HalfScratch {
+  std::vector<float> w, g;
+};
+
+void update_half(const KernelTable& kernels, KernelFn<float> kernel, const TensorSlot& slot, const void* grad,
+                 DType grad_dtype, TensorScalars<float> k, std::size_t slice, std::size_t begin, std::size_t end) {
+  thread_local HalfScratch scratch;
+  const std::size_t block = slice > 0 ? slice : kHalfBlock;
+  if (scratch.w.size() < block) {
+    scratch.w.resize(block);
+    scratch.g.resize(block);
+  }
+  const bool bf16 = slot.dtype == DType::kBFloat16;
+  const WidenFn widen = bf16 ? kernels.bf16_to_f32 : kernels.f16_to_f32;
+  const NarrowFn narrow = bf16 ? kernels.f32_to_bf16 : kernels.f32_to_f16;
+  auto* param = static_cast<std::uint16_t*>(slot.param);
+  auto* master = static_cast<float*>(slot.master);
+  auto* mean_square = static_cast<float*>(slot.mean_square);
+  auto* moment = static_cast<float*>(slot.moment);
+  auto* mean_grad = static_cast<float*>(slot.mean_grad);
+  for (std::size_t from = begin; from < end;) {
+    const std::size_t n = std::min(block, end - from);
+    float* w = master != nullptr ? master + from : scratch.w.data();
+    if (master == nullptr) widen(param + from, w, n);
+    const float* g = static_cast<const float*>(grad) + from;
+    if (grad_dtype != DType::kFloat32) {
+      widen(static_cast<const std::uint16_t*>(grad) + from, scratch.g.data(), n);
+      g = scratch.g.data();
+    }
+    if (slice > 0) k.grad_shift = static_cast<float>(slice_mean<float>(g, w, n, k.weight_decay, (k.variant & kCoupledDecay) != 0));
+    kernel(TensorBuffers<float>{w, mean_square + from, moment + from, mean_grad ? mean_grad + from : nullptr, g, n}, k);
+    narrow(w, param + from, n);
+    from += n;
   }
 }
 
@@ -77,7 +121,7 @@ void MultiTensorStep::read_plan() {
     if (!all && rates == plan::Rates{t.lr, t.weight_decay}) continue;
     t.lr = rates.lr;
     t.weight_decay = rates.weight_decay;
-    if (tensors_[i].dtype == DType::kFloat32) {
+    if (state_dtype(tensors_[i].dtype) == DType::kFloat32) {
       scalars_f32_[i] = plan::scalars_for<float>(shared, t);
     } else {
       scalars_f64_[i] = plan::scalars_for<double>(shared, t);
@@ -129,7 +173,7 @@ void MultiTensorStep::partition(std::size_t threads) {
   partitioned_grain_ = wanted;
 }
 
-void MultiTensorStep::run_chunk(const KernelTable& kernels, const void* const* grads,
+void MultiTensorStep::run_chunk(const KernelTable& kernels, const void* const* grads, const DType* grad_dtypes,
                                 const Chunk& chunk) const {
   const KernelFn<float> f32 = centered_ ? kernels.centered_f32 : kernels.plain_f32;
   const KernelFn<double> f64 = centered_ ? kernels.centered_f64 : kernels.plain_f64;
@@ -140,74 +184,88 @@ void MultiTensorStep::run_chunk(const KernelTable& kernels, const void* const* g
     if (begin >= end) continue;
     if (slot.dtype == DType::kFloat32) {
       update_range<float>(f32, slot, grads[i], scalars_f32_[i], slice_size_[i], begin, end);
+    } else if (is_half(slot.dtype)) {
+      const DType grad_dtype = grad_dtypes != nullptr ? grad_dtypes[i] : slot.dtype;
+      update_half(kernels, f32, slot, grads[i], grad_dtype, scalars_f32_[i], slice_size_[i], begin, end);
     } else {
       update_range<double>(f64, slot, grads[i], scalars_f64_[i], slice_size_[i], begin, end);
     }
   }
 }
 
-void MultiTensorStep::step(const void* const* grads) { run(active_kernels(), grads); }
+void MultiTensorStep::step(const void* const* grads, const DType* grad_dtypes) {
+  run(active_kernels(), grads, grad_dtypes);
+}
 
 void MultiTensorStep::ensure_partitioned() {
   const std::size_t threads = ThreadPool::instance().size();
   if (threads != partitioned_for_ || grain_elements() != partitioned_grain_) partition(threads);
 }
 
-bool MultiTensorStep::chunk_finite(const KernelTable& kernels, const void* const* grads,
+bool MultiTensorStep::chunk_finite(const KernelTable& kernels, const void* const* grads, const DType* grad_dtypes,
                                    const Chunk& chunk) const {
   for (std::uint32_t i = chunk.first; i <= chunk.last; ++i) {
     const std::size_t begin = i == chunk.first ? chunk.first_begin : 0;
     const std::size_t end = i == chunk.last ? chunk.last_end : tensors_[i].size;
     if (begin >= end) continue;
-    const bool finite = tensors_[i].dtype == DType::kFloat32
-                            ? kernels.finite_f32(static_cast<const float*>(grads[i]) + begin, end - begin)
-                            : kernels.finite_f64(static_cast<const double*>(grads[i]) + begin, end - begin);
+    const std::size_t n = end - begin;
+    bool finite = true;
+    switch (grad_dtypes != nullptr ? grad_dtypes[i] : tensors_[i].dtype) {
+      case DType::kFloat32: finite = kernels.finite_f32(static_cast<const float*>(grads[i]) + begin, n); break;
+      case DType::kFloat64: finite = kernels.finite_f64(static_cast<const double*>(grads[i]) + begin, n); break;
+      case DType::kFloat16: finite = kernels.finite_f16(static_cast<const std::uint16_t*>(grads[i]) + begin, n); break;
+      case DType::kBFloat16: finite = kernels.finite_bf16(static_cast<const std::uint16_t*>(grads[i]) + begin, n); break;
+    }
     if (!finite) return false;
   }
   return true;
 }
 
 // One read of every gradient, in the step's chunks and threads, before anything is written.
-bool MultiTensorStep::may_apply(const void* const* grads) {
+bool MultiTensorStep::may_apply(const void* const* grads, const DType* grad_dtypes) {
   if (plan_[plan::kCheckFinite] == 0) return true;
   ensure_partitioned();
   const KernelTable& kernels = active_kernels();
-  if (chunks_.size() == 1) return chunk_finite(kernels, grads, chunks_[0]);
+  if (chunks_.size() == 1) return chunk_finite(kernels, grads, grad_dtypes, chunks_[0]);
   struct Job {
     const MultiTensorStep* step;
     const KernelTable* kernels;
     const void* const* grads;
+    const DType* grad_dtypes;
     std::atomic<bool> finite{true};
-  } job{this, &kernels, grads};
+  } job{this, &kernels, grads, grad_dtypes};
   ThreadPool::instance().run(
       chunks_.size(),
       [](void* context, std::size_t c) {
         Job& j = *static_cast<Job*>(context);
         if (!j.finite.load(std::memory_order_relaxed)) return;  // another chunk already found one
-        if (!j.step->chunk_finite(*j.kernels, j.grads, j.step->chunks_[c])) j.finite.store(false, std::memory_order_relaxed);
+        if (!j.step->chunk_finite(*j.kernels, j.grads, j.grad_dtypes, j.step->chunks_[c])) {
+          j.finite.store(false, std::memory_order_relaxed);
+        }
       },
       &job);
   return job.finite.load();
 }
 
-void MultiTensorStep::run(const KernelTable& kernels, const void* const* grads) {
+void MultiTensorStep::run(const KernelTable& kernels, const void* const* grads, const DType* grad_dtypes) {
   ThreadPool& pool = ThreadPool::instance();
   ensure_partitioned();
   read_plan();
   if (chunks_.size() == 1) {
-    run_chunk(kernels, grads, chunks_[0]);
+    run_chunk(kernels, grads, grad_dtypes, chunks_[0]);
     return;
   }
   struct Job {
     const MultiTensorStep* step;
     const KernelTable* kernels;
     const void* const* grads;
-  } job{this, &kernels, grads};
+    const DType* grad_dtypes;
+  } job{this, &kernels, grads, grad_dtypes};
   pool.run(
       chunks_.size(),
       [](void* context, std::size_t c) {
         const Job& j = *static_cast<const Job*>(context);
-        j.step->run_chunk(*j.kernels, j.grads, j.step->chunks_[c]);
+        j.step->run_chunk(*j.kernels, j.grads, j.grad_dtypes, j.step->chunks_[c]);
       },
       &job);
 }

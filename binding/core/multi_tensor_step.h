@@ -43,19 +43,21 @@ class MultiTensorStep final : public Stepper {
   // Applies one update to every tensor with the kernels of `kernels` (the active level, or one
   // chosen by a test). `grads` holds one pointer per tensor, of its dtype and size. Safe to call
   // from any thread, but not concurrently on one object.
-  void run(const KernelTable& kernels, const void* const* grads);
+  void run(const KernelTable& kernels, const void* const* grads, const DType* grad_dtypes = nullptr);
 
   // Stepper: run() with the process's active kernels.
-  void step(const void* const* grads) override;
-  bool may_apply(const void* const* grads) override;
+  void step(const void* const* grads, const DType* grad_dtypes) override;
+  bool may_apply(const void* const* grads, const DType* grad_dtypes) override;
   std::size_t size() const override { return tensors_.size(); }
   const TensorSlot& tensor(std::size_t i) const override { return tensors_[i]; }
 
  private:
   void partition(std::size_t threads);
   void read_plan();
-  void run_chunk(const KernelTable& kernels, const void* const* grads, const Chunk& chunk) const;
-  bool chunk_finite(const KernelTable& kernels, const void* const* grads, const Chunk& chunk) const;
+  void run_chunk(const KernelTable& kernels, const void* const* grads, const DType* grad_dtypes,
+                 const Chunk& chunk) const;
+  bool chunk_finite(const KernelTable& kernels, const void* const* grads, const DType* grad_dtypes,
+                    const Chunk& chunk) const;
   void ensure_partitioned();
 
   std::vector<TensorSlot> tensors_;

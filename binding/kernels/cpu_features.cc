@@ -49,14 +49,15 @@ CpuFeatures detect() {
   const std::uint32_t max_leaf = cpuid(0, 0).eax;
   if (max_leaf < 1) return f;
   const CpuidRegisters leaf1 = cpuid(1, 0);
-  const bool osxsave = bit(leaf1.ecx, 27), avx = bit(leaf1.ecx, 28), fma = bit(leaf1.ecx, 12);
+  const bool osxsave = bit(leaf1.ecx, 27), avx = bit(leaf1.ecx, 28), fma = bit(leaf1.ecx, 12),
+             f16c = bit(leaf1.ecx, 29);
   if (!osxsave || !avx) return f;
   const std::uint64_t xcr0 = read_xcr0();
   const bool ymm_saved = (xcr0 & 0x6) == 0x6;     // SSE and AVX state
   const bool zmm_saved = (xcr0 & 0xE6) == 0xE6;   // plus opmask, ZMM_Hi256, Hi16_ZMM
   if (max_leaf < 7 || !ymm_saved) return f;
   const CpuidRegisters leaf7 = cpuid(7, 0);
-  f.avx2_fma = fma && bit(leaf7.ebx, 5);
+  f.avx2_fma = fma && f16c && bit(leaf7.ebx, 5);
   f.avx512f = f.avx2_fma && zmm_saved && bit(leaf7.ebx, 16);
   return f;
 }

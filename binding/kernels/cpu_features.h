@@ -5,7 +5,7 @@ namespace rmsprop {
 
 struct CpuFeatures {
   bool sse2 = false;
-  bool avx2_fma = false;  // AVX2 and FMA in CPUID, YMM state saved by the OS
+  bool avx2_fma = false;  // AVX2, FMA and F16C in CPUID, YMM state saved by the OS
   bool avx512f = false;   // AVX-512F in CPUID, opmask and ZMM state saved by the OS
   bool neon = false;
 };

@@ -143,26 +143,136 @@ void update_tensor_entry(const TensorBuffers<typename Ops::T>& t,
   update_variant<Ops, kCentered>(k.variant, t, broadcast_scalars<Ops>(k));
 }
 
-// Whether all n values are finite: the exponent bits of each, all ones for inf and NaN, OR-ed
-// together as integers (which the compiler vectorises for the instruction set of the file that
-// instantiates this), in blocks so that a long tensor with an early inf stops early.
-template <class Ops>
-bool all_finite(const typename Ops::T* values, std::size_t n) {
-  using T = typename Ops::T;
-  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-  constexpr Bits kExponent = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
+// Whether all n values are finite: the exponent bits of each (kExponent), all ones for inf and
+// NaN, OR-ed together as integers (which the compiler vectorises for the instruction set of the
+// file that instantiates this), in blocks so that a long tensor with an early inf stops early.
+// `Ops` only gives the instantiation its instruction set's linkage (see rmsprop_math.h).
+template <class Ops, class Bits, Bits kExponent>
+bool all_finite_bits(const void* values, std::size_t n) {
   constexpr std::size_t kBlock = 4096;
+  const auto* bytes = static_cast<const unsigned char*>(values);
   for (std::size_t begin = 0; begin < n; begin += kBlock) {
     const std::size_t end = begin + kBlock < n ? begin + kBlock : n;
     Bits bad = 0;
     for (std::size_t i = begin; i < end; ++i) {
       Bits x;
-      std::memcpy(&x, values + i, sizeof x);
+      std::memcpy(&x, bytes + i * sizeof(Bits), sizeof x);
       bad |= (x & kExponent) == kExponent;
     }
     if (bad != 0) return false;
   }
   return true;
+}
+
+template <class Ops>
+bool all_finite(const typename Ops::T* values, std::size_t n) {
+  using T = typename Ops::T;
+  if constexpr (sizeof(T) == 4) {
+    return all_finite_bits<Ops, std::uint32_t, 0x7f800000u>(values, n);
+  } else {
+    return all_finite_bits<Ops, std::uint64_t, 0x7ff0000000000000ull>(values, n);
+  }
+}
+
+template <class Ops>
+bool all_finite_f16(const std::uint16_t* values, std::size_t n) {
+  return all_finite_bits<Ops, std::uint16_t, 0x7c00u>(values, n);
+}
+
+template <class Ops>
+bool all_finite_bf16(const std::uint16_t* values, std::size_t n) {
+  return all_finite_bits<Ops, std::uint16_t, 0x7f80u>(values, n);
+}
+
+// Half precision, one value at a time (the instruction sets without conversion instructions, and
+// the tails of those with them). Exact widening; narrowing rounds to nearest, ties to even.
+// `static`: each instruction-set file keeps its own copy (see rmsprop_math.h on the ODR trap).
+static RMSPROP_LANE float bits_to_float(std::uint32_t x) {
+  float f;
+  std::memcpy(&f, &x, sizeof f);
+  return f;
+}
+
+static RMSPROP_LANE std::uint32_t float_to_bits(float f) {
+  std::uint32_t x;
+  std::memcpy(&x, &f, sizeof x);
+  return x;
+}
+
+static RMSPROP_LANE float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t exponent = (h >> 10) & 0x1fu;
+  const std::uint32_t mantissa = h & 0x3ffu;
+  if (exponent == 0x1f) return bits_to_float(sign | 0x7f800000u | (mantissa << 13) | (mantissa ? 0x400000u : 0u));
+  if (exponent == 0) {
+    // 0 or a subnormal: mantissa · 2^-24, exact in float32.
+    const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-8f;
+    return bits_to_float(sign | float_to_bits(magnitude));
+  }
+  return bits_to_float(sign | ((exponent + 112) << 23) | (mantissa << 13));
+}
+
+static RMSPROP_LANE std::uint16_t float_to_half(float f) {
+  const std::uint32_t x = float_to_bits(f);
+  const std::uint32_t sign = (x >> 16) & 0x8000u;
+  const std::uint32_t magnitude = x & 0x7fffffffu;
+  if (magnitude > 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7e00u | ((magnitude >> 13) & 0x3ffu));  // NaN, quiet
+  if (magnitude >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // ≥ 65520: rounds to inf
+  if (magnitude < 0x38800000u) {
+    // Below 2^-14: a subnormal half. Adding 0.5 (whose ulp, 2^-24, is the subnormal step)
+    // lets the FPU round to nearest even; the low bits are then the half's.
+    const float shifted = bits_to_float(magnitude) + 0.5f;
+    return static_cast<std::uint16_t>(sign | (float_to_bits(shifted) - 0x3f000000u));
+  }
+  // Normal: rebias the exponent (127 → 15) and round the 13 dropped bits to nearest even.
+  std::uint32_t u = magnitude + 0xc8000fffu + ((magnitude >> 13) & 1u);
+  return static_cast<std::uint16_t>(sign | (u >> 13));
+}
+
+static RMSPROP_LANE float bfloat_to_float(std::uint16_t b) { return bits_to_float(static_cast<std::uint32_t>(b) << 16); }
+
+static RMSPROP_LANE std::uint16_t float_to_bfloat(float f) {
+  const std::uint32_t x = float_to_bits(f);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((x >> 16) | 0x40u);  // NaN, quiet
+  return static_cast<std::uint16_t>((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+// Where the float32 Ops of an instruction set has conversion instructions (load_half: kWidth
+// halves to a register; store_half: a register to kWidth halves, rounded to nearest even),
+// whole registers use them and the rest goes one value at a time.
+template <class Ops, class = void>
+struct HasHalfInstructions : std::false_type {};
+template <class Ops>
+struct HasHalfInstructions<Ops, std::void_t<decltype(Ops::load_half(nullptr))>> : std::true_type {};
+
+template <class Ops>
+void f16_to_f32(const std::uint16_t* in, float* out, std::size_t n) {
+  std::size_t i = 0;
+  if constexpr (HasHalfInstructions<Ops>::value) {
+    for (; i + Ops::kWidth <= n; i += Ops::kWidth) Ops::store(out + i, Ops::load_half(in + i));
+  }
+  for (; i < n; ++i) out[i] = half_to_float(in[i]);
+}
+
+template <class Ops>
+void f32_to_f16(const float* in, std::uint16_t* out, std::size_t n) {
+  std::size_t i = 0;
+  if constexpr (HasHalfInstructions<Ops>::value) {
+    for (; i + Ops::kWidth <= n; i += Ops::kWidth) Ops::store_half(out + i, Ops::load(in + i));
+  }
+  for (; i < n; ++i) out[i] = float_to_half(in[i]);
+}
+
+// bfloat16 is the top half of a float32: integer shifts and a rounding add, which the compiler
+// vectorises for the file's instruction set.
+template <class Ops>
+void bf16_to_f32(const std::uint16_t* in, float* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = bfloat_to_float(in[i]);
+}
+
+template <class Ops>
+void f32_to_bf16(const float* in, std::uint16_t* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = float_to_bfloat(in[i]);
 }
 
 // Builds a constant-initialised table from one instruction set's float32 and float64 Ops.
@@ -174,7 +284,13 @@ constexpr KernelTable make_kernel_table(const char* level) {
                      &update_tensor_entry<OpsF64, false>,
                      &update_tensor_entry<OpsF64, true>,
                      &all_finite<OpsF32>,
-                     &all_finite<OpsF64>};
+                     &all_finite<OpsF64>,
+                     &all_finite_f16<OpsF32>,
+                     &all_finite_bf16<OpsF32>,
+                     &f16_to_f32<OpsF32>,
+                     &f32_to_f16<OpsF32>,
+                     &bf16_to_f32<OpsF32>,
+                     &f32_to_bf16<OpsF32>};
 }
 
 }  // namespace rmsprop

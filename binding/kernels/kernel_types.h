@@ -2,6 +2,7 @@
 // Plain data only; shared by the dispatcher, the core and every instruction-set file.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace rmsprop {
 
@@ -37,6 +38,11 @@ using KernelFn = void (*)(const TensorBuffers<T>&, const TensorScalars<T>&);
 template <class T>
 using FiniteFn = bool (*)(const T*, std::size_t);
 
+// Conversions of n half-precision values (IEEE binary16, or bfloat16) to float32 (exact) and
+// back (rounded to nearest, ties to even; NaN stays NaN, quiet).
+using WidenFn = void (*)(const std::uint16_t*, float*, std::size_t);
+using NarrowFn = void (*)(const float*, std::uint16_t*, std::size_t);
+
 // One instruction set's kernels. Each table is a constant-initialised object in its own
 // translation unit, so no code compiled for that instruction set runs before it is chosen.
 struct KernelTable {
@@ -47,6 +53,12 @@ struct KernelTable {
   KernelFn<double> centered_f64;
   FiniteFn<float> finite_f32;
   FiniteFn<double> finite_f64;
+  FiniteFn<std::uint16_t> finite_f16;
+  FiniteFn<std::uint16_t> finite_bf16;
+  WidenFn f16_to_f32;
+  NarrowFn f32_to_f16;
+  WidenFn bf16_to_f32;
+  NarrowFn f32_to_bf16;
 };
 
 }  // namespace rmsprop

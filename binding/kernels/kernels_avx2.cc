@@ -1,5 +1,5 @@
-// AVX2 + FMA kernels: 8 float32 or 4 float64 lanes. Compiled with -mavx2 -mfma; nothing here
-// runs unless the dispatcher found both in CPUID and the OS saving the YMM state (XGETBV).
+// AVX2 + FMA kernels: 8 float32 or 4 float64 lanes (and F16C's half conversions). Compiled with
+// -mavx2 -mfma -mf16c; nothing here runs unless the dispatcher found all three in CPUID and the OS saving the YMM state (XGETBV).
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
@@ -14,6 +14,13 @@ struct Avx2F32 {
   static constexpr std::size_t kWidth = 8;
   static V load(const T* p) { return _mm256_loadu_ps(p); }
   static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
+  // F16C (required with this level, see cpu_features.cc).
+  static V load_half(const std::uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static void store_half(std::uint16_t* p, V v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
   // The first n lanes (AVX2's vmaskmov: masked-off lanes are neither read nor faulted on).
   static __m256i first(std::size_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));

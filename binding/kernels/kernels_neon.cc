@@ -13,6 +13,8 @@ struct NeonF32 {
   static constexpr std::size_t kWidth = 4;
   static V load(const T* p) { return vld1q_f32(p); }
   static void store(T* p, V v) { vst1q_f32(p, v); }
+  static V load_half(const std::uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+  static void store_half(std::uint16_t* p, V v) { vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v))); }
   static V broadcast(T x) { return vdupq_n_f32(x); }
   static V add(V a, V b) { return vaddq_f32(a, b); }
   static V sub(V a, V b) { return vsubq_f32(a, b); }

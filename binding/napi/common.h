@@ -24,12 +24,18 @@
 namespace rmsprop::napi {
 
 struct TypedArraySpan {
-  core::DType dtype;
+  core::DType dtype;  // kFloat16 stands for any Uint16Array (16-bit patterns: float16 or bfloat16)
   void* data;
   std::size_t length;
 };
 
-// Reads a Float32Array or Float64Array (any byte offset, any backing buffer) without copying.
+// Whether an array read as `span` can hold elements of `dtype` (a Uint16Array holds either half type).
+inline bool holds(const TypedArraySpan& span, core::DType dtype) {
+  return core::is_half(dtype) ? span.dtype == core::DType::kFloat16 : span.dtype == dtype;
+}
+
+// Reads a Float32Array, Float64Array or Uint16Array (any byte offset, any backing buffer)
+// without copying.
 inline bool read_float_array(napi_env env, napi_value value, TypedArraySpan* out) {
   // napi_get_typedarray_info answers napi_invalid_arg for anything but a typed array.
   napi_typedarray_type type;
@@ -40,6 +46,8 @@ inline bool read_float_array(napi_env env, napi_value value, TypedArraySpan* out
     out->dtype = core::DType::kFloat32;
   } else if (type == napi_float64_array) {
     out->dtype = core::DType::kFloat64;
+  } else if (type == napi_uint16_array) {
+    out->dtype = core::DType::kFloat16;
   } else {
     return false;
   }
@@ -51,7 +59,7 @@ inline bool read_float_array(napi_env env, napi_value value, TypedArraySpan* out
 inline TypedArraySpan float_array_arg(const Napi::Value& value, const std::string& what) {
   TypedArraySpan span{};
   if (!read_float_array(value.Env(), value, &span)) {
-    throw Napi::TypeError::New(value.Env(), what + " must be a Float32Array or Float64Array");
+    throw Napi::TypeError::New(value.Env(), what + " must be a Float32Array, Float64Array or Uint16Array");
   }
   return span;
 }
@@ -63,12 +71,25 @@ inline Napi::Array array_arg(const Napi::Value& value, const std::string& what, 
   return value.As<Napi::Array>();
 }
 
+// A dtype name of the facade ('float32', 'float64', 'float16', 'bfloat16').
+inline core::DType dtype_arg(const Napi::Value& value, const std::string& what) {
+  const std::string name = value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
+  if (name == "float32") return core::DType::kFloat32;
+  if (name == "float64") return core::DType::kFloat64;
+  if (name == "float16") return core::DType::kFloat16;
+  if (name == "bfloat16") return core::DType::kBFloat16;
+  throw Napi::TypeError::New(value.Env(), what + " must be 'float32', 'float64', 'float16' or 'bfloat16'");
+}
+
 // The tensors of an optimizer as registered from JavaScript:
-// (params, meanSquare, moment, meanGrad | null), each an array of typed arrays, every tensor's
-// buffers of one dtype and length. Every array read is passed to `keep` (to hold a reference).
+// (params, meanSquare, moment, meanGrad | null) at `first`, each an array of typed arrays, every
+// tensor's buffers of one length; then at `dtypes` an array of each parameter's dtype name (or
+// undefined: each parameter's array type says it; a Uint16Array must be named float16 or
+// bfloat16) and at `masters` an array of float32 master copies (or null entries), or undefined.
+// The state of a half-precision parameter is float32. Every array read is passed to `keep`.
 template <class Keep>
-std::vector<core::TensorSlot> read_tensor_slots(const Napi::CallbackInfo& info, std::size_t first, bool* centered,
-                                                Keep keep) {
+std::vector<core::TensorSlot> read_tensor_slots(const Napi::CallbackInfo& info, std::size_t first, std::size_t dtypes,
+                                                std::size_t masters, bool* centered, Keep keep) {
   Napi::Env env = info.Env();
   if (!info[first].IsArray()) throw Napi::TypeError::New(env, "params must be an array");
   const std::size_t count = info[first].As<Napi::Array>().Length();
@@ -77,22 +98,37 @@ std::vector<core::TensorSlot> read_tensor_slots(const Napi::CallbackInfo& info, 
   const Napi::Array moment = array_arg(info[first + 2], "moment", count);
   *centered = !info[first + 3].IsNull() && !info[first + 3].IsUndefined();
   const Napi::Array mean_grad = *centered ? array_arg(info[first + 3], "meanGrad", count) : Napi::Array();
+  const bool named = !info[dtypes].IsUndefined();
+  const Napi::Array names = named ? array_arg(info[dtypes], "dtypes", count) : Napi::Array();
+  const bool mastered = !info[masters].IsUndefined() && !info[masters].IsNull();
+  const Napi::Array master = mastered ? array_arg(info[masters], "master", count) : Napi::Array();
   std::vector<core::TensorSlot> tensors;
   tensors.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
     const std::string at = "[" + std::to_string(i) + "]";
     const TypedArraySpan p = float_array_arg(params[i], "params" + at);
-    auto same_shape = [&](const Napi::Value& v, const std::string& what) {
+    const core::DType dtype = named ? dtype_arg(names[i], "dtypes" + at) : p.dtype;
+    if (!holds(p, dtype) || (!named && p.dtype == core::DType::kFloat16)) {
+      throw Napi::TypeError::New(env, "params" + at + " must be an array of its dtype (a Uint16Array for float16 and bfloat16)");
+    }
+    const core::DType state = core::state_dtype(dtype);
+    auto state_array = [&](const Napi::Value& v, const std::string& what) {
       const TypedArraySpan s = float_array_arg(v, what + at);
-      if (s.dtype != p.dtype || s.length != p.length) throw Napi::TypeError::New(env, what + at + " must match params" + at);
+      if (s.dtype != state || s.length != p.length) {
+        throw Napi::TypeError::New(env, what + at + " must be of params" + at + "'s state dtype and length");
+      }
       keep(v);
       return s.data;
     };
     keep(params[i]);
-    core::TensorSlot slot{p.dtype, p.length, p.data, nullptr, nullptr, nullptr};
-    slot.mean_square = same_shape(mean_square[i], "meanSquare");
-    slot.moment = same_shape(moment[i], "moment");
-    if (*centered) slot.mean_grad = same_shape(mean_grad[i], "meanGrad");
+    core::TensorSlot slot{dtype, p.length, p.data, nullptr, nullptr, nullptr};
+    slot.mean_square = state_array(mean_square[i], "meanSquare");
+    slot.moment = state_array(moment[i], "moment");
+    if (*centered) slot.mean_grad = state_array(mean_grad[i], "meanGrad");
+    if (mastered && !master.Get(i).IsNull()) {
+      if (!core::is_half(dtype)) throw Napi::TypeError::New(env, "master" + at + " must be null for a float32 or float64 parameter");
+      slot.master = state_array(master.Get(i), "master");
+    }
     tensors.push_back(slot);
   }
   return tensors;
@@ -237,28 +273,24 @@ Napi::Promise queue_async_step(Napi::Env env, Owner* owner, const Napi::Value& k
 // One gradient pointer per registered tensor, reused from step to step.
 class GradientReader {
  public:
-  // Reads `value` (an array with one typed array per tensor, matching `tensor(i)`'s dtype and
-  // length) or throws. `same` (from the facade): the very array objects of the previous call,
-  // none detached, so the pointers read then are still valid and reading again can be skipped.
+  // Reads `value` (an array with one typed array per tensor, of `tensor(i)`'s length and dtype, or
+  // float32 for a half-precision tensor) or throws. `same` (from the facade): the very array
+  // objects of the previous call, none detached, so the pointers read then are still valid and
+  // reading again can be skipped.
   template <class TensorAt>
   void read(const Napi::Value& value, const Napi::Value& same, std::size_t count, TensorAt tensor) {
     Napi::Env env = value.Env();
     if (ready_ && !same.IsEmpty() && same.IsBoolean() && same.As<Napi::Boolean>().Value()) return;
     ready_ = false;
-    grads_.resize(count);
+    resize(count);
     if (!value.IsArray()) throw Napi::TypeError::New(env, "grads must be an array");
     std::uint32_t length = 0;
     napi_get_array_length(env, value, &length);
     if (length != count) throw Napi::TypeError::New(env, "grads must be an array of " + std::to_string(count));
     for (std::uint32_t i = 0; i < length; ++i) {
       napi_value element;
-      TypedArraySpan g{};
-      const core::TensorSlot& slot = tensor(i);
-      if (napi_get_element(env, value, i, &element) != napi_ok || !read_float_array(env, element, &g) ||
-          g.dtype != slot.dtype || g.length != slot.size) {
-        throw Napi::TypeError::New(env, "grads[" + std::to_string(i) + "] must match the dtype and length of its parameter");
-      }
-      grads_[i] = g.data;
+      if (napi_get_element(env, value, i, &element) != napi_ok) element = nullptr;
+      take(env, element, i, tensor(i));
     }
     ready_ = true;
   }
@@ -270,23 +302,36 @@ class GradientReader {
   void read_arguments(const Napi::CallbackInfo& info, std::size_t count, TensorAt tensor) {
     Napi::Env env = info.Env();
     ready_ = false;
-    grads_.resize(count);
+    resize(count);
     if (info.Length() != count) throw Napi::TypeError::New(env, "expected " + std::to_string(count) + " gradients");
-    for (std::size_t i = 0; i < count; ++i) {
-      const core::TensorSlot& slot = tensor(i);
-      TypedArraySpan g{};
-      if (!read_float_array(env, info[i], &g) || g.dtype != slot.dtype || g.length != slot.size) {
-        throw Napi::TypeError::New(env, "grads[" + std::to_string(i) + "] must match the dtype and length of its parameter");
-      }
-      grads_[i] = g.data;
-    }
+    for (std::size_t i = 0; i < count; ++i) take(env, info[i], i, tensor(i));
     ready_ = true;
   }
 
   const void* const* data() const { return grads_.data(); }
+  const core::DType* dtypes() const { return dtypes_.data(); }
 
  private:
+  void resize(std::size_t count) {
+    grads_.resize(count);
+    dtypes_.resize(count);
+  }
+
+  // Gradient i: the tensor's dtype (16-bit patterns for a half-precision one) or, for half
+  // precision, float32; of the tensor's length.
+  void take(napi_env env, napi_value element, std::size_t i, const core::TensorSlot& slot) {
+    TypedArraySpan g{};
+    const bool ok = element != nullptr && read_float_array(env, element, &g) && g.length == slot.size &&
+                    (holds(g, slot.dtype) || (core::is_half(slot.dtype) && g.dtype == core::DType::kFloat32));
+    if (!ok) {
+      throw Napi::TypeError::New(env, "grads[" + std::to_string(i) + "] must match the dtype and length of its parameter");
+    }
+    grads_[i] = g.data;
+    dtypes_[i] = g.dtype == core::DType::kFloat32 ? core::DType::kFloat32 : slot.dtype;
+  }
+
   std::vector<const void*> grads_;
+  std::vector<core::DType> dtypes_;
   bool ready_ = false;  // grads_ holds the pointers of the last call's arrays
 };
 

@@ -44,10 +44,11 @@ void on_device(Napi::Env env, Work&& work) {
 }
 
 // new Optimizer(pluginPath | null, params, meanSquare, moment, meanGrad | null, plan, useLocking,
-//               syncParams, counter)
+//               syncParams, counter, dtypes?, master?)
 // Registers the parameters and their state once and holds references so none is collected
-// while this object lives. Every array is float32 or float64 and a tensor's buffers share its
-// dtype and length. The plan already holds each tensor's flags and slices. With a plugin path
+// while this object lives. A tensor's buffers share its length; float32 and float64 parameters
+// have state of their dtype, float16 and bfloat16 ones (Uint16Arrays, named in `dtypes`) float32
+// state and optionally a float32 master copy (`master`; see read_tensor_slots in common.h). The plan already holds each tensor's flags and slices. With a plugin path
 // the step runs on that device (parameters and state move to device memory; the registered host
 // arrays are the host side of every transfer; with syncParams, every step uploads the host
 // parameters first and writes the updated ones back); with null, on the CPU. `counter`: the
@@ -78,7 +79,7 @@ class Optimizer : public Napi::ObjectWrap<Optimizer> {
     }
     bool centered = false;
     std::vector<core::TensorSlot> tensors =
-        read_tensor_slots(info, 1, &centered, [this](const Napi::Value& v) { keep(v); });
+        read_tensor_slots(info, 1, 9, 10, &centered, [this](const Napi::Value& v) { keep(v); });
     const double* plan = plan_arg(info[5], tensors.size());
     keep(info[5]);
     locks_ = locks_arg(info[6], tensors);
@@ -117,12 +118,17 @@ class Optimizer : public Napi::ObjectWrap<Optimizer> {
     return grads_.data();
   }
 
+  // Each gradient's dtype as last read (null with device gradients).
+  const core::DType* grad_dtypes(const void* const* grads) const { return grads != nullptr ? grads_.dtypes() : nullptr; }
+
   // The step, under every parameter's lock when useLocking (taken in one global order): the
   // non-finite check where the plan asks for it, then the claim of `expected` when given (see
   // StepCounter), then the update. Throws core::DeviceError.
   StepOutcome run_step(const void* const* grads, std::optional<std::int32_t> expected) {
+    const core::DType* dtypes = grad_dtypes(grads);
     return locked_step(
-        locks_.get(), counter_, expected, [&] { return step_->may_apply(grads); }, [&] { step_->step(grads); });
+        locks_.get(), counter_, expected, [&] { return step_->may_apply(grads, dtypes); },
+        [&] { step_->step(grads, dtypes); });
   }
 
   // step(grads | null, same?, expected?): one gradient per registered tensor, same dtype and
