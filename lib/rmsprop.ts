@@ -33,7 +33,7 @@ import { Parameter, Tensor, type DType, type FloatArray, type TensorArray, type 
 const OWNER = 'RMSProp';
 
 /** A gradient: a typed array of the parameter's dtype and length, or a `Tensor` of it. */
-export type Gradient = TensorArray | Tensor;
+export type Gradient = TensorArray | Tensor<TensorArray>;
 
 export type { DeviceBuffers };
 
