@@ -157,6 +157,52 @@ void test_finite_check() {
   }
 }
 
+// Every level's half-precision conversions: all 65536 patterns widen and narrow back to
+// themselves (NaN to a NaN), and narrowing any float32 agrees with the scalar level's exact
+// software rounding (to nearest, ties to even), tails included.
+void test_half_conversions() {
+  const KernelTable* scalar = supported_kernels().back();
+  std::mt19937 rng(3);
+  std::vector<float> values;
+  for (int i = 0; i < 20000; ++i) {
+    std::uint32_t bits = rng();
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    values.push_back(f);  // every exponent, NaN and inf included
+    values.push_back(std::ldexp(static_cast<float>(rng() % 4096) + 0.5f, -24 + static_cast<int>(rng() % 40)));  // ties
+  }
+  for (const KernelTable* table : supported_kernels()) {
+    for (bool bf16 : {false, true}) {
+      const WidenFn widen = bf16 ? table->bf16_to_f32 : table->f16_to_f32;
+      const NarrowFn narrow = bf16 ? table->f32_to_bf16 : table->f32_to_f16;
+      const NarrowFn reference = bf16 ? scalar->f32_to_bf16 : scalar->f32_to_f16;
+      const std::uint16_t exponent = bf16 ? 0x7f80 : 0x7c00;
+      std::vector<std::uint16_t> all(65536), back(65536);
+      for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint16_t>(i);
+      std::vector<float> wide(65536);
+      widen(all.data(), wide.data(), all.size() - 3);  // a tail for the vector levels
+      widen(all.data() + all.size() - 3, wide.data() + all.size() - 3, 3);
+      narrow(wide.data(), back.data(), wide.size());
+      std::size_t bad = 0;
+      for (std::size_t i = 0; i < all.size(); ++i) {
+        const bool nan = (i & exponent) == exponent && (i & ~(exponent | 0x8000u)) != 0;
+        bad += nan ? !((back[i] & exponent) == exponent && (back[i] & ~(exponent | 0x8000u)) != 0) : back[i] != all[i];
+      }
+      CHECK(bad == 0, "%s %s: %zu patterns changed through widen and narrow", table->level, bf16 ? "bf16" : "f16", bad);
+      std::vector<std::uint16_t> got(values.size()), want(values.size());
+      narrow(values.data(), got.data(), values.size());
+      reference(values.data(), want.data(), values.size());
+      std::size_t differ = 0;
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        const bool nan = std::isnan(values[i]);
+        differ += nan ? (got[i] & exponent) != exponent : got[i] != want[i];
+      }
+      CHECK(differ == 0, "%s %s: %zu of %zu values rounded unlike the scalar level", table->level, bf16 ? "bf16" : "f16", differ,
+            values.size());
+    }
+  }
+}
+
 void test_locks() {
   // Two threads stepping overlapping parameter sets in opposite orders under the locks. Both
   // steps apply the same update to each tensor (the backward plan is the forward one with its
@@ -233,6 +279,7 @@ int main(int argc, char** argv) {
     test_levels_and_threads<float>(centered);
     test_levels_and_threads<double>(centered);
   }
+  test_half_conversions();
   test_finite_check<float>();
   test_finite_check<double>();
   test_locks();
