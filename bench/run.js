@@ -2,7 +2,8 @@
 // npm run bench [-- --quick]          (CPU; `-- --cuda` runs the GPU benchmark instead: bench/cuda.js;
 //                                       `-- --flavors` only the table of every flavour at 1e7,
 //                                       `-- --per-tensor` only the per-tensor cost table,
-//                                       `-- --overflow` only the overflow check's cost)
+//                                       `-- --overflow` only the overflow check's cost,
+//                                       `-- --half` only the half-precision table)
 //
 // Measures, in one run and on the same arrays: the memory-traffic limit (a kernel streaming the
 // step's arrays with trivial arithmetic, one thread and all threads), a naive JavaScript loop,
@@ -291,6 +292,56 @@ async function perTensorTable(out, allThreads) {
   out();
 }
 
+// Half-precision parameters (float16, bfloat16; float32 state and math) at 1e7 (1e6 with --quick):
+// each configuration on its own arrays against the float32 step and the same-pool limit, all
+// interleaved. The limit streams float32 arrays; a configuration's own limit is scaled by its
+// bytes per element (the limit's time per byte, times the bytes it must move).
+async function halfTable(out, allThreads) {
+  const n = quick ? 1e6 : 1e7;
+  out(`Half precision (docs/semantics.md §11): ${n.toExponential(0)} elements, gradients in the parameter's dtype, interleaved ` +
+    'with the float32 step and the same-pool limit (float32 arrays). Bytes: what a step must move per element; % of limit = ' +
+    "the limit's time per byte × these bytes / the step's time.");
+  out();
+  out('| dtype | variant | master weights | bytes/elem | step ns/elem | GB/s | % of limit for its bytes | speed-up over float32 |');
+  out('|---|---|---|---:|---:|---:|---:|---:|');
+  for (const centered of [false, true]) {
+    const methods = [];
+    const bytes = {};
+    const all = () => setNumThreads(allThreads);
+    const f32 = new Parameter(new Float32Array(n).fill(0.5), 'w');
+    const f32opt = new RMSProp([f32], { learningRate: HYPER.lr, momentum: HYPER.momentum, centered });
+    const g32 = [gradient(n, Float32Array, 0)];
+    const stream = makeStream([f32], [f32opt.state(f32)], centered);
+    methods.push({ name: 'float32', run: () => f32opt.step(g32), before: all });
+    methods.push({ name: 'limit', run: () => stream.run(g32), before: () => stream.setThreads(allThreads) });
+    const state = centered ? 3 : 2;
+    for (const dtype of ['float16', 'bfloat16']) {
+      for (const masterWeights of [false, true]) {
+        const p = new Parameter(new Uint16Array(n).fill(dtype === 'float16' ? 0x3800 : 0x3f00), 'w', { dtype });
+        const opt = new RMSProp([p], { learningRate: HYPER.lr, momentum: HYPER.momentum, centered, masterWeights });
+        const g = [new Parameter(Array.from(gradient(1024, Float32Array, 0)), 'g', { dtype }).data];
+        const grads = [new Uint16Array(n).map((_, i) => g[0][i % 1024])];
+        const name = `${dtype}/${masterWeights}`;
+        methods.push({ name, run: () => opt.step(grads), before: all });
+        // param read + write (2 + 2), gradient 2, state read + write (8 each), master read + write (8).
+        bytes[name] = 2 + 2 + 2 + 8 * state + (masterWeights ? 8 : 0);
+      }
+    }
+    const t = await measureInterleaved(methods, { budgetNs: BUDGET_NS * 2, maxSamples: MAX_SAMPLES });
+    const limitPerByte = t.limit / (n * (4 * 3 + 8 * state)); // float32: param r/w, gradient, state r/w
+    for (const [name, b] of Object.entries(bytes)) {
+      const [dtype, master] = name.split('/');
+      out(`| ${dtype} | ${centered ? 'centered' : 'plain'} | ${master === 'true' ? 'yes' : 'no'} | ${b} | ${fmt(t[name], n)} | ` +
+        `${((n * b) / t[name]).toFixed(1)} | **${((100 * limitPerByte * n * b) / t[name]).toFixed(0)}%** | ` +
+        `**${(t.float32 / t[name]).toFixed(2)}×** |`);
+    }
+    out(`| float32 | ${centered ? 'centered' : 'plain'} | — | ${4 * 3 + 8 * state} | ${fmt(t.float32, n)} | ` +
+      `${((n * (4 * 3 + 8 * state)) / t.float32).toFixed(1)} | ${((100 * t.limit) / t.float32).toFixed(0)}% | 1.00× |`);
+    if (global.gc) global.gc();
+  }
+  out();
+}
+
 // What the non-finite check (skipNonFinite; a DynamicLossScaler does the same) adds to a step:
 // each pair of optimizers on its own arrays, interleaved, at 1e7 float32 (1e6 with --quick).
 async function overflowTable(out, allThreads) {
@@ -334,6 +385,11 @@ async function main() {
   if (flag('per-tensor')) {
     // `npm run bench -- --per-tensor`: the per-tensor table alone (bench/results/latest.md untouched).
     await perTensorTable(out, allThreads);
+    return;
+  }
+  if (flag('half')) {
+    // `npm run bench -- --half`: the half-precision table alone.
+    await halfTable(out, allThreads);
     return;
   }
   if (flag('overflow')) {
@@ -391,6 +447,7 @@ async function main() {
   await flavorTable(out, allThreads);
   await perTensorTable(out, allThreads);
   await overflowTable(out, allThreads);
+  await halfTable(out, allThreads);
   const small = results['float32/false/1e3'];
   const alone = await (async () => {
     const p = new Parameter(new Float32Array(1000).fill(0.5), 'w');

@@ -263,16 +263,118 @@ void f32_to_f16(const float* in, std::uint16_t* out, std::size_t n) {
   for (; i < n; ++i) out[i] = float_to_half(in[i]);
 }
 
-// bfloat16 is the top half of a float32: integer shifts and a rounding add, which the compiler
-// vectorises for the file's instruction set.
+// bfloat16 is the top half of a float32: integer shifts and a rounding add, in registers where
+// the float32 Ops has load_bfloat / store_bfloat, else one value at a time.
+template <class Ops, class = void>
+struct HasBfloatInstructions : std::false_type {};
+template <class Ops>
+struct HasBfloatInstructions<Ops, std::void_t<decltype(Ops::load_bfloat(nullptr))>> : std::true_type {};
+
 template <class Ops>
 void bf16_to_f32(const std::uint16_t* in, float* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = bfloat_to_float(in[i]);
+  std::size_t i = 0;
+  if constexpr (HasBfloatInstructions<Ops>::value) {
+    for (; i + Ops::kWidth <= n; i += Ops::kWidth) Ops::store(out + i, Ops::load_bfloat(in + i));
+  }
+  for (; i < n; ++i) out[i] = bfloat_to_float(in[i]);
 }
 
 template <class Ops>
 void f32_to_bf16(const float* in, std::uint16_t* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = float_to_bfloat(in[i]);
+  std::size_t i = 0;
+  if constexpr (HasBfloatInstructions<Ops>::value) {
+    for (; i + Ops::kWidth <= n; i += Ops::kWidth) Ops::store_bfloat(out + i, Ops::load(in + i));
+  }
+  for (; i < n; ++i) out[i] = float_to_bfloat(in[i]);
+}
+
+// The update of a half-precision tensor, converting in registers: the parameter (or its master
+// copy) and the gradient (unless float32) widened on load, the parameter rounded on store (to
+// nearest even, as the conversions above). Whether there is a master copy and whether the
+// gradient is float32 are fixed for a tensor: branches the CPU predicts, not more instantiations.
+// The tail goes through the float32 register code on a padded copy, converted one value at a
+// time (the same exact widening and the same rounding).
+template <class Ops, bool kBf16>
+struct HalfRegister {
+  static typename Ops::V load(const std::uint16_t* p) {
+    if constexpr (kBf16) return Ops::load_bfloat(p);
+    else return Ops::load_half(p);
+  }
+  static void store(std::uint16_t* p, typename Ops::V v) {
+    if constexpr (kBf16) Ops::store_bfloat(p, v);
+    else Ops::store_half(p, v);
+  }
+  static float widen(std::uint16_t x) { return kBf16 ? bfloat_to_float(x) : half_to_float(x); }
+  static std::uint16_t narrow(float x) { return kBf16 ? float_to_bfloat(x) : float_to_half(x); }
+};
+
+template <class Ops, bool kCentered, unsigned kV, bool kBf16>
+void update_half_tensor(const HalfTensorBuffers& t, const LaneScalars<typename Ops::V>& c) {
+  using H = HalfRegister<Ops, kBf16>;
+  using V = typename Ops::V;
+  constexpr std::size_t W = Ops::kWidth;
+  const auto* grad16 = static_cast<const std::uint16_t*>(t.grad);
+  const auto* grad32 = static_cast<const float*>(t.grad);
+  std::size_t i = 0;
+  for (; i + W <= t.size; i += W) {
+    V vw = t.master ? Ops::load(t.master + i) : H::load(t.param + i);
+    V vs = Ops::load(t.mean_square + i), vm = Ops::load(t.moment + i);
+    const V vg = t.grad_f32 ? Ops::load(grad32 + i) : H::load(grad16 + i);
+    if (kCentered) {
+      V vmg = Ops::load(t.mean_grad + i);
+      ElementUpdate<Ops, kV>::centered(vw, vs, vm, vmg, vg, c);
+      Ops::store(t.mean_grad + i, vmg);
+    } else {
+      ElementUpdate<Ops, kV>::plain(vw, vs, vm, vg, c);
+    }
+    if (t.master) Ops::store(t.master + i, vw);
+    H::store(t.param + i, vw);
+    Ops::store(t.mean_square + i, vs);
+    Ops::store(t.moment + i, vm);
+  }
+  const std::size_t rest = t.size - i;
+  if (rest == 0) return;
+  float w[W] = {}, s[W], m[W] = {}, mg[W] = {}, g[W] = {};
+  for (std::size_t j = 0; j < W; ++j) s[j] = 1.0f;
+  for (std::size_t j = 0; j < rest; ++j) {
+    w[j] = t.master ? t.master[i + j] : H::widen(t.param[i + j]);
+    g[j] = t.grad_f32 ? grad32[i + j] : H::widen(grad16[i + j]);
+  }
+  std::memcpy(s, t.mean_square + i, rest * sizeof(float));
+  std::memcpy(m, t.moment + i, rest * sizeof(float));
+  if (kCentered) std::memcpy(mg, t.mean_grad + i, rest * sizeof(float));
+  update_block<Ops, kCentered, kV>(w, s, m, mg, g, c, FullRegister<Ops>());
+  if (t.master) std::memcpy(t.master + i, w, rest * sizeof(float));
+  for (std::size_t j = 0; j < rest; ++j) t.param[i + j] = H::narrow(w[j]);
+  std::memcpy(t.mean_square + i, s, rest * sizeof(float));
+  std::memcpy(t.moment + i, m, rest * sizeof(float));
+  if (kCentered) std::memcpy(t.mean_grad + i, mg, rest * sizeof(float));
+}
+
+template <class Ops, bool kCentered, bool kBf16, unsigned kV = 0>
+void update_half_variant(unsigned variant, const HalfTensorBuffers& t, const LaneScalars<typename Ops::V>& c) {
+  if constexpr (kV < kVariantCount) {
+    if (variant == kV) {
+      update_half_tensor<Ops, kCentered, kV, kBf16>(t, c);
+    } else {
+      update_half_variant<Ops, kCentered, kBf16, kV + 1>(variant, t, c);
+    }
+  }
+}
+
+template <class Ops, bool kCentered, bool kBf16>
+void update_half_entry(const HalfTensorBuffers& t, const TensorScalars<float>& k) {
+  update_half_variant<Ops, kCentered, kBf16>(k.variant, t, broadcast_scalars<Ops>(k));
+}
+
+// The fused half-precision kernel where the float32 Ops converts in registers, else null.
+template <class Ops, bool kCentered, bool kBf16>
+constexpr HalfKernelFn half_kernel() {
+  if constexpr (kBf16 ? HasBfloatInstructions<Ops>::value : HasHalfInstructions<Ops>::value) {
+    return &update_half_entry<Ops, kCentered, kBf16>;
+  } else {
+    return nullptr;
+  }
 }
 
 // Builds a constant-initialised table from one instruction set's float32 and float64 Ops.
@@ -290,7 +392,11 @@ constexpr KernelTable make_kernel_table(const char* level) {
                      &f16_to_f32<OpsF32>,
                      &f32_to_f16<OpsF32>,
                      &bf16_to_f32<OpsF32>,
-                     &f32_to_bf16<OpsF32>};
+                     &f32_to_bf16<OpsF32>,
+                     half_kernel<OpsF32, false, false>(),
+                     half_kernel<OpsF32, true, false>(),
+                     half_kernel<OpsF32, false, true>(),
+                     half_kernel<OpsF32, true, true>()};
 }
 
 }  // namespace rmsprop

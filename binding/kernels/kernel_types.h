@@ -38,6 +38,22 @@ using KernelFn = void (*)(const TensorBuffers<T>&, const TensorScalars<T>&);
 template <class T>
 using FiniteFn = bool (*)(const T*, std::size_t);
 
+// A half-precision tensor's buffers: the parameter as 16-bit patterns (float16 or bfloat16), its
+// float32 master copy (master weights: the update reads and writes it, the parameter is its
+// rounding) or null, the state float32, the gradient in the parameter's dtype or float32.
+struct HalfTensorBuffers {
+  std::uint16_t* param;
+  float* master;  // null without master weights
+  float* mean_square;
+  float* moment;
+  float* mean_grad;  // null unless centered
+  const void* grad;
+  bool grad_f32;  // the gradient is float32 (else the parameter's dtype)
+  std::size_t size;
+};
+
+using HalfKernelFn = void (*)(const HalfTensorBuffers&, const TensorScalars<float>&);
+
 // Conversions of n half-precision values (IEEE binary16, or bfloat16) to float32 (exact) and
 // back (rounded to nearest, ties to even; NaN stays NaN, quiet).
 using WidenFn = void (*)(const std::uint16_t*, float*, std::size_t);
@@ -59,6 +75,13 @@ struct KernelTable {
   NarrowFn f32_to_f16;
   WidenFn bf16_to_f32;
   NarrowFn f32_to_bf16;
+  // The update of a half-precision tensor, converting in registers (null where the instruction
+  // set has no conversion instructions: the core then converts in blocks through the float32
+  // kernel, as it does for centralized tensors).
+  HalfKernelFn plain_f16;
+  HalfKernelFn centered_f16;
+  HalfKernelFn plain_bf16;
+  HalfKernelFn centered_bf16;
 };
 
 }  // namespace rmsprop
