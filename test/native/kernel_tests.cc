@@ -203,6 +203,72 @@ void test_half_conversions() {
   }
 }
 
+// Every level's fused half-precision kernels (converting in registers) give the bits of the
+// path they replace: the parameter widened (or its float32 master copy), the same level's float32
+// kernel, the result rounded by the scalar level's software. float16 and bfloat16, plain and
+// centered, with and without a master copy, gradients in the parameter's dtype or float32, a
+// variant with coupled weight decay and one with everything on, lengths with and without tails.
+void test_fused_half_kernels() {
+  const KernelTable* scalar = supported_kernels().back();
+  std::size_t ran = 0;
+  for (const KernelTable* table : supported_kernels()) {
+    for (bool bf16 : {false, true}) {
+      for (bool centered : {false, true}) {
+        const HalfKernelFn fused = bf16 ? (centered ? table->centered_bf16 : table->plain_bf16)
+                                        : (centered ? table->centered_f16 : table->plain_f16);
+        if (fused == nullptr) continue;  // this level converts in blocks (tested through Node)
+        const KernelFn<float> f32 = centered ? table->centered_f32 : table->plain_f32;
+        const WidenFn widen = bf16 ? scalar->bf16_to_f32 : scalar->f16_to_f32;
+        const NarrowFn narrow = bf16 ? scalar->f32_to_bf16 : scalar->f32_to_f16;
+        for (unsigned variant : {kCoupledDecay, 31u}) {
+          for (bool master : {false, true}) {
+            for (bool grad_f32 : {false, true}) {
+              for (std::size_t n : {std::size_t(1), std::size_t(15), std::size_t(17), std::size_t(1000), std::size_t(70001)}) {
+                std::mt19937 rng(static_cast<unsigned>(n + variant));
+                std::uniform_real_distribution<float> u(-1, 1);
+                std::vector<float> w(n), s(n), m(n), mg(n), g(n);
+                for (std::size_t i = 0; i < n; ++i) {
+                  w[i] = u(rng), s[i] = 1.0f + 0.5f * u(rng), m[i] = 0.1f * u(rng), mg[i] = 0.2f * u(rng), g[i] = u(rng);
+                }
+                std::vector<std::uint16_t> w16(n), g16(n);
+                narrow(w.data(), w16.data(), n);
+                narrow(g.data(), g16.data(), n);
+                const TensorScalars<float> k{0.9f, 0.1f, 0.5f, 1e-6f, 0.01f, 0.04f, 0.0f, 0.25f, 0.0004f, variant};
+                // The fused kernel.
+                std::vector<std::uint16_t> got_w16 = w16;
+                std::vector<float> got_master = w, got_s = s, got_m = m, got_mg = mg;
+                fused(HalfTensorBuffers{got_w16.data(), master ? got_master.data() : nullptr, got_s.data(), got_m.data(),
+                                        centered ? got_mg.data() : nullptr,
+                                        grad_f32 ? static_cast<const void*>(g.data()) : static_cast<const void*>(g16.data()),
+                                        grad_f32, n},
+                      k);
+                // The path it replaces.
+                std::vector<float> want_w(n), want_g(n), want_s = s, want_m = m, want_mg = mg;
+                if (master) want_w = w;
+                else widen(w16.data(), want_w.data(), n);
+                if (grad_f32) want_g = g;
+                else widen(g16.data(), want_g.data(), n);
+                f32(TensorBuffers<float>{want_w.data(), want_s.data(), want_m.data(), centered ? want_mg.data() : nullptr,
+                                         want_g.data(), n},
+                    k);
+                std::vector<std::uint16_t> want_w16(n);
+                narrow(want_w.data(), want_w16.data(), n);
+                const bool same = got_w16 == want_w16 && got_s == want_s && got_m == want_m && (!centered || got_mg == want_mg) &&
+                                  (!master || got_master == want_w);
+                CHECK(same, "%s %s %s variant %u master %d grad %s n %zu: the fused kernel differs from widen, float32, round",
+                      table->level, bf16 ? "bf16" : "f16", centered ? "centered" : "plain", variant, master,
+                      grad_f32 ? "f32" : "half", n);
+                ++ran;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  std::printf("fused half kernels checked: %zu configurations\n", ran);
+}
+
 void test_locks() {
   // Two threads stepping overlapping parameter sets in opposite orders under the locks. Both
   // steps apply the same update to each tensor (the backward plan is the forward one with its
@@ -280,6 +346,7 @@ int main(int argc, char** argv) {
     test_levels_and_threads<double>(centered);
   }
   test_half_conversions();
+  test_fused_half_kernels();
   test_finite_check<float>();
   test_finite_check<double>();
   test_locks();
