@@ -9,7 +9,10 @@
  * training loop computing gradients gives the optimizer). Prints one JSON line of medians in
  * nanoseconds per step.
  *
- *   limit <elements> <f32|f64> <plain|centered> <threads> <idle-ms> <samples>
+ *   limit <elements> <f32|f64|h16|h16m> <plain|centered> <threads> <idle-ms> <samples>
+ *
+ * (h16: a 16-bit parameter and gradient with float32 state, h16m with a float32 master copy too;
+ * traffic only, "fused" is null.)
  *
  * bench/run.js compiles it with `cc -O3 -march=native -fopenmp` (a benchmark of this machine,
  * never a shipped binary) into build-bench/.
@@ -99,6 +102,43 @@ static inline void thread_range(long n, long* begin, long* end) {
 DEFINE_KERNELS(float, sqrtf)
 DEFINE_KERNELS(double, sqrt)
 
+/* Half precision (h16, h16m): the parameter and gradient 16-bit, the state float32 (and, with
+ * master weights, a float32 master copy read and written too): traffic only. */
+static void traffic_half(unsigned short* restrict w, float* restrict master, float* restrict s, float* restrict m,
+                         float* restrict mg, const unsigned short* restrict g, long n, int centered) {
+  _Pragma("omp parallel") {
+    long begin, end;
+    thread_range(n, &begin, &end);
+    if (master) {
+      if (centered) {
+        _Pragma("omp simd")
+        for (long i = begin; i < end; ++i) {
+          const unsigned short x = g[i]; const float f = (float)x;
+          w[i] += x; master[i] += f; s[i] += f; m[i] += f; mg[i] += f;
+        }
+      } else {
+        _Pragma("omp simd")
+        for (long i = begin; i < end; ++i) {
+          const unsigned short x = g[i]; const float f = (float)x;
+          w[i] += x; master[i] += f; s[i] += f; m[i] += f;
+        }
+      }
+    } else if (centered) {
+      _Pragma("omp simd")
+      for (long i = begin; i < end; ++i) {
+        const unsigned short x = g[i]; const float f = (float)x;
+        w[i] += x; s[i] += f; m[i] += f; mg[i] += f;
+      }
+    } else {
+      _Pragma("omp simd")
+      for (long i = begin; i < end; ++i) {
+        const unsigned short x = g[i]; const float f = (float)x;
+        w[i] += x; s[i] += f; m[i] += f;
+      }
+    }
+  }
+}
+
 #define RUN(T)                                                                                      \
   do {                                                                                              \
     T* buf[5];                                                                                      \
@@ -131,11 +171,12 @@ DEFINE_KERNELS(double, sqrt)
 
 int main(int argc, char** argv) {
   if (argc != 7) {
-    fprintf(stderr, "usage: limit <elements> <f32|f64> <plain|centered> <threads> <idle-ms> <samples>\n");
+    fprintf(stderr, "usage: limit <elements> <f32|f64|h16|h16m> <plain|centered> <threads> <idle-ms> <samples>\n");
     return 2;
   }
   const long n = atol(argv[1]);
   const int f64 = strcmp(argv[2], "f64") == 0;
+  const int half = strncmp(argv[2], "h16", 3) == 0;
   const int centered = strcmp(argv[3], "centered") == 0;
   const int threads = atoi(argv[4]);
   const double idle_ms = atof(argv[5]);
@@ -143,6 +184,30 @@ int main(int argc, char** argv) {
   if (n < 1 || threads < 1 || samples < 1 || samples > 1000) return 2;
   omp_set_num_threads(threads);
   double traffic[1000], fused[1000], checksum = 0;
+  if (half) {
+    unsigned short* w = aligned_alloc(64, ((size_t)n * 2 + 63) / 64 * 64);
+    unsigned short* g = aligned_alloc(64, ((size_t)n * 2 + 63) / 64 * 64);
+    float* f[4];
+    for (int b = 0; b < 4; ++b) f[b] = aligned_alloc(64, ((size_t)n * 4 + 63) / 64 * 64);
+    if (!w || !g || !f[0] || !f[1] || !f[2] || !f[3]) { fprintf(stderr, "out of memory\n"); return 1; }
+    float* master = strcmp(argv[2], "h16m") == 0 ? f[3] : NULL;
+    _Pragma("omp parallel for schedule(static)")
+    for (long i = 0; i < n; ++i) {
+      w[i] = 0x3800; g[i] = (unsigned short)(i & 7); f[0][i] = 1; f[1][i] = 0; f[2][i] = 0; f[3][i] = 0.5f;
+    }
+    for (int r = 0; r < 3; ++r) traffic_half(w, master, f[0], f[1], f[2], g, n, centered);
+    for (int r = 0; r < samples; ++r) {
+      sleep_ms(idle_ms);
+      const double t0 = now_ns();
+      traffic_half(w, master, f[0], f[1], f[2], g, n, centered);
+      traffic[r] = now_ns() - t0;
+    }
+    checksum = (double)w[n / 2] + (double)f[0][n / 3];
+    free(w); free(g);
+    for (int b = 0; b < 4; ++b) free(f[b]);
+    printf("{\"traffic\":%.1f,\"fused\":null,\"checksum\":%.6g}\n", median(traffic, samples), checksum);
+    return 0;
+  }
   if (f64) {
     RUN(double);
   } else {

@@ -71,7 +71,8 @@ function independentLimitProgram() {
 function independentLimit(n, dtype, centered, threads, idleMs) {
   const program = independentLimitProgram();
   if (!program) return null;
-  const out = execFileSync(program, [String(n), dtype === 'float32' ? 'f32' : 'f64', centered ? 'centered' : 'plain', String(threads), String(idleMs), String(MAX_SAMPLES)], { encoding: 'utf8' });
+  const code = { float32: 'f32', float64: 'f64', half: 'h16', halfMaster: 'h16m' }[dtype];
+  const out = execFileSync(program, [String(n), code, centered ? 'centered' : 'plain', String(threads), String(idleMs), String(MAX_SAMPLES)], { encoding: 'utf8' });
   return JSON.parse(out);
 }
 
@@ -249,7 +250,19 @@ async function perTensorTable(out, allThreads) {
   const one = make([TENSORS * 500]);
   const many = make(new Array(TENSORS).fill(500));
   const arena = make(new Array(TENSORS).fill(500));
-  arena.opt.gradientBuffers().forEach((view, i) => view.set(gradient(500, Float32Array, i)));
+  const arenaViews = arena.opt.gradientBuffers();
+  arenaViews.forEach((view, i) => view.set(gradient(500, Float32Array, i)));
+  // New arrays copied into the arena, then step(): what TfjsRMSProp could do with dataSync()'s
+  // arrays instead of handing them over (it takes whichever this table shows faster).
+  const copied = make(new Array(TENSORS).fill(500));
+  const copiedViews = copied.opt.gradientBuffers();
+  const copyPool = Array.from({ length: POOL }, (_, k) => copiedViews.map((v, i) => gradient(v.length, Float32Array, i + k)));
+  let copyNext = 0;
+  const copyThenStep = () => {
+    const grads = copyPool[copyNext++ % POOL];
+    for (let i = 0; i < grads.length; i++) copiedViews[i].set(grads[i]);
+    copied.opt.step();
+  };
   const all = () => setNumThreads(allThreads);
   const methods = [
     { name: 'oneSame', run: one.same, before: all },
@@ -257,6 +270,7 @@ async function perTensorTable(out, allThreads) {
     { name: 'manySame', run: many.same, before: all },
     { name: 'manyFresh', run: many.fresh, before: all },
     { name: 'manyArena', run: () => arena.opt.step(), before: all },
+    { name: 'manyCopied', run: copyThenStep, before: all },
     { name: 'oneLimit', run: one.limit, before: () => one.setThreads(allThreads) },
     { name: 'manyLimit', run: many.limit, before: () => many.setThreads(allThreads) },
   ];
@@ -286,9 +300,13 @@ async function perTensorTable(out, allThreads) {
   out(row('the same arrays every step', 'manySame', 'oneSame'));
   out(row('new arrays every step', 'manyFresh', 'oneFresh', true));
   out(row('gradientBuffers() + step()', 'manyArena', 'oneSame'));
+  out(row('new arrays copied into gradientBuffers(), then step()', 'manyCopied', 'oneFresh'));
   out(row('the same-pool limit kernel (same arrays)', 'manyLimit', 'oneLimit'));
   out();
-  out("The limit row is what separately allocated small arrays cost the memory system alone; the rows above it add this library's hand-over.");
+  out("The limit row is what separately allocated small arrays cost the memory system alone; the rows above it add this library's hand-over. " +
+    `TfjsRMSProp hands over dataSync()'s new arrays (the bold row): copying them into the arena ` +
+    `${Number(per(warm, 'manyCopied', 'oneFresh')) > Number(per(warm, 'manyFresh', 'oneFresh')) ? 'costs more' : 'WOULD COST LESS'} here ` +
+    `(${per(warm, 'manyCopied', 'oneFresh')} against ${per(warm, 'manyFresh', 'oneFresh')} ns per tensor back to back).`);
   out();
 }
 
@@ -300,10 +318,12 @@ async function halfTable(out, allThreads) {
   const n = quick ? 1e6 : 1e7;
   out(`Half precision (docs/semantics.md §11): ${n.toExponential(0)} elements, gradients in the parameter's dtype, interleaved ` +
     'with the float32 step and the same-pool limit (float32 arrays). Bytes: what a step must move per element; % of limit = ' +
-    "the limit's time per byte × these bytes / the step's time.");
+    "the limit's time per byte × these bytes / the step's time. Independent: bench/limit.c streaming these very bytes " +
+    '(16-bit parameter and gradient, float32 state and master copy) with its own OpenMP threads, back to back, measured ' +
+    'right after.');
   out();
-  out('| dtype | variant | master weights | bytes/elem | step ns/elem | GB/s | % of limit for its bytes | speed-up over float32 |');
-  out('|---|---|---|---:|---:|---:|---:|---:|');
+  out('| dtype | variant | master weights | bytes/elem | step ns/elem | GB/s | % of limit for its bytes | % of independent limit | speed-up over float32 |');
+  out('|---|---|---|---:|---:|---:|---:|---:|---:|');
   for (const centered of [false, true]) {
     const methods = [];
     const bytes = {};
@@ -329,14 +349,18 @@ async function halfTable(out, allThreads) {
     }
     const t = await measureInterleaved(methods, { budgetNs: BUDGET_NS * 2, maxSamples: MAX_SAMPLES });
     const limitPerByte = t.limit / (n * (4 * 3 + 8 * state)); // float32: param r/w, gradient, state r/w
+    const independent = {};
+    for (const kind of ['float32', 'half', 'halfMaster']) independent[kind] = independentLimit(n, kind, centered, allThreads, 0);
+    const ofIndependent = (kind, time) => (independent[kind] ? `${((100 * independent[kind].traffic) / time).toFixed(0)}%` : 'not measured');
     for (const [name, b] of Object.entries(bytes)) {
       const [dtype, master] = name.split('/');
       out(`| ${dtype} | ${centered ? 'centered' : 'plain'} | ${master === 'true' ? 'yes' : 'no'} | ${b} | ${fmt(t[name], n)} | ` +
         `${((n * b) / t[name]).toFixed(1)} | **${((100 * limitPerByte * n * b) / t[name]).toFixed(0)}%** | ` +
-        `**${(t.float32 / t[name]).toFixed(2)}×** |`);
+        `${ofIndependent(master === 'true' ? 'halfMaster' : 'half', t[name])} | **${(t.float32 / t[name]).toFixed(2)}×** |`);
     }
     out(`| float32 | ${centered ? 'centered' : 'plain'} | — | ${4 * 3 + 8 * state} | ${fmt(t.float32, n)} | ` +
-      `${((n * (4 * 3 + 8 * state)) / t.float32).toFixed(1)} | ${((100 * t.limit) / t.float32).toFixed(0)}% | 1.00× |`);
+      `${((n * (4 * 3 + 8 * state)) / t.float32).toFixed(1)} | ${((100 * t.limit) / t.float32).toFixed(0)}% | ` +
+      `${ofIndependent('float32', t.float32)} | 1.00× |`);
     if (global.gc) global.gc();
   }
   out();

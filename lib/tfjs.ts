@@ -53,7 +53,10 @@ function namedGradients(variableGradients: tfc.NamedTensorMap | NamedTensor[]): 
 /**
  * A TensorFlow.js optimizer backed by rmsprop-native: the same options, semantics and parameter
  * groups as `RMSProp` (groups name variables). Each step reads the variables and gradients,
- * updates them with one native call, and assigns the results back. Registered for
+ * updates them with one native call, and assigns the results back. The gradients are
+ * `dataSync()`'s new arrays each step: they are handed to the native step as they are (one
+ * `readGradients` call), not copied into `gradientBuffers()`, which `npm run bench` measures
+ * slower (README, Performance: the per-tensor table). Registered for
  * serialization as `TfjsRMSProp`; `getWeights()` / `setWeights()` round-trip its state under
  * MindSpore's names (`mean_square.<variable>`, …) after tfjs's iteration counter.
  */
