@@ -42,7 +42,7 @@ void update_range(KernelFn<T> kernel, const TensorSlot& slot, const void* grad, 
 }
 
 // Half precision (docs/semantics.md §11), where the instruction set has no fused half kernel (or
-// for a centralized slice): a tensor goes through the float32 kernel in blocks of this many
+// not for this variant: kFusedHalfVariants; or for a centralized slice): a tensor goes through the float32 kernel in blocks of this many
 // elements (small enough that one block's conversions, update and rounding stay in L1; 2048 ran
 // at half the bandwidth), its parameter (unless master weights hold it in float32) and gradient
 // (unless float32) widened into per-thread scratch, and the parameter rounded back after the
@@ -191,20 +191,21 @@ void MultiTensorStep::run_chunk(const KernelTable& kernels, const void* const* g
       const bool bf16 = slot.dtype == DType::kBFloat16;
       const HalfKernelFn fused = bf16 ? (centered_ ? kernels.centered_bf16 : kernels.plain_bf16)
                                       : (centered_ ? kernels.centered_f16 : kernels.plain_f16);
+      bool done = false;
       if (fused != nullptr && slice_size_[i] == 0) {
-        // Converted in registers.
+        // Converted in registers (where the kernel fuses this variant).
         const bool grad_f32 = grad_dtype == DType::kFloat32;
         const void* grad = grad_f32 ? static_cast<const void*>(static_cast<const float*>(grads[i]) + begin)
                                     : static_cast<const void*>(static_cast<const std::uint16_t*>(grads[i]) + begin);
-        fused(HalfTensorBuffers{static_cast<std::uint16_t*>(slot.param) + begin,
-                                slot.master ? static_cast<float*>(slot.master) + begin : nullptr,
-                                static_cast<float*>(slot.mean_square) + begin, static_cast<float*>(slot.moment) + begin,
-                                slot.mean_grad ? static_cast<float*>(slot.mean_grad) + begin : nullptr, grad, grad_f32,
-                                end - begin},
-              scalars_f32_[i]);
-      } else {
-        update_half(kernels, f32, slot, grads[i], grad_dtype, scalars_f32_[i], slice_size_[i], begin, end);
+        done = fused(HalfTensorBuffers{static_cast<std::uint16_t*>(slot.param) + begin,
+                                       slot.master ? static_cast<float*>(slot.master) + begin : nullptr,
+                                       static_cast<float*>(slot.mean_square) + begin,
+                                       static_cast<float*>(slot.moment) + begin,
+                                       slot.mean_grad ? static_cast<float*>(slot.mean_grad) + begin : nullptr, grad,
+                                       grad_f32, end - begin},
+                     scalars_f32_[i]);
       }
+      if (!done) update_half(kernels, f32, slot, grads[i], grad_dtype, scalars_f32_[i], slice_size_[i], begin, end);
     } else {
       update_range<double>(f64, slot, grads[i], scalars_f64_[i], slice_size_[i], begin, end);
     }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "half_bits.h"
 #include "kernel_types.h"
 #include "rmsprop_math.h"
 
@@ -185,57 +186,7 @@ bool all_finite_bf16(const std::uint16_t* values, std::size_t n) {
 }
 
 // Half precision, one value at a time (the instruction sets without conversion instructions, and
-// the tails of those with them). Exact widening; narrowing rounds to nearest, ties to even.
-// `static`: each instruction-set file keeps its own copy (see rmsprop_math.h on the ODR trap).
-static RMSPROP_LANE float bits_to_float(std::uint32_t x) {
-  float f;
-  std::memcpy(&f, &x, sizeof f);
-  return f;
-}
-
-static RMSPROP_LANE std::uint32_t float_to_bits(float f) {
-  std::uint32_t x;
-  std::memcpy(&x, &f, sizeof x);
-  return x;
-}
-
-static RMSPROP_LANE float half_to_float(std::uint16_t h) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-  const std::uint32_t exponent = (h >> 10) & 0x1fu;
-  const std::uint32_t mantissa = h & 0x3ffu;
-  if (exponent == 0x1f) return bits_to_float(sign | 0x7f800000u | (mantissa << 13) | (mantissa ? 0x400000u : 0u));
-  if (exponent == 0) {
-    // 0 or a subnormal: mantissa · 2^-24, exact in float32.
-    const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-8f;
-    return bits_to_float(sign | float_to_bits(magnitude));
-  }
-  return bits_to_float(sign | ((exponent + 112) << 23) | (mantissa << 13));
-}
-
-static RMSPROP_LANE std::uint16_t float_to_half(float f) {
-  const std::uint32_t x = float_to_bits(f);
-  const std::uint32_t sign = (x >> 16) & 0x8000u;
-  const std::uint32_t magnitude = x & 0x7fffffffu;
-  if (magnitude > 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7e00u | ((magnitude >> 13) & 0x3ffu));  // NaN, quiet
-  if (magnitude >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // ≥ 65520: rounds to inf
-  if (magnitude < 0x38800000u) {
-    // Below 2^-14: a subnormal half. Adding 0.5 (whose ulp, 2^-24, is the subnormal step)
-    // lets the FPU round to nearest even; the low bits are then the half's.
-    const float shifted = bits_to_float(magnitude) + 0.5f;
-    return static_cast<std::uint16_t>(sign | (float_to_bits(shifted) - 0x3f000000u));
-  }
-  // Normal: rebias the exponent (127 → 15) and round the 13 dropped bits to nearest even.
-  std::uint32_t u = magnitude + 0xc8000fffu + ((magnitude >> 13) & 1u);
-  return static_cast<std::uint16_t>(sign | (u >> 13));
-}
-
-static RMSPROP_LANE float bfloat_to_float(std::uint16_t b) { return bits_to_float(static_cast<std::uint32_t>(b) << 16); }
-
-static RMSPROP_LANE std::uint16_t float_to_bfloat(float f) {
-  const std::uint32_t x = float_to_bits(f);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((x >> 16) | 0x40u);  // NaN, quiet
-  return static_cast<std::uint16_t>((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
-}
+// the tails of those with them): half_bits.h.
 
 // Where the float32 Ops of an instruction set has conversion instructions (load_half: kWidth
 // halves to a register; store_half: a register to kWidth halves, rounded to nearest even),
@@ -351,20 +302,23 @@ void update_half_tensor(const HalfTensorBuffers& t, const LaneScalars<typename O
   if (kCentered) std::memcpy(t.mean_grad + i, mg, rest * sizeof(float));
 }
 
-template <class Ops, bool kCentered, bool kBf16, unsigned kV = 0>
-void update_half_variant(unsigned variant, const HalfTensorBuffers& t, const LaneScalars<typename Ops::V>& c) {
-  if constexpr (kV < kVariantCount) {
-    if (variant == kV) {
-      update_half_tensor<Ops, kCentered, kV, kBf16>(t, c);
-    } else {
-      update_half_variant<Ops, kCentered, kBf16, kV + 1>(variant, t, c);
+template <class Ops, bool kCentered, bool kBf16, std::size_t kAt = 0>
+bool update_half_variant(unsigned variant, const HalfTensorBuffers& t, const LaneScalars<typename Ops::V>& c) {
+  constexpr std::size_t kCount = sizeof(kFusedHalfVariants) / sizeof(kFusedHalfVariants[0]);
+  if constexpr (kAt < kCount) {
+    if (variant == kFusedHalfVariants[kAt]) {
+      update_half_tensor<Ops, kCentered, kFusedHalfVariants[kAt], kBf16>(t, c);
+      return true;
     }
+    return update_half_variant<Ops, kCentered, kBf16, kAt + 1>(variant, t, c);
+  } else {
+    return false;
   }
 }
 
 template <class Ops, bool kCentered, bool kBf16>
-void update_half_entry(const HalfTensorBuffers& t, const TensorScalars<float>& k) {
-  update_half_variant<Ops, kCentered, kBf16>(k.variant, t, broadcast_scalars<Ops>(k));
+bool update_half_entry(const HalfTensorBuffers& t, const TensorScalars<float>& k) {
+  return update_half_variant<Ops, kCentered, kBf16>(k.variant, t, broadcast_scalars<Ops>(k));
 }
 
 // The fused half-precision kernel where the float32 Ops converts in registers, else null.

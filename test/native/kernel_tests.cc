@@ -220,7 +220,8 @@ void test_fused_half_kernels() {
         const KernelFn<float> f32 = centered ? table->centered_f32 : table->plain_f32;
         const WidenFn widen = bf16 ? scalar->bf16_to_f32 : scalar->f16_to_f32;
         const NarrowFn narrow = bf16 ? scalar->f32_to_bf16 : scalar->f32_to_f16;
-        for (unsigned variant : {kCoupledDecay, 31u}) {
+        for (unsigned variant : {0u, kCoupledDecay, kDecoupledDecay, 31u}) {
+          const bool covered = variant != 31u;  // kFusedHalfVariants
           for (bool master : {false, true}) {
             for (bool grad_f32 : {false, true}) {
               for (std::size_t n : {std::size_t(1), std::size_t(15), std::size_t(17), std::size_t(1000), std::size_t(70001)}) {
@@ -237,11 +238,17 @@ void test_fused_half_kernels() {
                 // The fused kernel.
                 std::vector<std::uint16_t> got_w16 = w16;
                 std::vector<float> got_master = w, got_s = s, got_m = m, got_mg = mg;
-                fused(HalfTensorBuffers{got_w16.data(), master ? got_master.data() : nullptr, got_s.data(), got_m.data(),
-                                        centered ? got_mg.data() : nullptr,
-                                        grad_f32 ? static_cast<const void*>(g.data()) : static_cast<const void*>(g16.data()),
-                                        grad_f32, n},
-                      k);
+                const bool handled =
+                    fused(HalfTensorBuffers{got_w16.data(), master ? got_master.data() : nullptr, got_s.data(), got_m.data(),
+                                            centered ? got_mg.data() : nullptr,
+                                            grad_f32 ? static_cast<const void*>(g.data()) : static_cast<const void*>(g16.data()),
+                                            grad_f32, n},
+                          k);
+                CHECK(handled == covered, "%s: variant %u %s", table->level, variant, covered ? "not fused" : "claimed as fused");
+                if (!handled) {
+                  CHECK(got_w16 == w16 && got_s == s && got_m == m, "%s: variant %u refused but changed the tensor", table->level, variant);
+                  continue;
+                }
                 // The path it replaces.
                 std::vector<float> want_w(n), want_g(n), want_s = s, want_m = m, want_mg = mg;
                 if (master) want_w = w;
