@@ -14,10 +14,60 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__CUDACC__)
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#endif
+
 #include "../binding/kernels/rmsprop_math.h"
 #include "rmsprop_cuda.h"
 
 namespace rmsprop::cuda_kernels {
+
+// A parameter's storage type P and the type of its state and math: P itself for float and
+// double; float for the half-precision types (__half, __nv_bfloat16: docs/semantics.md §11),
+// widened exactly on load and rounded to nearest even on store.
+template <class P>
+struct Storage {
+  using Math = P;
+  static constexpr bool kHalf = false;
+  __device__ static Math widen(P x) { return x; }
+  __device__ static P narrow(Math x) { return x; }
+};
+template <>
+struct Storage<__half> {
+  using Math = float;
+  static constexpr bool kHalf = true;
+  __device__ static float widen(__half x) { return __half2float(x); }
+  __device__ static __half narrow(float x) { return __float2half_rn(x); }
+};
+template <>
+struct Storage<__nv_bfloat16> {
+  using Math = float;
+  static constexpr bool kHalf = true;
+  __device__ static float widen(__nv_bfloat16 x) { return __bfloat162float(x); }
+  __device__ static __nv_bfloat16 narrow(float x) { return __float2bfloat16_rn(x); }
+};
+
+// Element i of a tensor's parameter as the update sees it: the master copy where there is one,
+// else the parameter widened.
+template <class P>
+__device__ __forceinline__ typename Storage<P>::Math param_at(const rmsprop_cuda_tensor& t, uint64_t i) {
+  if constexpr (Storage<P>::kHalf) {
+    if (t.master != nullptr) return static_cast<const float*>(t.master)[i];
+  }
+  return Storage<P>::widen(static_cast<const P*>(t.param)[i]);
+}
+
+// Element i of a tensor's gradient: of the parameter's dtype, or float32 for a half-precision
+// parameter whose record says so.
+template <class P>
+__device__ __forceinline__ typename Storage<P>::Math grad_at(const rmsprop_cuda_tensor& t, uint64_t i) {
+  if constexpr (Storage<P>::kHalf) {
+    if (t.grad_float32) return static_cast<const float*>(t.grad)[i];
+  }
+  return Storage<P>::widen(static_cast<const P*>(t.grad)[i]);
+}
 
 template <class Scalar>
 struct DeviceOps {
@@ -62,24 +112,24 @@ struct Shared {
 };
 
 // Per-slice means of the decayed gradient (g + wd·w) for the centralized tensors; one block per
-// slice, summed in double.
-template <class T>
+// slice, summed in double (from the widened values for half precision).
+template <class P>
 __global__ void slice_means(const Tensor* tensors, const uint32_t* slice_tensor, const uint64_t* slice_index,
                             double* means) {
+  using T = typename Storage<P>::Math;
   const Tensor& entry = tensors[slice_tensor[blockIdx.x]];
   const rmsprop_cuda_tensor& t = entry.t;
   const uint64_t size = t.size / t.slices;
   const uint64_t from = slice_index[blockIdx.x] * size;
-  const T* g = static_cast<const T*>(t.grad) + from;
-  const T* w = static_cast<const T*>(t.param) + from;
   const T wd = static_cast<T>(t.weight_decay);
   double sum = 0;
   if (t.variant & rmsprop::kCoupledDecay) {
     for (uint64_t i = threadIdx.x; i < size; i += blockDim.x) {
-      sum += static_cast<double>(rmsprop::decayed_gradient<DeviceOps<T>, true>(g[i], w[i], wd));
+      sum += static_cast<double>(
+          rmsprop::decayed_gradient<DeviceOps<T>, true>(grad_at<P>(t, from + i), param_at<P>(t, from + i), wd));
     }
   } else {
-    for (uint64_t i = threadIdx.x; i < size; i += blockDim.x) sum += static_cast<double>(g[i]);
+    for (uint64_t i = threadIdx.x; i < size; i += blockDim.x) sum += static_cast<double>(grad_at<P>(t, from + i));
   }
   __shared__ double partial[kThreads];
   partial[threadIdx.x] = sum;
@@ -158,21 +208,53 @@ __device__ void update_range(const Tensor& entry, rmsprop::LaneScalars<T> k, con
   }
 }
 
+// A half-precision tensor's range: one element per thread and stride (consecutive threads read
+// consecutive elements, so the 2-byte parameter and gradient loads coalesce), the parameter (or
+// its master copy) and gradient widened, the update in float32, the parameter rounded once.
+template <class P, bool kCentered, unsigned kV>
+__device__ void update_half_range(const Tensor& entry, rmsprop::LaneScalars<float> k, const double* means,
+                                  uint64_t begin, uint64_t end) {
+  const rmsprop_cuda_tensor& t = entry.t;
+  P* w16 = static_cast<P*>(t.param);
+  float* master = static_cast<float*>(t.master);
+  float* ms = static_cast<float*>(t.mean_square);
+  float* m = static_cast<float*>(t.moment);
+  float* mg = static_cast<float*>(t.mean_grad);
+  const uint64_t slice = t.slices > 0 ? t.size / t.slices : 0;
+  k.grad_shift = 0.0f;
+  for (uint64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    if (slice > 0) k.grad_shift = static_cast<float>(means[entry.mean_offset + i / slice]);
+    float w = param_at<P>(t, i), s = ms[i], mi = m[i], mgi = kCentered ? mg[i] : 0.0f;
+    element<float, kCentered, kV>(w, s, mi, mgi, grad_at<P>(t, i), k);
+    if (master != nullptr) master[i] = w;
+    w16[i] = Storage<P>::narrow(w);
+    ms[i] = s;
+    m[i] = mi;
+    if (kCentered) mg[i] = mgi;
+  }
+}
+
 // The block's tensor through its variant of the update (each of the kVariantCount instantiated).
-template <class T, bool kCentered, unsigned kV = 0>
-__device__ void update_variant(unsigned variant, const Tensor& entry, const rmsprop::LaneScalars<T>& k,
-                               const double* means, uint64_t begin, uint64_t end) {
+template <class P, bool kCentered, unsigned kV = 0>
+__device__ void update_variant(unsigned variant, const Tensor& entry,
+                               const rmsprop::LaneScalars<typename Storage<P>::Math>& k, const double* means,
+                               uint64_t begin, uint64_t end) {
   if constexpr (kV < rmsprop::kVariantCount) {
     if (variant == kV) {
-      update_range<T, kCentered, kV>(entry, k, means, begin, end);
+      if constexpr (Storage<P>::kHalf) {
+        update_half_range<P, kCentered, kV>(entry, k, means, begin, end);
+      } else {
+        update_range<P, kCentered, kV>(entry, k, means, begin, end);
+      }
     } else {
-      update_variant<T, kCentered, kV + 1>(variant, entry, k, means, begin, end);
+      update_variant<P, kCentered, kV + 1>(variant, entry, k, means, begin, end);
     }
   }
 }
 
-template <class T, bool kCentered>
+template <class P, bool kCentered>
 __global__ void update(const Tensor* tensors, const Chunk* chunks, const double* means, Shared s) {
+  using T = typename Storage<P>::Math;
   const Chunk c = chunks[blockIdx.x];
   const Tensor& entry = tensors[c.tensor];
   rmsprop::LaneScalars<T> k;
@@ -185,7 +267,7 @@ __global__ void update(const Tensor* tensors, const Chunk* chunks, const double*
   k.weight_decay = static_cast<T>(entry.t.weight_decay);
   k.grad_shift = T(0);
   k.decoupled_decay = k.lr * k.weight_decay;
-  update_variant<T, kCentered>(entry.t.variant, entry, k, means, c.begin, c.end);
+  update_variant<P, kCentered>(entry.t.variant, entry, k, means, c.begin, c.end);
 }
 
 // The launch tables of one step, laid out in one buffer: tensors, chunks, centralized slices

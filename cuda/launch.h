@@ -42,8 +42,8 @@ struct TableCache {
 
 inline bool same_layout(const rmsprop_cuda_tensor& a, const rmsprop_cuda_tensor& b) {
   return a.param == b.param && a.mean_square == b.mean_square && a.moment == b.moment &&
-         a.mean_grad == b.mean_grad && a.grad == b.grad && a.size == b.size && a.slices == b.slices &&
-         a.variant == b.variant;
+         a.mean_grad == b.mean_grad && a.grad == b.grad && a.master == b.master &&
+         a.grad_float32 == b.grad_float32 && a.size == b.size && a.slices == b.slices && a.variant == b.variant;
 }
 
 inline bool same_scalars(const rmsprop_cuda_tensor& a, const rmsprop_cuda_tensor& b) {
@@ -120,8 +120,9 @@ int update_tables(Runtime& rt, TableCache<Runtime>& c, const rmsprop_cuda_tensor
   return 0;
 }
 
-// Enqueues one step over `count` tensors of dtype T: the slice means of centralized tensors,
-// then the fused update (rmsprop_cuda_step_async).
+// Enqueues one step over `count` tensors whose parameters are of type T (float, double, __half,
+// __nv_bfloat16): the slice means of centralized tensors, then the fused update
+// (rmsprop_cuda_step_async).
 template <class T, class Runtime>
 int enqueue_step(Runtime& rt, TableCache<Runtime>& c, const rmsprop_cuda_tensor* tensors, size_t count,
                  const rmsprop_cuda_step_config& config) {
@@ -138,12 +139,21 @@ int enqueue_step(Runtime& rt, TableCache<Runtime>& c, const rmsprop_cuda_tensor*
                          : rt.template launch_update<T, false>(blocks, d, shared);
 }
 
-// rmsprop_cuda_step_async on a queue's two caches: the step of the config's dtype.
+// A queue's table caches: one per dtype (rmsprop_cuda_dtype order).
+constexpr int kDTypes = 4;
+
+// rmsprop_cuda_step_async on a queue's caches: the step of the config's dtype (an unknown dtype
+// is refused with `invalid`).
 template <class Runtime>
-int enqueue(Runtime& rt, TableCache<Runtime> (&caches)[2], const rmsprop_cuda_tensor* tensors, size_t count,
-            const rmsprop_cuda_step_config& config) {
-  return config.float64 ? enqueue_step<double>(rt, caches[1], tensors, count, config)
-                        : enqueue_step<float>(rt, caches[0], tensors, count, config);
+int enqueue(Runtime& rt, TableCache<Runtime> (&caches)[kDTypes], const rmsprop_cuda_tensor* tensors, size_t count,
+            const rmsprop_cuda_step_config& config, int invalid) {
+  switch (config.dtype) {
+    case RMSPROP_CUDA_FLOAT32: return enqueue_step<float>(rt, caches[0], tensors, count, config);
+    case RMSPROP_CUDA_FLOAT64: return enqueue_step<double>(rt, caches[1], tensors, count, config);
+    case RMSPROP_CUDA_FLOAT16: return enqueue_step<__half>(rt, caches[2], tensors, count, config);
+    case RMSPROP_CUDA_BFLOAT16: return enqueue_step<__nv_bfloat16>(rt, caches[3], tensors, count, config);
+    default: return invalid;
+  }
 }
 
 // Frees what a cache holds (after the queue is synchronized).

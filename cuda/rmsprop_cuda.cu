@@ -43,7 +43,7 @@ struct CudaRuntime {
 // A stream with a table cache per dtype.
 struct rmsprop_cuda_queue_s {
   CudaRuntime rt;
-  TableCache<CudaRuntime> cache[2];  // [0] float32, [1] float64
+  TableCache<CudaRuntime> cache[rmsprop::cuda_launch::kDTypes];  // by rmsprop_cuda_dtype
 };
 
 extern "C" int rmsprop_cuda_abi_version(void) { return RMSPROP_CUDA_ABI_VERSION; }
@@ -133,7 +133,7 @@ extern "C" int rmsprop_cuda_step_async(rmsprop_cuda_queue q, const rmsprop_cuda_
                                        const rmsprop_cuda_step_config* config) {
   if (q == nullptr || config == nullptr || (count > 0 && tensors == nullptr)) return cudaErrorInvalidValue;
   try {
-    return rmsprop::cuda_launch::enqueue(q->rt, q->cache, tensors, count, *config);
+    return rmsprop::cuda_launch::enqueue(q->rt, q->cache, tensors, count, *config, cudaErrorInvalidValue);
   } catch (const std::bad_alloc&) {
     return cudaErrorMemoryAllocation;
   }

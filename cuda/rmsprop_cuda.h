@@ -16,21 +16,34 @@
 
 /* Bumped whenever a signature or struct below changes; the addon refuses another version. */
 #ifndef RMSPROP_CUDA_ABI_VERSION  /* overridable only to test that the addon refuses another version */
-#define RMSPROP_CUDA_ABI_VERSION 3
+#define RMSPROP_CUDA_ABI_VERSION 4
 #endif
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* One tensor of a step; every pointer is device memory of the step's dtype. Pointers that are
- * 16-byte aligned (every cudaMalloc'd buffer at a 16-byte multiple offset) get vector loads. */
+/* The dtype of a step's parameters (rmsprop_cuda_step_config.dtype). */
+enum rmsprop_cuda_dtype {
+  RMSPROP_CUDA_FLOAT32 = 0,
+  RMSPROP_CUDA_FLOAT64 = 1,
+  RMSPROP_CUDA_FLOAT16 = 2,  /* IEEE binary16 parameters; state, master copy and math float32 */
+  RMSPROP_CUDA_BFLOAT16 = 3  /* bfloat16 parameters; state, master copy and math float32 */
+};
+
+/* One tensor of a step; every pointer is device memory. The parameter is of the step's dtype;
+ * the state is of the state's dtype (float32 for half precision); the gradient is of the
+ * parameter's dtype, or float32 where grad_float32 is set (half precision only). Pointers that
+ * are 16-byte aligned (every cudaMalloc'd buffer at a 16-byte multiple offset) get vector loads. */
 typedef struct {
   void* param;
   void* mean_square;
   void* moment;
   void* mean_grad;   /* null unless centered */
   const void* grad;
+  void* master;      /* half precision with master weights: the float32 copy the update applies to
+                        (the parameter is its rounding); else null */
+  int grad_float32;  /* half precision: the gradient is float32 (else of the parameter's dtype) */
   uint64_t size;
   uint64_t slices;   /* 0: none; >= 1: gradient centralization over this many slices along axis 0 (dividing size) */
   double lr;
@@ -45,7 +58,7 @@ typedef struct {
   double epsilon;
   double inv_loss_scale;
   int centered;
-  int float64;       /* 0: every tensor is float32; 1: every tensor is float64 */
+  int dtype;         /* every tensor's parameter dtype: an rmsprop_cuda_dtype */
 } rmsprop_cuda_step_config;
 
 /* A queue of work on the device (a CUDA stream) with its own launch tables. One thread at a time. */

@@ -6,8 +6,7 @@
 import { cudaInfo } from './cuda';
 import { binding, type NativeOptimizer } from './native';
 import type { ResolvedOptions } from './options';
-import { valueError } from './errors';
-import { isHalf, type DType, type FloatArray, type TensorArray } from './tensor';
+import type { DType, FloatArray, TensorArray } from './tensor';
 
 /** Device addresses of one parameter's buffers on the GPU (`BigInt`s; `0n` where none). */
 export interface DeviceBuffers {
@@ -21,8 +20,10 @@ export interface DeviceBuffers {
   readonly moment: bigint;
   /** `0n` unless centered. */
   readonly meanGrad: bigint;
-  /** Where `stepDeviceGradients()` reads this parameter's gradient. */
+  /** Where `stepDeviceGradients()` reads this parameter's gradient (of the parameter's dtype). */
   readonly grad: bigint;
+  /** The float32 master copy of a half-precision parameter with `masterWeights`; else `0n`. */
+  readonly master: bigint;
 }
 
 
@@ -72,8 +73,6 @@ export function createBackend(
   if (options.device === 'cpu') {
     return new CpuBackend(new binding.Optimizer(null, params, meanSquare, moment, meanGrad, plan, locking, false, counter, dtypes, master));
   }
-  const half = dtypes.find(isHalf);
-  if (half) throw valueError('RMSProp', 'device', `'cpu' for ${half} parameters (half precision is not built for CUDA yet)`, 'cuda');
   const cuda = cudaInfo();
   if (!cuda.available) {
     throw new Error(
@@ -83,8 +82,8 @@ export function createBackend(
   }
   // Parameters and state move to the GPU; the host arrays are the host side of every transfer.
   const sync = options.parameterSync === 'step';
-  const native = new binding.Optimizer(cuda.library as string, params, meanSquare, moment, meanGrad, plan, locking, sync, counter);
-  return new CudaBackend(native, meanGrad !== null, assertStateAttached);
+  const native = new binding.Optimizer(cuda.library as string, params, meanSquare, moment, meanGrad, plan, locking, sync, counter, dtypes, master);
+  return new CudaBackend(native, meanGrad !== null, master.some((m) => m !== null), assertStateAttached);
 }
 
 /** The CPU: the state lives in the host arrays, nothing to transfer. */
@@ -110,14 +109,17 @@ class CudaBackend implements Backend {
   readonly device = 'cuda' as const;
   private hostState: HostState = 'synced';
   private disposed = false;
-  private readonly kinds: ('meanSquare' | 'moment' | 'meanGrad')[];
+  private readonly kinds: ('meanSquare' | 'moment' | 'meanGrad' | 'master')[];
 
   constructor(
     readonly native: NativeOptimizer,
     centered: boolean,
+    masters: boolean,
     private readonly assertStateAttached: () => void,
   ) {
-    this.kinds = centered ? ['meanSquare', 'moment', 'meanGrad'] : ['meanSquare', 'moment'];
+    this.kinds = ['meanSquare', 'moment'];
+    if (centered) this.kinds.push('meanGrad');
+    if (masters) this.kinds.push('master'); // master weights are state: they travel with it
   }
 
   beforeStep(): void {

@@ -31,7 +31,7 @@ export interface PlanLayout {
 }
 
 /** A buffer kind of every tensor, for transfers between host and device. */
-export type DeviceBufferKind = 'param' | 'meanSquare' | 'moment' | 'meanGrad' | 'grad';
+export type DeviceBufferKind = 'param' | 'meanSquare' | 'moment' | 'meanGrad' | 'grad' | 'master';
 
 /** What a native step did (StepOutcome in binding/napi/common.h). */
 export const StepOutcome = {
@@ -60,7 +60,7 @@ export interface NativeOptimizer {
   readGradients(...grads: TensorArray[]): void;
   stepAsync(grads: TensorArray[] | null, same?: boolean, expected?: number): Promise<StepOutcome>;
   /** The device methods: an Error on the CPU. */
-  upload(buffer: DeviceBufferKind, grads?: FloatArray[]): void;
+  upload(buffer: DeviceBufferKind, grads?: TensorArray[]): void;
   download(buffer: Exclude<DeviceBufferKind, 'grad'>): void;
   deviceBuffers(): Record<DeviceBufferKind, bigint>[];
   dispose(): void;

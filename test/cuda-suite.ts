@@ -32,7 +32,7 @@ function makeParams(dtype: Dtype, seed = 3): Parameter[] {
 }
 
 /** Groups as in the MindSpore example: conv with weight decay and centralization, fc with its own lr. */
-function groups(params: Parameter[]): ParamsInput {
+function groups(params: Parameter<Float32Array | Float64Array | Uint16Array>[]): ParamsInput {
   return [
     { params: [params[0]], weightDecay: 0.01, gradCentralization: true },
     { params: [params[1], params[2]], lr: 0.02 },
@@ -377,6 +377,97 @@ export function defineDeviceSuite(): void {
     opt.syncParameters();
     expect(p.data).toEqual(after);
     expect(opt.globalStep).toBe(1);
+  });
+
+  // Half precision (docs/semantics.md §11): the device's float32 math (a / √x, fused multiply-adds)
+  // may differ from the CPU's in the last float32 bit, so a rounded parameter may sit one ulp of
+  // its dtype away where the float32 value lies at a rounding boundary: counted, and rare.
+  const halfCases: { dtype: 'float16' | 'bfloat16'; centered: boolean; master: boolean; gradType: 'half' | 'float32' }[] = [];
+  for (const dtype of ['float16', 'bfloat16'] as const) {
+    for (const centered of [false, true]) {
+      halfCases.push({ dtype, centered, master: false, gradType: 'half' }, { dtype, centered, master: true, gradType: 'float32' });
+    }
+  }
+  test.each(halfCases)('half precision steps on the device as on the CPU: %o', ({ dtype, centered, master, gradType }) => {
+    const toHalf = (values: ArrayLike<number>) => new Parameter(Array.from(values), 'tmp', { dtype }).data as unknown as Uint16Array;
+    const make = () =>
+      makeParams('float32').map((p) => new Parameter(toHalf(p.data), p.name, { shape: p.shape, dtype }));
+    const options: RMSPropOptions = { ...BASE, centered, masterWeights: master };
+    const opt = new RMSProp(groups(make()), { ...options, ...device });
+    const cpu = new RMSProp(groups(make()), options);
+    for (let step = 0; step < 3; step++) {
+      const rand = random(140 + step);
+      const grads = opt.parameters.map((p) => {
+        const g = uniform('float32', p.size, rand, -2, 2) as Float32Array;
+        return gradType === 'half' ? toHalf(g) : g;
+      });
+      expect(opt.step(grads)).toBe(true);
+      cpu.step(grads);
+    }
+    opt.syncParameters();
+    const value = (bits: number) => new Parameter(new Uint16Array([bits]), 'v', { dtype }).data[0];
+    let apart = 0;
+    let total = 0;
+    opt.parameters.forEach((p, i) => {
+      const q = cpu.parameters[i];
+      for (let k = 0; k < p.size; k++, total++) {
+        if (p.data[k] === q.data[k]) continue;
+        apart++;
+        // One ulp of the dtype at most: adjacent patterns of the same sign.
+        expect({ p: p.name, k, adjacent: Math.abs(p.data[k] - q.data[k]) === 1 && value(p.data[k] & 0x8000) === value(q.data[k] & 0x8000) })
+          .toEqual({ p: p.name, k, adjacent: true });
+      }
+      const a = opt.state(p);
+      const b = cpu.state(q);
+      const kinds = ['meanSquare', 'moment', ...(centered ? ['meanGrad'] : []), ...(master ? ['master'] : [])] as const;
+      for (const kind of kinds) {
+        const x = a[kind as keyof typeof a] as Float32Array;
+        const y = b[kind as keyof typeof b] as Float32Array;
+        expect(x).toBeInstanceOf(Float32Array);
+        let worst = 0;
+        for (let k = 0; k < x.length; k++) worst = Math.max(worst, Math.abs(x[k] - y[k]) / (1 + Math.abs(y[k])));
+        expect({ p: p.name, kind, close: worst <= 2e-5 }).toEqual({ p: p.name, kind, close: true });
+      }
+    });
+    expect(apart / total).toBeLessThan(0.01);
+    expect(Object.keys(opt.stateDict()).sort()).toEqual(Object.keys(cpu.stateDict()).sort());
+    opt.dispose();
+  });
+
+  test('half precision with master weights: state views, checkpoints and device buffers carry the master copy', async () => {
+    const make = () => [new Parameter(new Uint16Array(1000).fill(0x3c00), 'w', { dtype: 'bfloat16' }), new Parameter(new Float32Array(10).fill(1), 'f')];
+    const params = make();
+    const opt = new RMSProp(params, { learningRate: 1e-3, masterWeights: true, ...device });
+    const buffers = opt.deviceBuffers();
+    expect(buffers[0].master > 0n && buffers[1].master === 0n).toBe(true);
+    expect(buffers[0].dtype).toBe('bfloat16');
+    // Updates under half an ulp of bfloat16 (1e-3 against 2^-8 at 1) accumulate in the master copy.
+    for (let k = 0; k < 20; k++) opt.step([new Float32Array(1000).fill(0.5), new Float32Array(10).fill(0.5)]);
+    const master = opt.state(params[0]).master!;
+    expect(master[0]).toBeLessThan(0.99);
+    expect(params[0].data[0]).not.toBe(0x3c00);
+    // Writing the master copy through the view changes what the next step starts from.
+    master.fill(2);
+    opt.step([new Float32Array(1000), new Float32Array(10)]);
+    expect(new Parameter(new Uint16Array([params[0].data[0]]), 'v', { dtype: 'bfloat16' }).data[0]).toBe(params[0].data[0]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rmsprop-half-'));
+    try {
+      await opt.saveState(path.join(dir, 's.safetensors'));
+      // The parameters come back by the user's own means (a checkpoint holds optimizer state).
+      const restored = make();
+      restored[0].data.set(params[0].data);
+      restored[1].data.set(params[1].data);
+      const twin = new RMSProp(restored, { learningRate: 1e-3, masterWeights: true, ...device });
+      await twin.loadState(path.join(dir, 's.safetensors'));
+      const grads = () => [new Float32Array(1000).fill(-0.25), new Float32Array(10).fill(0.25)];
+      opt.step(grads());
+      twin.step(grads());
+      expectSameOptimizers(opt, twin);
+      twin.dispose();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    opt.dispose();
   });
 
   test('share() is refused with device cuda', () => {

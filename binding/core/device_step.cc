@@ -16,7 +16,25 @@ constexpr std::size_t kAlign = 256;
 // overlaps with the transfer of the previous one.
 constexpr std::size_t kBatchBytes = std::size_t(8) << 20;
 
-std::size_t element_bytes(DType dtype) { return dtype == DType::kFloat32 ? 4 : 8; }
+std::size_t element_bytes(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat64: return 8;
+    case DType::kFloat32: return 4;
+    case DType::kFloat16:
+    case DType::kBFloat16: return 2;
+  }
+  return 8;
+}
+
+int plugin_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32: return RMSPROP_CUDA_FLOAT32;
+    case DType::kFloat64: return RMSPROP_CUDA_FLOAT64;
+    case DType::kFloat16: return RMSPROP_CUDA_FLOAT16;
+    case DType::kBFloat16: return RMSPROP_CUDA_BFLOAT16;
+  }
+  return RMSPROP_CUDA_FLOAT32;
+}
 
 template <class F>
 bool bind(void* handle, const char* name, F& out, std::string* error) {
@@ -74,16 +92,17 @@ const DevicePlugin* load_device_plugin(const std::string& path, std::string* err
 DeviceStep::DeviceStep(const DevicePlugin& plugin, std::vector<TensorSlot> tensors, const double* plan, bool centered,
                        bool sync_params)
     : plugin_(plugin), tensors_(std::move(tensors)), plan_(plan), centered_(centered), sync_params_(sync_params) {
-  for (const TensorSlot& t : tensors_) {
-    if (is_half(t.dtype)) throw DeviceError("half-precision parameters are not available on a device yet");
-  }
+  // Every region lays the tensors out alike, each at the size of its state's elements (which
+  // also holds a half-precision tensor's float32 gradient).
   offset_.resize(tensors_.size());
+  grad_float32_.assign(tensors_.size(), 0);
   for (std::size_t i = 0; i < tensors_.size(); ++i) {
     offset_[i] = region_bytes_;
-    region_bytes_ += (tensors_[i].size * element_bytes(tensors_[i].dtype) + kAlign - 1) / kAlign * kAlign;
+    region_bytes_ += (tensors_[i].size * element_bytes(state_dtype(tensors_[i].dtype)) + kAlign - 1) / kAlign * kAlign;
+    masters_ = masters_ || tensors_[i].master != nullptr;
   }
   table_.reserve(tensors_.size());
-  const std::size_t regions = centered_ ? 5 : 4;
+  const std::size_t regions = (centered_ ? 5 : 4) + (masters_ ? 1 : 0);
   try {
     check(plugin_.queue_create(&queue_), "creating a queue");
     check(plugin_.malloc_(reinterpret_cast<void**>(&device_), regions * region_bytes_ + kAlign), "allocating device memory");
@@ -92,6 +111,7 @@ DeviceStep::DeviceStep(const DevicePlugin& plugin, std::vector<TensorSlot> tenso
     upload(Buffer::kMeanSquare);
     upload(Buffer::kMoment);
     if (centered_) upload(Buffer::kMeanGrad);
+    if (masters_) upload(Buffer::kMaster);
   } catch (...) {
     release();
     throw;
@@ -125,8 +145,20 @@ char* DeviceStep::region(Buffer b) const {
     case Buffer::kMoment: index = 2; break;
     case Buffer::kMeanGrad: index = 3; break;
     case Buffer::kGrad: index = centered_ ? 4 : 3; break;
+    case Buffer::kMaster: index = centered_ ? 5 : 4; break;
   }
   return device_ + index * region_bytes_;
+}
+
+std::size_t DeviceStep::buffer_bytes(std::size_t i, Buffer b, DType grad) const {
+  const TensorSlot& t = tensors_[i];
+  switch (b) {
+    case Buffer::kParam: return t.size * element_bytes(t.dtype);
+    case Buffer::kGrad: return t.size * element_bytes(grad);
+    case Buffer::kMaster: return t.master ? t.size * 4 : 0;
+    case Buffer::kMeanGrad: return centered_ ? t.size * element_bytes(state_dtype(t.dtype)) : 0;
+    default: return t.size * element_bytes(state_dtype(t.dtype));
+  }
 }
 
 void* DeviceStep::host_buffer(std::size_t i, Buffer b) const {
@@ -137,25 +169,31 @@ void* DeviceStep::host_buffer(std::size_t i, Buffer b) const {
     case Buffer::kMoment: return t.moment;
     case Buffer::kMeanGrad: return t.mean_grad;
     case Buffer::kGrad: return nullptr;
+    case Buffer::kMaster: return t.master;
   }
   return nullptr;
 }
 
 std::uintptr_t DeviceStep::device_address(std::size_t i, Buffer b) const {
-  if (released() || tensors_[i].size == 0 || (b == Buffer::kMeanGrad && !centered_)) return 0;
+  if (released() || tensors_[i].size == 0 || (b == Buffer::kMeanGrad && !centered_) ||
+      (b == Buffer::kMaster && tensors_[i].master == nullptr)) {
+    return 0;
+  }
   return reinterpret_cast<std::uintptr_t>(region(b) + offset_[i]);
 }
 
-void DeviceStep::upload(Buffer b, const void* const* from) {
+void DeviceStep::upload(Buffer b, const void* const* from, const DType* dtypes) {
   if (released()) throw DeviceError("the optimizer's device memory was released (dispose())");
-  if (b == Buffer::kMeanGrad && !centered_) return;
+  if ((b == Buffer::kMeanGrad && !centered_) || (b == Buffer::kMaster && !masters_)) return;
   if (b == Buffer::kGrad && from == nullptr) throw DeviceError("gradients to upload are missing");
   // The staging may still be the source of an earlier transfer.
   check(plugin_.synchronize(queue_), "waiting for the device");
   char* device = region(b);
   std::size_t batch_begin = 0;
   for (std::size_t i = 0; i < tensors_.size(); ++i) {
-    const std::size_t bytes = tensors_[i].size * element_bytes(tensors_[i].dtype);
+    const DType grad = dtypes != nullptr ? dtypes[i] : tensors_[i].dtype;
+    const std::size_t bytes = buffer_bytes(i, b, grad);
+    if (b == Buffer::kGrad) grad_float32_[i] = is_half(tensors_[i].dtype) && grad == DType::kFloat32;
     const void* source = from ? from[i] : host_buffer(i, b);
     if (bytes) std::memcpy(staging_ + offset_[i], source, bytes);
     const std::size_t batch_end = offset_[i] + bytes;
@@ -170,24 +208,31 @@ void DeviceStep::upload(Buffer b, const void* const* from) {
 
 void DeviceStep::download(Buffer b) {
   if (released()) throw DeviceError("the optimizer's device memory was released (dispose())");
-  if (b == Buffer::kGrad || (b == Buffer::kMeanGrad && !centered_) || tensors_.empty()) return;
+  if (b == Buffer::kGrad || (b == Buffer::kMeanGrad && !centered_) || (b == Buffer::kMaster && !masters_) ||
+      tensors_.empty()) {
+    return;
+  }
   check(plugin_.synchronize(queue_), "waiting for the device");
   check(plugin_.copy_async(queue_, staging_, region(b), region_bytes_, RMSPROP_CUDA_DEVICE_TO_HOST), "copying from the device");
   check(plugin_.synchronize(queue_), "copying from the device");
   for (std::size_t i = 0; i < tensors_.size(); ++i) {
-    const std::size_t bytes = tensors_[i].size * element_bytes(tensors_[i].dtype);
+    const std::size_t bytes = buffer_bytes(i, b, tensors_[i].dtype);
     if (bytes) std::memcpy(host_buffer(i, b), staging_ + offset_[i], bytes);
   }
 }
 
-void DeviceStep::step(const void* const* grads, bool upload_params, bool write_back) {
+void DeviceStep::step(const void* const* grads, const DType* grad_dtypes, bool upload_params, bool write_back) {
   if (released()) throw DeviceError("the optimizer's device memory was released (dispose())");
   if (upload_params) upload(Buffer::kParam);
-  if (grads) upload(Buffer::kGrad, grads);
+  if (grads) {
+    upload(Buffer::kGrad, grads, grad_dtypes);
+  } else {
+    grad_float32_.assign(tensors_.size(), 0);  // device gradients are of each parameter's dtype
+  }
   const plan::Shared shared = plan::read_shared(plan_);
   rmsprop_cuda_step_config config{shared.decay, shared.momentum, shared.epsilon, shared.inv_loss_scale,
                                   centered_ ? 1 : 0, 0};
-  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+  for (DType dtype : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16}) {
     table_.clear();
     for (std::size_t i = 0; i < tensors_.size(); ++i) {
       const TensorSlot& t = tensors_[i];
@@ -199,6 +244,8 @@ void DeviceStep::step(const void* const* grads, bool upload_params, bool write_b
       d.moment = region(Buffer::kMoment) + offset_[i];
       d.mean_grad = centered_ ? region(Buffer::kMeanGrad) + offset_[i] : nullptr;
       d.grad = region(Buffer::kGrad) + offset_[i];
+      d.master = t.master ? region(Buffer::kMaster) + offset_[i] : nullptr;
+      d.grad_float32 = grad_float32_[i];
       d.size = t.size;
       d.slices = p.centralize ? p.slices : 0;
       d.lr = p.lr;
@@ -207,7 +254,7 @@ void DeviceStep::step(const void* const* grads, bool upload_params, bool write_b
       table_.push_back(d);
     }
     if (table_.empty()) continue;
-    config.float64 = dtype == DType::kFloat64 ? 1 : 0;
+    config.dtype = plugin_dtype(dtype);
     check(plugin_.step_async(queue_, table_.data(), table_.size(), &config), "launching the step");
   }
   if (write_back) {

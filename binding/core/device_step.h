@@ -45,7 +45,7 @@ class DeviceError : public std::runtime_error {
 };
 
 // Which buffers of every tensor a transfer moves.
-enum class Buffer { kParam, kMeanSquare, kMoment, kMeanGrad, kGrad };
+enum class Buffer { kParam, kMeanSquare, kMoment, kMeanGrad, kGrad, kMaster };
 
 class DeviceStep final : public Stepper {
  public:
@@ -61,22 +61,25 @@ class DeviceStep final : public Stepper {
   DeviceStep& operator=(const DeviceStep&) = delete;
 
   // One step. `grads`: one host pointer per tensor to upload first, or null to use what the
-  // device gradient buffers hold. With `upload_params`, the host parameters are uploaded first;
-  // with `write_back`, the updated parameters are copied back into them. Returns when the
-  // device is done. Not concurrently on one object.
-  void step(const void* const* grads, bool upload_params, bool write_back);
+  // device gradient buffers hold; `grad_dtypes` their types (null: each tensor's own; a
+  // half-precision tensor's may be float32). With `upload_params`, the host parameters are
+  // uploaded first; with `write_back`, the updated parameters are copied back into them.
+  // Returns when the device is done. Not concurrently on one object.
+  void step(const void* const* grads, const DType* grad_dtypes, bool upload_params, bool write_back);
 
   // Stepper: one step, syncing the parameters as constructed. Throws DeviceError.
-  // (Half precision is refused at construction: every gradient has its tensor's type.)
-  void step(const void* const* grads, const DType*) override { step(grads, sync_params_, sync_params_); }
+  void step(const void* const* grads, const DType* grad_dtypes) override {
+    step(grads, grad_dtypes, sync_params_, sync_params_);
+  }
   // The facade refuses skipNonFinite on a device (not built there yet); a plan asking for the
   // check anyway is refused here rather than ignored.
   bool may_apply(const void* const* grads, const DType* grad_dtypes) override;
   DeviceStep* device() override { return this; }
 
   // Host -> device or device -> host for one kind of buffer of every tensor (gradients: `from`
-  // gives the host pointers; other kinds use the registered host buffers).
-  void upload(Buffer buffer, const void* const* from = nullptr);
+  // gives the host pointers and `dtypes` their types, null: each tensor's own; other kinds use
+  // the registered host buffers). Master copies: only the tensors that have one.
+  void upload(Buffer buffer, const void* const* from = nullptr, const DType* dtypes = nullptr);
   void download(Buffer buffer);
 
   // Frees the device memory and staging now (the destructor does otherwise); later calls throw.
@@ -85,13 +88,16 @@ class DeviceStep final : public Stepper {
 
   std::size_t size() const override { return tensors_.size(); }
   const TensorSlot& tensor(std::size_t i) const override { return tensors_[i]; }
-  // Device address of buffer `b` of tensor `i` (0 for an empty tensor or no mean_grad).
+  // Device address of buffer `b` of tensor `i` (0 for an empty tensor, no mean_grad or no master).
+  // A half-precision tensor's gradient buffer holds its dtype for device gradients.
   std::uintptr_t device_address(std::size_t i, Buffer b) const;
 
  private:
   void check(int code, const char* what) const;
   void* host_buffer(std::size_t i, Buffer b) const;
   char* region(Buffer b) const;
+  // Bytes of buffer `b` of tensor `i` (0 where it has none); a gradient of type `grad`.
+  std::size_t buffer_bytes(std::size_t i, Buffer b, DType grad) const;
 
   const DevicePlugin& plugin_;
   std::vector<TensorSlot> tensors_;
@@ -101,7 +107,9 @@ class DeviceStep final : public Stepper {
   bool centered_;
   bool sync_params_;
   rmsprop_cuda_queue queue_ = nullptr;
-  char* device_ = nullptr;   // regions: param, mean_square, moment, [mean_grad], grad
+  bool masters_ = false;     // some tensor has a master copy (a region for them)
+  std::vector<std::uint8_t> grad_float32_;  // per tensor: its device gradient is float32
+  char* device_ = nullptr;   // regions: param, mean_square, moment, [mean_grad], grad, [master]
   char* staging_ = nullptr;  // page-locked, one region
   std::vector<rmsprop_cuda_tensor> table_;  // reused at every step
 };

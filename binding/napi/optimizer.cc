@@ -27,7 +27,8 @@ Buffer buffer_arg(const Napi::Value& value) {
   if (name == "moment") return Buffer::kMoment;
   if (name == "meanGrad") return Buffer::kMeanGrad;
   if (name == "grad") return Buffer::kGrad;
-  throw Napi::TypeError::New(value.Env(), "buffer must be 'param', 'meanSquare', 'moment', 'meanGrad' or 'grad'");
+  if (name == "master") return Buffer::kMaster;
+  throw Napi::TypeError::New(value.Env(), "buffer must be 'param', 'meanSquare', 'moment', 'meanGrad', 'grad' or 'master'");
 }
 
 // Runs `work`, turning a device failure (core::DeviceError, or running out of host memory) into
@@ -165,7 +166,8 @@ class Optimizer : public Napi::ObjectWrap<Optimizer> {
     const Buffer buffer = buffer_arg(info[0]);
     const void* const* from = buffer == Buffer::kGrad ? read_grads(info[1], Napi::Value()) : nullptr;
     if (buffer == Buffer::kGrad && from == nullptr) throw Napi::TypeError::New(info.Env(), "grads must be an array");
-    on_device(info.Env(), [&] { device(info.Env()).upload(buffer, from); });
+    const core::DType* dtypes = buffer == Buffer::kGrad ? grads_.dtypes() : nullptr;
+    on_device(info.Env(), [&] { device(info.Env()).upload(buffer, from, dtypes); });
     return info.Env().Undefined();
   }
 
@@ -178,7 +180,7 @@ class Optimizer : public Napi::ObjectWrap<Optimizer> {
     return info.Env().Undefined();
   }
 
-  // deviceBuffers(): per tensor { param, meanSquare, moment, meanGrad, grad } device addresses (BigInt).
+  // deviceBuffers(): per tensor { param, meanSquare, moment, meanGrad, grad, master } device addresses (BigInt).
   Napi::Value DeviceBuffers(const Napi::CallbackInfo& info) {
     assert_idle(info.Env());
     Napi::Env env = info.Env();
@@ -192,6 +194,7 @@ class Optimizer : public Napi::ObjectWrap<Optimizer> {
       entry["moment"] = address(Buffer::kMoment);
       entry["meanGrad"] = address(Buffer::kMeanGrad);
       entry["grad"] = address(Buffer::kGrad);
+      entry["master"] = address(Buffer::kMaster);
       out[i] = entry;
     }
     return out;

@@ -6,11 +6,13 @@
 //     gradients uploaded through page-locked staging; parameters uploaded and written back
 //     with parameterSync 'step', or not with 'manual').
 // Step GB/s counts the bytes the update must move (plain: read w, s, m, g, write w, s, m;
-// centered: and read/write mean_grad); copy GB/s counts read + write. Prints a markdown table;
+// centered: and read/write mean_grad; 2 bytes for a half-precision w and g, 4 for their float32
+// state); copy GB/s counts read + write. Prints a markdown table;
 // exits 77 without a usable device.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -46,10 +48,17 @@ struct Case {
   bool centered;
   bool f64;
   bool new_lr = false;  // every step has other learning rates (a schedule): the plugin re-sends its tables
+  int half = 0;         // RMSPROP_CUDA_FLOAT16 or RMSPROP_CUDA_BFLOAT16: 16-bit parameters and gradients, float32 state
 };
 
+// 0.5 and 0.01 as 16-bit patterns of each half-precision dtype.
+std::uint16_t half_bits(int dtype, double v) {
+  if (dtype == RMSPROP_CUDA_FLOAT16) return v == 0.5 ? 0x3800 : 0x211f;
+  return v == 0.5 ? 0x3f00 : 0x3c24;
+}
+
 void run_case(const Case& c, bool quick) {
-  const std::size_t element = c.f64 ? 8 : 4;
+  const std::size_t element = c.f64 ? 8 : 4;  // of the state (and, unless half, of everything)
   const std::size_t total = c.tensors * c.elements;
   const std::size_t stride = (c.elements * element + 255) / 256 * 256;  // bytes per tensor, aligned
   const std::size_t region = stride * c.tensors;
@@ -62,7 +71,8 @@ void run_case(const Case& c, bool quick) {
     for (std::size_t t = 0; t < c.tensors; ++t) {
       for (std::size_t i = 0; i < c.elements; ++i) {
         const double v = value * (1 + 0.001 * double(i % 97));
-        if (c.f64) reinterpret_cast<double*>(host.data() + t * stride)[i] = v;
+        if (c.half && (kind == 0 || kind == kinds - 1)) reinterpret_cast<std::uint16_t*>(host.data() + t * stride)[i] = half_bits(c.half, value);
+        else if (c.f64) reinterpret_cast<double*>(host.data() + t * stride)[i] = v;
         else reinterpret_cast<float*>(host.data() + t * stride)[i] = float(v);
       }
     }
@@ -87,8 +97,11 @@ void run_case(const Case& c, bool quick) {
     d.slices = 0;
     d.lr = 1e-3;
   }
-  const rmsprop_cuda_step_config config{0.9, 0.9, 1e-10, 1.0, c.centered ? 1 : 0, c.f64 ? 1 : 0};
-  const double step_bytes = double(total) * element * (c.centered ? 9 : 7);
+  const rmsprop_cuda_step_config config{0.9, 0.9, 1e-10, 1.0, c.centered ? 1 : 0,
+                                        c.half ? c.half : c.f64 ? RMSPROP_CUDA_FLOAT64 : RMSPROP_CUDA_FLOAT32};
+  // Plain: read w, s, m, g, write w, s, m; centered: and mean_grad (half: w and g 2 bytes each).
+  const double step_bytes = c.half ? double(total) * (2 + 2 + 2 + 4 * 2 * (c.centered ? 3 : 2))
+                                   : double(total) * element * (c.centered ? 9 : 7);
   // The copy moves as many bytes (read + write) as the step: half of them from one buffer to another.
   const std::size_t copy_bytes = (std::size_t(step_bytes / 2) + 255) / 256 * 256;
   char* copy_buffer = nullptr;
@@ -135,14 +148,22 @@ void run_case(const Case& c, bool quick) {
   std::vector<rmsprop::core::TensorSlot> slots;
   std::vector<const void*> grads;
   for (std::size_t t = 0; t < c.tensors; ++t) {
-    if (c.f64) {
+    if (c.half) {
+      std::fill_n(reinterpret_cast<float*>(s[t].data()), c.elements, 1.0f);
+      std::fill_n(reinterpret_cast<std::uint16_t*>(g[t].data()), c.elements, half_bits(c.half, 0.01));
+    } else if (c.f64) {
       std::fill_n(reinterpret_cast<double*>(s[t].data()), c.elements, 1.0);
       std::fill_n(reinterpret_cast<double*>(g[t].data()), c.elements, 0.01);
     } else {
       std::fill_n(reinterpret_cast<float*>(s[t].data()), c.elements, 1.0f);
       std::fill_n(reinterpret_cast<float*>(g[t].data()), c.elements, 0.01f);
     }
-    slots.push_back(rmsprop::core::TensorSlot{c.f64 ? rmsprop::core::DType::kFloat64 : rmsprop::core::DType::kFloat32,
+    using rmsprop::core::DType;
+    const DType dtype = c.half == RMSPROP_CUDA_FLOAT16    ? DType::kFloat16
+                        : c.half == RMSPROP_CUDA_BFLOAT16 ? DType::kBFloat16
+                        : c.f64                           ? DType::kFloat64
+                                                          : DType::kFloat32;
+    slots.push_back(rmsprop::core::TensorSlot{dtype,
                                               c.elements, w[t].data(), s[t].data(), m[t].data(),
                                               c.centered ? mg[t].data() : nullptr});
     grads.push_back(g[t].data());
@@ -167,7 +188,7 @@ void run_case(const Case& c, bool quick) {
           const double lr = next_lr();
           for (std::size_t t = 0; t < c.tensors; ++t) plan[rmsprop::plan::kHeaderSize + t * rmsprop::plan::kTensorStride + rmsprop::plan::kLr] = lr;
         }
-        step.step(grads.data(), sync, sync);
+        step.step(grads.data(), nullptr, sync, sync);
       }
       return (now() - t0) / host_reps;
     };
@@ -183,7 +204,8 @@ void run_case(const Case& c, bool quick) {
   const double step_s = median(steps), copy_s = median(copies);
   const double step_gbs = step_bytes / step_s / 1e9, copy_gbs = 2.0 * copy_bytes / copy_s / 1e9;
   std::printf("| %s%s | %s | %s | %.1f | %.0f | %.0f | **%.0f%%** | %.0f | %.0f |\n", c.label.c_str(),
-              c.new_lr ? ", new lr every step" : "", c.f64 ? "f64" : "f32", c.centered ? "centered" : "plain", step_s * 1e6, step_gbs, copy_gbs, 100 * step_gbs / copy_gbs,
+              c.new_lr ? ", new lr every step" : "",
+              c.half == RMSPROP_CUDA_FLOAT16 ? "f16" : c.half == RMSPROP_CUDA_BFLOAT16 ? "bf16" : c.f64 ? "f64" : "f32", c.centered ? "centered" : "plain", step_s * 1e6, step_gbs, copy_gbs, 100 * step_gbs / copy_gbs,
               host_manual * 1e6, host_sync * 1e6);
   std::fflush(stdout);
 }
@@ -224,6 +246,10 @@ int main(int argc, char** argv) {
     cases.push_back({label, 1, n, false, false});
     cases.push_back({label, 1, n, true, false});
     if (!quick) cases.push_back({label, 1, n, false, true});
+    // Half-precision parameters (float32 state): fewer bytes per element.
+    for (int half : {RMSPROP_CUDA_FLOAT16, RMSPROP_CUDA_BFLOAT16}) {
+      for (bool centered : {false, true}) cases.push_back({label, 1, n, centered, false, false, half});
+    }
   }
   cases.push_back({"2000×500", 2000, 500, false, false});
   cases.push_back({"2000×500", 2000, 500, true, false});

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "../../binding/kernels/half_bits.h"
+
 #define __global__
 #define __device__
 #define __host__
@@ -33,6 +35,20 @@ struct alignas(16) double2 {
 // Device math resolves to the overloads of the operand type, as in CUDA.
 using std::fma;
 using std::sqrt;
+
+// The half-precision types of cuda_fp16.h / cuda_bf16.h as their 16-bit patterns, with the
+// conversions the kernels use, exact in software (binding/kernels/half_bits.h: the CPU levels'
+// own rounding, to nearest even, as __float2half_rn / __float2bfloat16_rn).
+struct __half {
+  std::uint16_t bits;
+};
+struct __nv_bfloat16 {
+  std::uint16_t bits;
+};
+inline float __half2float(__half x) { return rmsprop::half_to_float(x.bits); }
+inline __half __float2half_rn(float x) { return __half{rmsprop::float_to_half(x)}; }
+inline float __bfloat162float(__nv_bfloat16 x) { return rmsprop::bfloat_to_float(x.bits); }
+inline __nv_bfloat16 __float2bfloat16_rn(float x) { return __nv_bfloat16{rmsprop::float_to_bfloat(x)}; }
 
 namespace rmsprop::cuda_emulation {
 inline thread_local dim3 block_index;

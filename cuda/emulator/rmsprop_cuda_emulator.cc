@@ -114,7 +114,7 @@ struct EmulatedRuntime {
 
 struct rmsprop_cuda_queue_s {
   EmulatedRuntime rt;
-  rmsprop::cuda_launch::TableCache<EmulatedRuntime> cache[2];  // [0] float32, [1] float64
+  rmsprop::cuda_launch::TableCache<EmulatedRuntime> cache[rmsprop::cuda_launch::kDTypes];  // by rmsprop_cuda_dtype
 };
 
 extern "C" {
@@ -199,18 +199,24 @@ RMSPROP_CUDA_API int rmsprop_cuda_copy_async(rmsprop_cuda_queue q, void* dst, co
 RMSPROP_CUDA_API int rmsprop_cuda_step_async(rmsprop_cuda_queue q, const rmsprop_cuda_tensor* tensors, std::size_t count,
                                              const rmsprop_cuda_step_config* config) {
   if (q == nullptr || config == nullptr || (count > 0 && tensors == nullptr)) return kInvalidValue;
-  const std::size_t element = config->float64 ? 8 : 4;
+  if (config->dtype < RMSPROP_CUDA_FLOAT32 || config->dtype > RMSPROP_CUDA_BFLOAT16) return kInvalidValue;
+  const bool half = config->dtype == RMSPROP_CUDA_FLOAT16 || config->dtype == RMSPROP_CUDA_BFLOAT16;
+  const std::size_t param_element = half ? 2 : config->dtype == RMSPROP_CUDA_FLOAT64 ? 8 : 4;
+  const std::size_t state_element = config->dtype == RMSPROP_CUDA_FLOAT64 ? 8 : 4;
   for (std::size_t i = 0; i < count; ++i) {
     const rmsprop_cuda_tensor& t = tensors[i];
     if (t.size == 0) continue;
-    const std::size_t bytes = t.size * element;
-    if (!is_device(t.param, bytes) || !is_device(t.mean_square, bytes) || !is_device(t.moment, bytes) ||
-        !is_device(t.grad, bytes) || (config->centered && !is_device(t.mean_grad, bytes))) {
+    if (!half && (t.master != nullptr || t.grad_float32)) return kInvalidValue;
+    const std::size_t state = t.size * state_element;
+    const std::size_t grad = t.size * (t.grad_float32 ? 4 : param_element);
+    if (!is_device(t.param, t.size * param_element) || !is_device(t.mean_square, state) || !is_device(t.moment, state) ||
+        !is_device(t.grad, grad) || (config->centered && !is_device(t.mean_grad, state)) ||
+        (t.master != nullptr && !is_device(t.master, state))) {
       return kNotDevicePointer;
     }
   }
   try {
-    return rmsprop::cuda_launch::enqueue(q->rt, q->cache, tensors, count, *config);
+    return rmsprop::cuda_launch::enqueue(q->rt, q->cache, tensors, count, *config, kInvalidValue);
   } catch (const std::bad_alloc&) {
     return kOutOfMemory;
   }

@@ -19,6 +19,7 @@
 
 #include "../../binding/core/device_step.h"
 #include "../../binding/core/plan.h"
+#include "../../binding/kernels/half_bits.h"
 #include "../../test/native/check.h"
 #include "../../test/native/reference.h"
 #include "../rmsprop_cuda.h"
@@ -104,7 +105,7 @@ void test_steps(rmsprop_cuda_queue q, bool centered) {
     t.variant = host[k].weight_decay ? rmsprop::kCoupledDecay : 0u;
     tensors.push_back(t);
   }
-  const rmsprop_cuda_step_config config{decay, momentum, epsilon, inv, centered ? 1 : 0, sizeof(T) == 8 ? 1 : 0};
+  const rmsprop_cuda_step_config config{decay, momentum, epsilon, inv, centered ? 1 : 0, sizeof(T) == 8 ? RMSPROP_CUDA_FLOAT64 : RMSPROP_CUDA_FLOAT32};
   // Four steps enqueued back to back and one synchronize, the values copied after each: step 2
   // with other learning rates than step 1 (new tables), step 3 with the very same records as
   // step 2 (the plugin may reuse its tables), step 4 with step 1's again.
@@ -157,6 +158,109 @@ void test_steps(rmsprop_cuda_queue q, bool centered) {
   OK(plugin->free_(device));
 }
 
+// Half-precision parameters (float16, bfloat16) with float32 state: one step through the
+// plugin over tensors of many shapes, with and without a master copy and with gradients of the
+// parameter's dtype or float32 (mixed in one step), against the float64 reference of the float32
+// math; a parameter with a master copy must be exactly the master's rounding (to nearest even),
+// one without within half an ulp of the reference.
+void test_half_steps(rmsprop_cuda_queue q, bool bf16, bool centered) {
+  const char* name = bf16 ? (centered ? "bf16 centered" : "bf16 plain") : (centered ? "f16 centered" : "f16 plain");
+  auto widen = [&](std::uint16_t x) { return bf16 ? rmsprop::bfloat_to_float(x) : rmsprop::half_to_float(x); };
+  auto narrow = [&](float x) { return bf16 ? rmsprop::float_to_bfloat(x) : rmsprop::float_to_half(x); };
+  struct Shape {
+    size_t n, slices;
+    bool wd, master, grad_f32;
+  };
+  const std::vector<Shape> shapes = {{1, 0, true, false, false},   {3, 0, false, true, true},     {4097, 0, true, false, true},
+                                     {70001, 0, true, true, false}, {6 * 25, 6, true, false, false}, {6 * 25, 6, true, true, true},
+                                     {50, 1, false, false, true},  {0, 0, true, true, false}};
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> u(-1, 1);
+  const size_t count = shapes.size();
+  std::vector<std::vector<std::uint16_t>> w16(count), g16(count), w16_after(count);
+  std::vector<std::vector<float>> master(count), s(count), m(count), mg(count), g32(count);
+  std::vector<std::vector<float>> master_after(count), s_after(count), m_after(count), mg_after(count);
+  std::vector<void*> buffers;
+  auto device_copy = [&](const void* data, size_t bytes) {
+    void* d = nullptr;
+    OK(plugin->malloc_(&d, bytes > 0 ? bytes : 4));
+    buffers.push_back(d);
+    if (d && bytes) OK(plugin->copy_async(q, d, data, bytes, RMSPROP_CUDA_HOST_TO_DEVICE));
+    return d;
+  };
+  std::vector<rmsprop_cuda_tensor> tensors;
+  for (size_t k = 0; k < count; ++k) {
+    const Shape& sh = shapes[k];
+    for (size_t i = 0; i < sh.n; ++i) {
+      w16[k].push_back(narrow(u(rng)));
+      master[k].push_back(widen(w16[k].back()));
+      s[k].push_back(1 + 0.5f * u(rng));
+      m[k].push_back(0.1f * u(rng));
+      mg[k].push_back(0.2f * u(rng));
+      g32[k].push_back(u(rng));
+      g16[k].push_back(narrow(g32[k].back()));
+    }
+    if (sh.n > 10) mg[k][7] = 1.5f;  // a centered denominator ≤ 0: the guard keeps w and m
+    rmsprop_cuda_tensor t{};
+    t.param = device_copy(w16[k].data(), sh.n * 2);
+    t.mean_square = device_copy(s[k].data(), sh.n * 4);
+    t.moment = device_copy(m[k].data(), sh.n * 4);
+    t.mean_grad = centered ? device_copy(mg[k].data(), sh.n * 4) : nullptr;
+    t.grad = sh.grad_f32 ? device_copy(g32[k].data(), sh.n * 4) : device_copy(g16[k].data(), sh.n * 2);
+    t.master = sh.master ? device_copy(master[k].data(), sh.n * 4) : nullptr;
+    t.grad_float32 = sh.grad_f32 ? 1 : 0;
+    t.size = sh.n;
+    t.slices = sh.slices;
+    t.lr = 0.01 * (1 + 0.1 * double(k));
+    t.weight_decay = 0.04;
+    t.variant = sh.wd ? rmsprop::kCoupledDecay : 0u;
+    tensors.push_back(t);
+  }
+  const double decay = 0.9, momentum = 0.5, epsilon = 1e-6, inv = 0.25;
+  const rmsprop_cuda_step_config config{decay, momentum, epsilon, inv, centered ? 1 : 0,
+                                        bf16 ? RMSPROP_CUDA_BFLOAT16 : RMSPROP_CUDA_FLOAT16};
+  OK(plugin->step_async(q, tensors.data(), tensors.size(), &config));
+  for (size_t k = 0; k < count; ++k) {
+    const size_t n = shapes[k].n;
+    w16_after[k].resize(n);
+    master_after[k].resize(n);
+    s_after[k].resize(n);
+    m_after[k].resize(n);
+    mg_after[k] = mg[k];
+    if (n == 0) continue;
+    OK(plugin->copy_async(q, w16_after[k].data(), tensors[k].param, n * 2, RMSPROP_CUDA_DEVICE_TO_HOST));
+    OK(plugin->copy_async(q, s_after[k].data(), tensors[k].mean_square, n * 4, RMSPROP_CUDA_DEVICE_TO_HOST));
+    OK(plugin->copy_async(q, m_after[k].data(), tensors[k].moment, n * 4, RMSPROP_CUDA_DEVICE_TO_HOST));
+    if (centered) OK(plugin->copy_async(q, mg_after[k].data(), tensors[k].mean_grad, n * 4, RMSPROP_CUDA_DEVICE_TO_HOST));
+    if (shapes[k].master) OK(plugin->copy_async(q, master_after[k].data(), tensors[k].master, n * 4, RMSPROP_CUDA_DEVICE_TO_HOST));
+  }
+  OK(plugin->synchronize(q));
+  for (size_t k = 0; k < count; ++k) {
+    const Shape& sh = shapes[k];
+    const size_t n = sh.n;
+    // The parameter as the update saw it and as it left it, in float32.
+    std::vector<float> w_after(n), g(n);
+    for (size_t i = 0; i < n; ++i) {
+      w_after[i] = sh.master ? master_after[k][i] : widen(w16_after[k][i]);
+      g[i] = sh.grad_f32 ? g32[k][i] : widen(g16[k][i]);
+    }
+    const rmsprop::testing::Hyper hyper{decay, momentum, epsilon, tensors[k].lr, 0.04, inv, sh.wd, centered, sh.slices};
+    const rmsprop::testing::TensorValues<float> before{master[k].data(), s[k].data(), m[k].data(), centered ? mg[k].data() : nullptr};
+    const rmsprop::testing::TensorValues<float> after{w_after.data(), s_after[k].data(), m_after[k].data(),
+                                                      centered ? mg_after[k].data() : nullptr};
+    const std::string what = std::string(name) + " tensor " + std::to_string(k);
+    const double param_round = sh.master ? 0 : bf16 ? 1.0 / 256 : 1.0 / 2048;
+    const size_t bad = rmsprop::testing::reference_mismatches(before, g.data(), n, hyper, after, what.c_str(), param_round);
+    CHECK(bad == 0, "%s: %zu mismatches", what.c_str(), bad);
+    if (sh.master) {
+      size_t unrounded = 0;
+      for (size_t i = 0; i < n; ++i) unrounded += w16_after[k][i] != narrow(master_after[k][i]);
+      CHECK(unrounded == 0, "%s: %zu parameters are not their master copy rounded to nearest even", what.c_str(), unrounded);
+    }
+  }
+  for (void* d : buffers) OK(plugin->free_(d));
+}
+
 void test_copies_and_errors(rmsprop_cuda_queue q) {
   std::vector<float> a(1000), b(1000, -1.0f);
   for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 0.5f;
@@ -181,7 +285,9 @@ void test_copies_and_errors(rmsprop_cuda_queue q) {
     OK(plugin->host_free(pinned));
   }
   CHECK(plugin->copy_async(q, d1, a.data(), 4, 42) != 0, "an unknown copy kind was accepted");
-  const rmsprop_cuda_step_config config{0.9, 0, 1e-10, 1, 0, 0};
+  const rmsprop_cuda_step_config config{0.9, 0, 1e-10, 1, 0, RMSPROP_CUDA_FLOAT32};
+  const rmsprop_cuda_step_config unknown{0.9, 0, 1e-10, 1, 0, 7};
+  CHECK(plugin->step_async(q, nullptr, 0, &unknown) != 0, "an unknown dtype was accepted");
   CHECK(plugin->step_async(q, nullptr, 1, &config) != 0, "a null tensor table was accepted");
   CHECK(plugin->step_async(q, nullptr, 0, nullptr) != 0, "a null config was accepted");
   CHECK(plugin->step_async(q, nullptr, 0, &config) == 0, "an empty step failed");
@@ -263,21 +369,21 @@ void test_device_step(bool centered) {
   try {
     rmsprop::core::DeviceStep step(*plugin, slots, plan.data(), centered);
     // parameterSync 'step': the host parameters are uploaded and written back.
-    step.step(grads.data(), true, true);
+    step.step(grads.data(), nullptr, true, true);
     step.download(Buffer::kMeanSquare);
     step.download(Buffer::kMoment);
     step.download(Buffer::kMeanGrad);
     check_step(before, host, "DeviceStep sync");
     // parameterSync 'manual': the host parameters stay as they are until downloaded.
     const auto middle = host;
-    step.step(grads.data(), false, false);
+    step.step(grads.data(), nullptr, false, false);
     CHECK(host[1].w32 == middle[1].w32, "manual sync wrote the host parameters");
     for (Buffer b : {Buffer::kParam, Buffer::kMeanSquare, Buffer::kMoment, Buffer::kMeanGrad}) step.download(b);
     check_step(middle, host, "DeviceStep manual");
     step.release();
     bool threw = false;
     try {
-      step.step(grads.data(), false, false);
+      step.step(grads.data(), nullptr, false, false);
     } catch (const rmsprop::core::DeviceError&) {
       threw = true;
     }
@@ -314,6 +420,8 @@ int main(int argc, char** argv) {
   for (bool centered : {false, true}) {
     test_steps<float>(q, centered);
     test_steps<double>(q, centered);
+    test_half_steps(q, false, centered);
+    test_half_steps(q, true, centered);
   }
   test_copies_and_errors(q);
   OK(plugin->queue_destroy(q));
