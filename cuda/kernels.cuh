@@ -270,6 +270,21 @@ __global__ void update(const Tensor* tensors, const Chunk* chunks, const double*
   update_variant<P, kCentered>(entry.t.variant, entry, k, means, c.begin, c.end);
 }
 
+// Whether any gradient element of the chunks is inf or NaN: each thread tests its elements
+// (widened for half precision) and writes 1 to *flag where one is not finite (every writer
+// writes the same value). Reads only the gradients.
+template <class P>
+__global__ void nonfinite(const Tensor* tensors, const Chunk* chunks, uint32_t* flag) {
+  const Chunk c = chunks[blockIdx.x];
+  const rmsprop_cuda_tensor& t = tensors[c.tensor].t;
+  bool bad = false;
+  for (uint64_t i = c.begin + threadIdx.x; i < c.end; i += blockDim.x) {
+    const auto g = grad_at<P>(t, i);
+    bad = bad || !(g - g == g - g);  // inf - inf and NaN - NaN are NaN; finite - finite is 0
+  }
+  if (bad) *flag = 1u;
+}
+
 // The launch tables of one step, laid out in one buffer: tensors, chunks, centralized slices
 // (tensor and index), then room for the slice means (written by the first launch).
 struct LaunchTables {

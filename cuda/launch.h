@@ -139,6 +139,17 @@ int enqueue_step(Runtime& rt, TableCache<Runtime>& c, const rmsprop_cuda_tensor*
                          : rt.template launch_update<T, false>(blocks, d, shared);
 }
 
+// Enqueues the finite check of the gradients of `count` tensors whose parameters are of type T
+// (rmsprop_cuda_check_finite_async), over the same launch tables as the step's.
+template <class T, class Runtime>
+int enqueue_check(Runtime& rt, TableCache<Runtime>& c, const rmsprop_cuda_tensor* tensors, size_t count,
+                  uint32_t* flag) {
+  if (int e = update_tables(rt, c, tensors, count)) return e;
+  const LaunchTables& tables = c.tables;
+  if (tables.chunks.empty()) return 0;
+  return rt.template launch_nonfinite<T>(static_cast<unsigned>(tables.chunks.size()), tables.views(c.device), flag);
+}
+
 // A queue's table caches: one per dtype (rmsprop_cuda_dtype order).
 constexpr int kDTypes = 4;
 
@@ -152,6 +163,19 @@ int enqueue(Runtime& rt, TableCache<Runtime> (&caches)[kDTypes], const rmsprop_c
     case RMSPROP_CUDA_FLOAT64: return enqueue_step<double>(rt, caches[1], tensors, count, config);
     case RMSPROP_CUDA_FLOAT16: return enqueue_step<__half>(rt, caches[2], tensors, count, config);
     case RMSPROP_CUDA_BFLOAT16: return enqueue_step<__nv_bfloat16>(rt, caches[3], tensors, count, config);
+    default: return invalid;
+  }
+}
+
+// rmsprop_cuda_check_finite_async on a queue's caches.
+template <class Runtime>
+int enqueue_finite_check(Runtime& rt, TableCache<Runtime> (&caches)[kDTypes], const rmsprop_cuda_tensor* tensors,
+                         size_t count, const rmsprop_cuda_step_config& config, uint32_t* flag, int invalid) {
+  switch (config.dtype) {
+    case RMSPROP_CUDA_FLOAT32: return enqueue_check<float>(rt, caches[0], tensors, count, flag);
+    case RMSPROP_CUDA_FLOAT64: return enqueue_check<double>(rt, caches[1], tensors, count, flag);
+    case RMSPROP_CUDA_FLOAT16: return enqueue_check<__half>(rt, caches[2], tensors, count, flag);
+    case RMSPROP_CUDA_BFLOAT16: return enqueue_check<__nv_bfloat16>(rt, caches[3], tensors, count, flag);
     default: return invalid;
   }
 }

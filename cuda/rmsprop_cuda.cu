@@ -33,6 +33,11 @@ struct CudaRuntime {
     slice_means<T><<<blocks, kThreads, 0, stream>>>(d.tensors, d.slice_tensor, d.slice_index, d.means);
     return cudaGetLastError();
   }
+  template <class T>
+  int launch_nonfinite(unsigned blocks, const LaunchTables::Views& d, uint32_t* flag) {
+    nonfinite<T><<<blocks, kThreads, 0, stream>>>(d.tensors, d.chunks, flag);
+    return cudaGetLastError();
+  }
   template <class T, bool kCentered>
   int launch_update(unsigned blocks, const LaunchTables::Views& d, const Shared& shared) {
     update<T, kCentered><<<blocks, kThreads, 0, stream>>>(d.tensors, d.chunks, d.means, shared);
@@ -134,6 +139,16 @@ extern "C" int rmsprop_cuda_step_async(rmsprop_cuda_queue q, const rmsprop_cuda_
   if (q == nullptr || config == nullptr || (count > 0 && tensors == nullptr)) return cudaErrorInvalidValue;
   try {
     return rmsprop::cuda_launch::enqueue(q->rt, q->cache, tensors, count, *config, cudaErrorInvalidValue);
+  } catch (const std::bad_alloc&) {
+    return cudaErrorMemoryAllocation;
+  }
+}
+
+extern "C" int rmsprop_cuda_check_finite_async(rmsprop_cuda_queue q, const rmsprop_cuda_tensor* tensors, size_t count,
+                                               const rmsprop_cuda_step_config* config, uint32_t* flag) {
+  if (q == nullptr || config == nullptr || flag == nullptr || (count > 0 && tensors == nullptr)) return cudaErrorInvalidValue;
+  try {
+    return rmsprop::cuda_launch::enqueue_finite_check(q->rt, q->cache, tensors, count, *config, flag, cudaErrorInvalidValue);
   } catch (const std::bad_alloc&) {
     return cudaErrorMemoryAllocation;
   }

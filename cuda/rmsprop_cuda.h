@@ -96,6 +96,15 @@ RMSPROP_CUDA_API int rmsprop_cuda_copy_async(rmsprop_cuda_queue queue, void* dst
 RMSPROP_CUDA_API int rmsprop_cuda_step_async(rmsprop_cuda_queue queue, const rmsprop_cuda_tensor* tensors, size_t count,
                                              const rmsprop_cuda_step_config* config);
 
+/* Enqueues the check of every gradient of `count` tensors of one dtype (the config's) for inf and
+ * NaN (gradients as the records say: of the parameter's dtype, or float32): one launch over the
+ * same chunk table as the step's; where an element is not finite the kernel writes 1 to
+ * `*flag` (4 bytes of device memory, which the caller zeroes first and reads after
+ * synchronizing). Nothing else is written. */
+RMSPROP_CUDA_API int rmsprop_cuda_check_finite_async(rmsprop_cuda_queue queue, const rmsprop_cuda_tensor* tensors,
+                                                     size_t count, const rmsprop_cuda_step_config* config,
+                                                     uint32_t* flag);
+
 /* Waits for everything enqueued; returns the first error of that work, if any. */
 RMSPROP_CUDA_API int rmsprop_cuda_synchronize(rmsprop_cuda_queue queue);
 

@@ -273,9 +273,5 @@ export function readOptions(owner: string, options: unknown): ResolvedOptions {
   if (done.lossScale instanceof DynamicLossScaler && given.skipNonFinite === false) {
     throw valueError(owner, 'skipNonFinite', 'true or omitted with a DynamicLossScaler (it always skips overflowing steps)', false);
   }
-  if (skipsNonFinite(done) && done.device === 'cuda') {
-    throw valueError(owner, done.skipNonFinite ? 'skipNonFinite' : 'lossScale',
-      "used with device 'cpu' (skipping non-finite steps is not built for CUDA yet)", done.skipNonFinite ? true : 'a DynamicLossScaler');
-  }
   return done;
 }

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ExponentialDecayLR, Parameter, RMSProp, ValueError, type ParamsInput, type RMSPropOptions } from '../lib';
+import { DynamicLossScaler, ExponentialDecayLR, Parameter, RMSProp, ValueError, type ParamsInput, type RMSPropOptions } from '../lib';
 import { thrown } from './helpers';
 import { mismatches, random, referenceStep, uniform, type Dtype, type FloatArray, type Hyper } from './reference';
 
@@ -467,6 +467,60 @@ export function defineDeviceSuite(): void {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+    opt.dispose();
+  });
+
+  // skipNonFinite / DynamicLossScaler on the device: the gradients are checked there (one launch
+  // per dtype, one flag read back) before the step index is claimed.
+  test.each(['float32', 'float64', 'bfloat16'] as const)('a non-finite gradient skips the step on the device: %s', (dtype) => {
+    const make = () =>
+      makeParams('float32').map((p) =>
+        dtype === 'float32'
+          ? p
+          : dtype === 'float64'
+            ? new Parameter(Float64Array.from(p.data), p.name, { shape: p.shape })
+            : new Parameter(Array.from(p.data), p.name, { shape: p.shape, dtype }),
+      );
+    const grads = (opt: RMSProp, seed: number) => {
+      const rand = random(seed);
+      return opt.parameters.map((p) => {
+        const g = uniform(p.dtype === 'float64' ? 'float64' : 'float32', p.size, rand, -2, 2);
+        return p.dtype === 'bfloat16' ? new Parameter(Array.from(g), 'g', { dtype }).data : g;
+      }) as (Float32Array | Float64Array | Uint16Array)[];
+    };
+    const options: RMSPropOptions = { ...BASE, centered: true, lossScale: new DynamicLossScaler({ initLossScale: 1024, scaleWindow: 2 }), masterWeights: dtype === 'bfloat16' };
+    const opt = new RMSProp(groups(make()), { ...options, ...device });
+    const cpu = new RMSProp(groups(make()), options);
+    const run = (g: (Float32Array | Float64Array | Uint16Array)[]) => [opt.step(g), cpu.step(g)];
+    expect(run(grads(opt, 150))).toEqual([true, true]);
+    for (const [tensor, at, bad] of [[4, 70000, Infinity], [0, 0, NaN], [2, 16, -Infinity]] as const) {
+      const g = grads(opt, 151);
+      const p = opt.parameters[tensor];
+      g[tensor][at] = p.dtype === 'bfloat16' ? new Parameter([bad], 'b', { dtype }).data[0] : bad;
+      const before = opt.stateDict();
+      expect(run(g)).toEqual([false, false]);
+      expect(opt.globalStep).toBe(1);
+      const after = opt.stateDict();
+      for (const key of Object.keys(before)) {
+        if (typeof before[key] === 'number') continue; // the scale's counters move on a skip
+        expectBitsEqual((after[key] as { data: ArrayLike<number> }).data, (before[key] as { data: ArrayLike<number> }).data, key);
+      }
+    }
+    expect(opt.lossScale).toBe(128);
+    expect(run(grads(opt, 152))).toEqual([true, true]);
+    expect(run(grads(opt, 153))).toEqual([true, true]);
+    expect([opt.lossScale, opt.globalStep]).toEqual([cpu.lossScale, 3]);
+    expect(opt.lossScale).toBe(256);
+    // Device gradients are checked where they are.
+    const native = (opt as unknown as { backend: { native: { upload(kind: string, g: unknown[]): void } } }).backend.native;
+    const g = grads(opt, 154);
+    g[1][5] = dtype === 'bfloat16' ? 0x7fc0 : NaN;
+    native.upload('grad', g);
+    expect(opt.stepDeviceGradients()).toBe(false);
+    g[1][5] = 0;
+    native.upload('grad', g);
+    expect(opt.stepDeviceGradients()).toBe(true);
+    expect(opt.globalStep).toBe(4);
     opt.dispose();
   });
 

@@ -70,6 +70,7 @@ const DevicePlugin* load_device_plugin(const std::string& path, std::string* err
                     bind(handle, "rmsprop_cuda_queue_destroy", p->queue_destroy, error) &&
                     bind(handle, "rmsprop_cuda_copy_async", p->copy_async, error) &&
                     bind(handle, "rmsprop_cuda_step_async", p->step_async, error) &&
+                    bind(handle, "rmsprop_cuda_check_finite_async", p->check_finite_async, error) &&
                     bind(handle, "rmsprop_cuda_synchronize", p->synchronize, error) &&
                     bind(handle, "rmsprop_cuda_error_string", p->error_string, error);
     if (ok && p->abi_version() == RMSPROP_CUDA_ABI_VERSION) {
@@ -105,7 +106,9 @@ DeviceStep::DeviceStep(const DevicePlugin& plugin, std::vector<TensorSlot> tenso
   const std::size_t regions = (centered_ ? 5 : 4) + (masters_ ? 1 : 0);
   try {
     check(plugin_.queue_create(&queue_), "creating a queue");
+    // The regions, then the finite check's flag.
     check(plugin_.malloc_(reinterpret_cast<void**>(&device_), regions * region_bytes_ + kAlign), "allocating device memory");
+    flag_ = reinterpret_cast<std::uint32_t*>(device_ + regions * region_bytes_);
     check(plugin_.host_alloc(reinterpret_cast<void**>(&staging_), region_bytes_ + kAlign), "allocating page-locked staging");
     upload(Buffer::kParam);
     upload(Buffer::kMeanSquare);
@@ -221,10 +224,37 @@ void DeviceStep::download(Buffer b) {
   }
 }
 
+void DeviceStep::build_table(DType dtype) {
+  table_.clear();
+  for (std::size_t i = 0; i < tensors_.size(); ++i) {
+    const TensorSlot& t = tensors_[i];
+    if (t.dtype != dtype || t.size == 0) continue;
+    const plan::TensorPlan p = plan::read_tensor(plan_, i, t.size);
+    rmsprop_cuda_tensor d{};
+    d.param = region(Buffer::kParam) + offset_[i];
+    d.mean_square = region(Buffer::kMeanSquare) + offset_[i];
+    d.moment = region(Buffer::kMoment) + offset_[i];
+    d.mean_grad = centered_ ? region(Buffer::kMeanGrad) + offset_[i] : nullptr;
+    d.grad = region(Buffer::kGrad) + offset_[i];
+    d.master = t.master ? region(Buffer::kMaster) + offset_[i] : nullptr;
+    d.grad_float32 = grad_float32_[i];
+    d.size = t.size;
+    d.slices = p.centralize ? p.slices : 0;
+    d.lr = p.lr;
+    d.weight_decay = p.weight_decay;
+    d.variant = p.variant;
+    table_.push_back(d);
+  }
+}
+
+constexpr DType kDTypes[] = {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16};
+
 void DeviceStep::step(const void* const* grads, const DType* grad_dtypes, bool upload_params, bool write_back) {
   if (released()) throw DeviceError("the optimizer's device memory was released (dispose())");
   if (upload_params) upload(Buffer::kParam);
-  if (grads) {
+  if (grads_ready_) {
+    grads_ready_ = false;  // may_apply uploaded them
+  } else if (grads) {
     upload(Buffer::kGrad, grads, grad_dtypes);
   } else {
     grad_float32_.assign(tensors_.size(), 0);  // device gradients are of each parameter's dtype
@@ -232,27 +262,8 @@ void DeviceStep::step(const void* const* grads, const DType* grad_dtypes, bool u
   const plan::Shared shared = plan::read_shared(plan_);
   rmsprop_cuda_step_config config{shared.decay, shared.momentum, shared.epsilon, shared.inv_loss_scale,
                                   centered_ ? 1 : 0, 0};
-  for (DType dtype : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16}) {
-    table_.clear();
-    for (std::size_t i = 0; i < tensors_.size(); ++i) {
-      const TensorSlot& t = tensors_[i];
-      if (t.dtype != dtype || t.size == 0) continue;
-      const plan::TensorPlan p = plan::read_tensor(plan_, i, t.size);
-      rmsprop_cuda_tensor d{};
-      d.param = region(Buffer::kParam) + offset_[i];
-      d.mean_square = region(Buffer::kMeanSquare) + offset_[i];
-      d.moment = region(Buffer::kMoment) + offset_[i];
-      d.mean_grad = centered_ ? region(Buffer::kMeanGrad) + offset_[i] : nullptr;
-      d.grad = region(Buffer::kGrad) + offset_[i];
-      d.master = t.master ? region(Buffer::kMaster) + offset_[i] : nullptr;
-      d.grad_float32 = grad_float32_[i];
-      d.size = t.size;
-      d.slices = p.centralize ? p.slices : 0;
-      d.lr = p.lr;
-      d.weight_decay = p.weight_decay;
-      d.variant = p.variant;
-      table_.push_back(d);
-    }
+  for (DType dtype : kDTypes) {
+    build_table(dtype);
     if (table_.empty()) continue;
     config.dtype = plugin_dtype(dtype);
     check(plugin_.step_async(queue_, table_.data(), table_.size(), &config), "launching the step");
@@ -268,9 +279,32 @@ void DeviceStep::step(const void* const* grads, const DType* grad_dtypes, bool u
 
 namespace rmsprop::core {
 
-bool DeviceStep::may_apply(const void* const*, const DType*) {
-  if (plan_[plan::kCheckFinite] != 0) throw DeviceError("skipping steps with non-finite gradients is not available on a device yet");
-  return true;
+bool DeviceStep::may_apply(const void* const* grads, const DType* grad_dtypes) {
+  grads_ready_ = false;
+  if (plan_[plan::kCheckFinite] == 0) return true;
+  if (released()) throw DeviceError("the optimizer's device memory was released (dispose())");
+  if (grads) {
+    upload(Buffer::kGrad, grads, grad_dtypes);
+  } else {
+    grad_float32_.assign(tensors_.size(), 0);  // device gradients are of each parameter's dtype
+  }
+  grads_ready_ = true;
+  // The flag is zeroed from the spare end of the staging (its start may still be the source of
+  // the gradients' copy), checked by one launch per dtype, and read back there.
+  auto* spare = reinterpret_cast<std::uint32_t*>(staging_ + region_bytes_);
+  spare[0] = 0;
+  check(plugin_.copy_async(queue_, flag_, &spare[0], sizeof(std::uint32_t), RMSPROP_CUDA_HOST_TO_DEVICE), "clearing the check's flag");
+  const plan::Shared shared = plan::read_shared(plan_);
+  rmsprop_cuda_step_config config{shared.decay, shared.momentum, shared.epsilon, shared.inv_loss_scale, centered_ ? 1 : 0, 0};
+  for (DType dtype : kDTypes) {
+    build_table(dtype);
+    if (table_.empty()) continue;
+    config.dtype = plugin_dtype(dtype);
+    check(plugin_.check_finite_async(queue_, table_.data(), table_.size(), &config, flag_), "checking the gradients");
+  }
+  check(plugin_.copy_async(queue_, &spare[1], flag_, sizeof(std::uint32_t), RMSPROP_CUDA_DEVICE_TO_HOST), "reading the check's flag");
+  check(plugin_.synchronize(queue_), "checking the gradients");
+  return spare[1] == 0;
 }
 
 }  // namespace rmsprop::core

@@ -29,6 +29,8 @@ struct DevicePlugin {
   int (*queue_destroy)(rmsprop_cuda_queue);
   int (*copy_async)(rmsprop_cuda_queue, void*, const void*, size_t, int);
   int (*step_async)(rmsprop_cuda_queue, const rmsprop_cuda_tensor*, size_t, const rmsprop_cuda_step_config*);
+  int (*check_finite_async)(rmsprop_cuda_queue, const rmsprop_cuda_tensor*, size_t, const rmsprop_cuda_step_config*,
+                            uint32_t*);
   int (*synchronize)(rmsprop_cuda_queue);
   const char* (*error_string)(int);
 };
@@ -71,8 +73,9 @@ class DeviceStep final : public Stepper {
   void step(const void* const* grads, const DType* grad_dtypes) override {
     step(grads, grad_dtypes, sync_params_, sync_params_);
   }
-  // The facade refuses skipNonFinite on a device (not built there yet); a plan asking for the
-  // check anyway is refused here rather than ignored.
+  // With the plan's check (plan::kCheckFinite): uploads the gradients (the step then does not
+  // again), checks them on the device (one launch per dtype, one 4-byte flag read back: no
+  // transfer per tensor) and says whether the step may apply. Without it: true.
   bool may_apply(const void* const* grads, const DType* grad_dtypes) override;
   DeviceStep* device() override { return this; }
 
@@ -94,6 +97,8 @@ class DeviceStep final : public Stepper {
 
  private:
   void check(int code, const char* what) const;
+  // The step's tensor records of one dtype into table_ (empty when it has none).
+  void build_table(DType dtype);
   void* host_buffer(std::size_t i, Buffer b) const;
   char* region(Buffer b) const;
   // Bytes of buffer `b` of tensor `i` (0 where it has none); a gradient of type `grad`.
@@ -112,6 +117,8 @@ class DeviceStep final : public Stepper {
   char* device_ = nullptr;   // regions: param, mean_square, moment, [mean_grad], grad, [master]
   char* staging_ = nullptr;  // page-locked, one region
   std::vector<rmsprop_cuda_tensor> table_;  // reused at every step
+  bool grads_ready_ = false;  // may_apply uploaded this step's gradients already
+  std::uint32_t* flag_ = nullptr;  // device: the finite check's flag (in the device allocation)
 };
 
 }  // namespace rmsprop::core

@@ -100,6 +100,14 @@ struct EmulatedRuntime {
     });
     return kOk;
   }
+  template <class T>
+  int launch_nonfinite(unsigned blocks, const rmsprop::cuda_kernels::LaunchTables::Views& d, std::uint32_t* flag) {
+    using namespace rmsprop::cuda_kernels;
+    pending.push_back([=] {
+      rmsprop::cuda_emulation::launch(blocks, kThreads, false, [&] { nonfinite<T>(d.tensors, d.chunks, flag); });
+    });
+    return kOk;
+  }
   template <class T, bool kCentered>
   int launch_update(unsigned blocks, const rmsprop::cuda_kernels::LaunchTables::Views& d,
                     const rmsprop::cuda_kernels::Shared& shared) {
@@ -217,6 +225,25 @@ RMSPROP_CUDA_API int rmsprop_cuda_step_async(rmsprop_cuda_queue q, const rmsprop
   }
   try {
     return rmsprop::cuda_launch::enqueue(q->rt, q->cache, tensors, count, *config, kInvalidValue);
+  } catch (const std::bad_alloc&) {
+    return kOutOfMemory;
+  }
+}
+
+RMSPROP_CUDA_API int rmsprop_cuda_check_finite_async(rmsprop_cuda_queue q, const rmsprop_cuda_tensor* tensors,
+                                                     std::size_t count, const rmsprop_cuda_step_config* config,
+                                                     std::uint32_t* flag) {
+  if (q == nullptr || config == nullptr || flag == nullptr || (count > 0 && tensors == nullptr)) return kInvalidValue;
+  if (config->dtype < RMSPROP_CUDA_FLOAT32 || config->dtype > RMSPROP_CUDA_BFLOAT16) return kInvalidValue;
+  if (!is_device(flag, sizeof *flag)) return kNotDevicePointer;
+  const bool half = config->dtype == RMSPROP_CUDA_FLOAT16 || config->dtype == RMSPROP_CUDA_BFLOAT16;
+  const std::size_t element = half ? 2 : config->dtype == RMSPROP_CUDA_FLOAT64 ? 8 : 4;
+  for (std::size_t i = 0; i < count; ++i) {
+    const rmsprop_cuda_tensor& t = tensors[i];
+    if (t.size > 0 && !is_device(t.grad, t.size * (t.grad_float32 ? 4 : element))) return kNotDevicePointer;
+  }
+  try {
+    return rmsprop::cuda_launch::enqueue_finite_check(q->rt, q->cache, tensors, count, *config, flag, kInvalidValue);
   } catch (const std::bad_alloc&) {
     return kOutOfMemory;
   }

@@ -9,6 +9,7 @@
 // every kind, and refused bad arguments; then the addon's DeviceStep on the plugin (staging
 // batches, float32 with float64, both parameterSync modes, state transfers, release) and, on the
 // emulator, that no device allocation is left.
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -261,6 +262,72 @@ void test_half_steps(rmsprop_cuda_queue q, bool bf16, bool centered) {
   for (void* d : buffers) OK(plugin->free_(d));
 }
 
+// The finite check (rmsprop_cuda_check_finite_async): float32 tensors of several sizes with an
+// inf, -inf or NaN at the edges or middle of one of them, and float16 gradients (with an inf
+// pattern, and float32 ones for a half tensor), set the flag; finite ones, denormals and the
+// largest values included, do not. Nothing but the flag is written.
+void test_finite_check(rmsprop_cuda_queue q) {
+  const std::vector<size_t> sizes = {1, 4097, 70001};
+  void* device = nullptr;
+  const size_t region = 80000 * 4;
+  OK(plugin->malloc_(&device, 3 * region + 256));
+  if (!device) return;
+  char* base = static_cast<char*>(device);
+  auto* flag = reinterpret_cast<std::uint32_t*>(base + 3 * region);
+  auto run = [&](const std::vector<rmsprop_cuda_tensor>& tensors, int dtype) {
+    const std::uint32_t zero = 0;
+    std::uint32_t out = 7;
+    OK(plugin->copy_async(q, flag, &zero, 4, RMSPROP_CUDA_HOST_TO_DEVICE));
+    const rmsprop_cuda_step_config config{0.9, 0, 1e-10, 1, 0, dtype};
+    OK(plugin->check_finite_async(q, tensors.data(), tensors.size(), &config, flag));
+    OK(plugin->copy_async(q, &out, flag, 4, RMSPROP_CUDA_DEVICE_TO_HOST));
+    OK(plugin->synchronize(q));
+    return out;
+  };
+  const float specials[] = {INFINITY, -INFINITY, NAN};
+  for (size_t bad_tensor = 0; bad_tensor <= sizes.size(); ++bad_tensor) {  // == size: none bad
+    for (float special : specials) {
+      std::vector<rmsprop_cuda_tensor> tensors;
+      std::vector<std::vector<float>> host(sizes.size());  // valid until the queue is synchronized
+      for (size_t k = 0; k < sizes.size(); ++k) {
+        std::vector<float>& g = host[k];
+        g.assign(sizes[k], 0.5f);
+        g[0] = 3.4e38f;
+        if (g.size() > 2) g[1] = 1e-45f;
+        const size_t at = (sizes[k] - 1) * (special != special ? 1 : special > 0 ? 0 : 2) / 2;
+        if (k == bad_tensor) g[at] = special;
+        OK(plugin->copy_async(q, base + k * region, g.data(), g.size() * 4, RMSPROP_CUDA_HOST_TO_DEVICE));
+        rmsprop_cuda_tensor t{};
+        t.param = t.mean_square = t.moment = base + k * region;  // never read
+        t.grad = base + k * region;
+        t.size = sizes[k];
+        tensors.push_back(t);
+      }
+      const std::uint32_t got = run(tensors, RMSPROP_CUDA_FLOAT32);
+      CHECK(got == (bad_tensor < sizes.size() ? 1u : 0u), "f32 finite check: tensor %zu with %g: flag %u", bad_tensor, double(special), got);
+    }
+  }
+  // float16 gradients (bits), and a float32 gradient for a float16 tensor.
+  std::vector<std::uint16_t> h(4097, 0x3c00);
+  h[4096] = 0x7bff;  // 65504: finite
+  OK(plugin->copy_async(q, base, h.data(), h.size() * 2, RMSPROP_CUDA_HOST_TO_DEVICE));
+  rmsprop_cuda_tensor t{};
+  t.param = t.mean_square = t.moment = base + region;
+  t.grad = base;
+  t.size = h.size();
+  CHECK(run({t}, RMSPROP_CUDA_FLOAT16) == 0, "f16 finite check: finite patterns flagged");
+  h[2000] = 0x7c00;  // inf
+  OK(plugin->copy_async(q, base, h.data(), h.size() * 2, RMSPROP_CUDA_HOST_TO_DEVICE));
+  CHECK(run({t}, RMSPROP_CUDA_FLOAT16) == 1, "f16 finite check: an inf pattern missed");
+  std::vector<float> f(4097, 1.0f);
+  f[17] = NAN;
+  OK(plugin->copy_async(q, base + 2 * region, f.data(), f.size() * 4, RMSPROP_CUDA_HOST_TO_DEVICE));
+  t.grad = base + 2 * region;
+  t.grad_float32 = 1;
+  CHECK(run({t}, RMSPROP_CUDA_FLOAT16) == 1, "f16 finite check: a NaN in a float32 gradient missed");
+  OK(plugin->free_(device));
+}
+
 void test_copies_and_errors(rmsprop_cuda_queue q) {
   std::vector<float> a(1000), b(1000, -1.0f);
   for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 0.5f;
@@ -424,6 +491,7 @@ int main(int argc, char** argv) {
     test_half_steps(q, true, centered);
   }
   test_copies_and_errors(q);
+  test_finite_check(q);
   OK(plugin->queue_destroy(q));
   test_device_step(false);
   test_device_step(true);
