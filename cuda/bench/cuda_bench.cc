@@ -49,6 +49,7 @@ struct Case {
   bool f64;
   bool new_lr = false;  // every step has other learning rates (a schedule): the plugin re-sends its tables
   int half = 0;         // RMSPROP_CUDA_FLOAT16 or RMSPROP_CUDA_BFLOAT16: 16-bit parameters and gradients, float32 state
+  bool check = false;   // skipNonFinite: each step first checks the gradients and reads the flag back (as DeviceStep)
 };
 
 // 0.5 and 0.01 as 16-bit patterns of each half-precision dtype.
@@ -112,9 +113,18 @@ void run_case(const Case& c, bool quick) {
     lr_scale *= 1 - 1e-9;
     return 1e-3 * lr_scale;
   };
+  std::uint32_t* flag_host = nullptr;
+  ok(plugin->host_alloc(reinterpret_cast<void**>(&flag_host), 8), "host_alloc");
   auto time_step = [&] {
     const double t0 = now();
     for (int r = 0; r < reps; ++r) {
+      if (c.check) {  // the finite check as DeviceStep::may_apply runs it: zero, check, read back, wait
+        flag_host[0] = 0;
+        ok(plugin->copy_async(queue, copy_buffer, flag_host, 4, RMSPROP_CUDA_HOST_TO_DEVICE), "flag");
+        ok(plugin->check_finite_async(queue, table.data(), table.size(), &config, reinterpret_cast<std::uint32_t*>(copy_buffer)), "check");
+        ok(plugin->copy_async(queue, flag_host + 1, copy_buffer, 4, RMSPROP_CUDA_DEVICE_TO_HOST), "flag");
+        ok(plugin->synchronize(queue), "check");
+      }
       if (c.new_lr) {
         const double lr = next_lr();
         for (rmsprop_cuda_tensor& d : table) d.lr = lr;
@@ -142,6 +152,7 @@ void run_case(const Case& c, bool quick) {
   }
   ok(plugin->free_(device), "free");
   ok(plugin->free_(copy_buffer), "free");
+  ok(plugin->host_free(flag_host), "host_free");
 
   // The whole step with host gradients, as device: 'cuda' runs it.
   std::vector<std::vector<char>> w(c.tensors, std::vector<char>(c.elements * element)), s = w, m = w, mg = w, g = w;
@@ -173,6 +184,7 @@ void run_case(const Case& c, bool quick) {
   plan[rmsprop::plan::kMomentum] = 0.9;
   plan[rmsprop::plan::kEpsilon] = 1e-10;
   plan[rmsprop::plan::kInvLossScale] = 1;
+  plan[rmsprop::plan::kCheckFinite] = c.check ? 1 : 0;
   for (std::size_t t = 0; t < c.tensors; ++t) {
     plan[rmsprop::plan::kHeaderSize + t * rmsprop::plan::kTensorStride + rmsprop::plan::kLr] = 1e-3;
     plan[rmsprop::plan::kHeaderSize + t * rmsprop::plan::kTensorStride + rmsprop::plan::kSlices] = 1;
@@ -188,7 +200,7 @@ void run_case(const Case& c, bool quick) {
           const double lr = next_lr();
           for (std::size_t t = 0; t < c.tensors; ++t) plan[rmsprop::plan::kHeaderSize + t * rmsprop::plan::kTensorStride + rmsprop::plan::kLr] = lr;
         }
-        step.step(grads.data(), nullptr, sync, sync);
+        if (!c.check || step.may_apply(grads.data(), nullptr)) step.step(grads.data(), nullptr, sync, sync);
       }
       return (now() - t0) / host_reps;
     };
@@ -204,7 +216,7 @@ void run_case(const Case& c, bool quick) {
   const double step_s = median(steps), copy_s = median(copies);
   const double step_gbs = step_bytes / step_s / 1e9, copy_gbs = 2.0 * copy_bytes / copy_s / 1e9;
   std::printf("| %s%s | %s | %s | %.1f | %.0f | %.0f | **%.0f%%** | %.0f | %.0f |\n", c.label.c_str(),
-              c.new_lr ? ", new lr every step" : "",
+              c.new_lr ? ", new lr every step" : c.check ? ", finite check first" : "",
               c.half == RMSPROP_CUDA_FLOAT16 ? "f16" : c.half == RMSPROP_CUDA_BFLOAT16 ? "bf16" : c.f64 ? "f64" : "f32", c.centered ? "centered" : "plain", step_s * 1e6, step_gbs, copy_gbs, 100 * step_gbs / copy_gbs,
               host_manual * 1e6, host_sync * 1e6);
   std::fflush(stdout);
@@ -256,6 +268,12 @@ int main(int argc, char** argv) {
   // The same tensors with a schedule's learning rate: the launch tables change every step.
   cases.push_back({"1e6", 1, 1000000, false, false, true});
   cases.push_back({"2000×500", 2000, 500, false, false, true});
+  // skipNonFinite / DynamicLossScaler: the gradients checked before each step (its cost: against the rows above).
+  for (bool centered : {false, true}) {
+    Case c{quick ? "1e6" : "1e7", 1, quick ? std::size_t(1000000) : std::size_t(10000000), centered, false};
+    c.check = true;
+    cases.push_back(c);
+  }
   for (const Case& c : cases) run_case(c, quick);
   ok(plugin->queue_destroy(queue), "queue");
   return 0;
