@@ -153,31 +153,40 @@ int enqueue_check(Runtime& rt, TableCache<Runtime>& c, const rmsprop_cuda_tensor
 // A queue's table caches: one per dtype (rmsprop_cuda_dtype order).
 constexpr int kDTypes = 4;
 
+// Calls f(Tag<T>{}, cache index) for the parameter type T of an rmsprop_cuda_dtype, or returns
+// `invalid` for an unknown one.
+template <class T>
+struct Tag {
+  using type = T;
+};
+template <class F>
+int with_dtype(int dtype, int invalid, F&& f) {
+  switch (dtype) {
+    case RMSPROP_CUDA_FLOAT32: return f(Tag<float>{}, 0);
+    case RMSPROP_CUDA_FLOAT64: return f(Tag<double>{}, 1);
+    case RMSPROP_CUDA_FLOAT16: return f(Tag<__half>{}, 2);
+    case RMSPROP_CUDA_BFLOAT16: return f(Tag<__nv_bfloat16>{}, 3);
+    default: return invalid;
+  }
+}
+
 // rmsprop_cuda_step_async on a queue's caches: the step of the config's dtype (an unknown dtype
 // is refused with `invalid`).
 template <class Runtime>
 int enqueue(Runtime& rt, TableCache<Runtime> (&caches)[kDTypes], const rmsprop_cuda_tensor* tensors, size_t count,
             const rmsprop_cuda_step_config& config, int invalid) {
-  switch (config.dtype) {
-    case RMSPROP_CUDA_FLOAT32: return enqueue_step<float>(rt, caches[0], tensors, count, config);
-    case RMSPROP_CUDA_FLOAT64: return enqueue_step<double>(rt, caches[1], tensors, count, config);
-    case RMSPROP_CUDA_FLOAT16: return enqueue_step<__half>(rt, caches[2], tensors, count, config);
-    case RMSPROP_CUDA_BFLOAT16: return enqueue_step<__nv_bfloat16>(rt, caches[3], tensors, count, config);
-    default: return invalid;
-  }
+  return with_dtype(config.dtype, invalid, [&](auto tag, int k) {
+    return enqueue_step<typename decltype(tag)::type>(rt, caches[k], tensors, count, config);
+  });
 }
 
 // rmsprop_cuda_check_finite_async on a queue's caches.
 template <class Runtime>
 int enqueue_finite_check(Runtime& rt, TableCache<Runtime> (&caches)[kDTypes], const rmsprop_cuda_tensor* tensors,
                          size_t count, const rmsprop_cuda_step_config& config, uint32_t* flag, int invalid) {
-  switch (config.dtype) {
-    case RMSPROP_CUDA_FLOAT32: return enqueue_check<float>(rt, caches[0], tensors, count, flag);
-    case RMSPROP_CUDA_FLOAT64: return enqueue_check<double>(rt, caches[1], tensors, count, flag);
-    case RMSPROP_CUDA_FLOAT16: return enqueue_check<__half>(rt, caches[2], tensors, count, flag);
-    case RMSPROP_CUDA_BFLOAT16: return enqueue_check<__nv_bfloat16>(rt, caches[3], tensors, count, flag);
-    default: return invalid;
-  }
+  return with_dtype(config.dtype, invalid, [&](auto tag, int k) {
+    return enqueue_check<typename decltype(tag)::type>(rt, caches[k], tensors, count, flag);
+  });
 }
 
 // Frees what a cache holds (after the queue is synchronized).
