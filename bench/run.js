@@ -250,8 +250,7 @@ async function perTensorTable(out, allThreads) {
   const one = make([TENSORS * 500]);
   const many = make(new Array(TENSORS).fill(500));
   const arena = make(new Array(TENSORS).fill(500));
-  const arenaViews = arena.opt.gradientBuffers();
-  arenaViews.forEach((view, i) => view.set(gradient(500, Float32Array, i)));
+  arena.opt.gradientBuffers().forEach((view, i) => view.set(gradient(500, Float32Array, i)));
   // New arrays copied into the arena, then step(): what TfjsRMSProp could do with dataSync()'s
   // arrays instead of handing them over (it takes whichever this table shows faster).
   const copied = make(new Array(TENSORS).fill(500));
@@ -335,6 +334,7 @@ async function halfTable(out, allThreads) {
     methods.push({ name: 'float32', run: () => f32opt.step(g32), before: all });
     methods.push({ name: 'limit', run: () => stream.run(g32), before: () => stream.setThreads(allThreads) });
     const state = centered ? 3 : 2;
+    const f32Bytes = 4 * 3 + 8 * state; // float32: param r/w, gradient, state r/w
     for (const dtype of ['float16', 'bfloat16']) {
       for (const masterWeights of [false, true]) {
         const p = new Parameter(new Uint16Array(n).fill(dtype === 'float16' ? 0x3800 : 0x3f00), 'w', { dtype });
@@ -348,7 +348,7 @@ async function halfTable(out, allThreads) {
       }
     }
     const t = await measureInterleaved(methods, { budgetNs: BUDGET_NS * 2, maxSamples: MAX_SAMPLES });
-    const limitPerByte = t.limit / (n * (4 * 3 + 8 * state)); // float32: param r/w, gradient, state r/w
+    const limitPerByte = t.limit / (n * f32Bytes);
     const independent = {};
     for (const kind of ['float32', 'half', 'halfMaster']) independent[kind] = independentLimit(n, kind, centered, allThreads, 0);
     const ofIndependent = (kind, time) => (independent[kind] ? `${((100 * independent[kind].traffic) / time).toFixed(0)}%` : 'not measured');
@@ -358,8 +358,8 @@ async function halfTable(out, allThreads) {
         `${((n * b) / t[name]).toFixed(1)} | **${((100 * limitPerByte * n * b) / t[name]).toFixed(0)}%** | ` +
         `${ofIndependent(master === 'true' ? 'halfMaster' : 'half', t[name])} | **${(t.float32 / t[name]).toFixed(2)}×** |`);
     }
-    out(`| float32 | ${centered ? 'centered' : 'plain'} | — | ${4 * 3 + 8 * state} | ${fmt(t.float32, n)} | ` +
-      `${((n * (4 * 3 + 8 * state)) / t.float32).toFixed(1)} | ${((100 * t.limit) / t.float32).toFixed(0)}% | ` +
+    out(`| float32 | ${centered ? 'centered' : 'plain'} | — | ${f32Bytes} | ${fmt(t.float32, n)} | ` +
+      `${((n * f32Bytes) / t.float32).toFixed(1)} | ${((100 * t.limit) / t.float32).toFixed(0)}% | ` +
       `${ofIndependent('float32', t.float32)} | 1.00× |`);
     if (global.gc) global.gc();
   }

@@ -218,14 +218,6 @@ struct alignas(16) Float4 {
   float v[4];
 };
 
-// One element of a half-precision tensor through the float32 update: `w` is the parameter (or
-// its master copy) widened; the caller stores it back and rounds it.
-template <bool kCentered, unsigned kV>
-__device__ __forceinline__ void half_element(float& w, float& s, float& m, float& mg, float g,
-                                             const rmsprop::LaneScalars<float>& k) {
-  element<float, kCentered, kV>(w, s, m, mg, g, k);
-}
-
 // A half-precision tensor's range: the parameter (or its master copy) and gradient widened, the
 // update in float32, the parameter rounded once. Where every buffer is aligned (the addon's
 // always are), each thread takes 4 consecutive elements per load (8 bytes of 16-bit values, 16
@@ -266,7 +258,7 @@ __device__ void update_half_range(const Tensor& entry, rmsprop::LaneScalars<floa
 #pragma unroll
       for (int l = 0; l < 4; ++l) {
         float w = master != nullptr ? wf.v[l] : S::widen(wv.v[l]);
-        half_element<kCentered, kV>(w, sv.v[l], mv.v[l], mgv.v[l], gv.v[l], k);
+        element<float, kCentered, kV>(w, sv.v[l], mv.v[l], mgv.v[l], gv.v[l], k);
         wf.v[l] = w;
         wv.v[l] = S::narrow(w);
       }
@@ -281,7 +273,7 @@ __device__ void update_half_range(const Tensor& entry, rmsprop::LaneScalars<floa
   for (i += threadIdx.x; i < end; i += blockDim.x) {
     if (slice > 0) k.grad_shift = static_cast<float>(means[entry.mean_offset + i / slice]);
     float w = param_at<P>(t, i), s = ms[i], mi = m[i], mgi = kCentered ? mg[i] : 0.0f;
-    half_element<kCentered, kV>(w, s, mi, mgi, grad_at<P>(t, i), k);
+    element<float, kCentered, kV>(w, s, mi, mgi, grad_at<P>(t, i), k);
     if (master != nullptr) master[i] = w;
     w16[i] = S::narrow(w);
     ms[i] = s;

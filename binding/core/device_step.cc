@@ -247,27 +247,38 @@ void DeviceStep::build_table(DType dtype) {
   }
 }
 
-constexpr DType kDTypes[] = {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16};
+void DeviceStep::stage_gradients(const void* const* grads, const DType* grad_dtypes) {
+  if (grads) {
+    upload(Buffer::kGrad, grads, grad_dtypes);
+  } else {
+    grad_float32_.assign(tensors_.size(), 0);  // device gradients are of each parameter's dtype
+  }
+}
+
+template <class Call>
+void DeviceStep::for_each_dtype(Call call) {
+  const plan::Shared shared = plan::read_shared(plan_);
+  rmsprop_cuda_step_config config{shared.decay, shared.momentum, shared.epsilon, shared.inv_loss_scale,
+                                  centered_ ? 1 : 0, 0};
+  for (DType dtype : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16}) {
+    build_table(dtype);
+    if (table_.empty()) continue;
+    config.dtype = plugin_dtype(dtype);
+    call(config);
+  }
+}
 
 void DeviceStep::step(const void* const* grads, const DType* grad_dtypes, bool upload_params, bool write_back) {
   if (released()) throw DeviceError("the optimizer's device memory was released (dispose())");
   if (upload_params) upload(Buffer::kParam);
   if (grads_ready_) {
     grads_ready_ = false;  // may_apply uploaded them
-  } else if (grads) {
-    upload(Buffer::kGrad, grads, grad_dtypes);
   } else {
-    grad_float32_.assign(tensors_.size(), 0);  // device gradients are of each parameter's dtype
+    stage_gradients(grads, grad_dtypes);
   }
-  const plan::Shared shared = plan::read_shared(plan_);
-  rmsprop_cuda_step_config config{shared.decay, shared.momentum, shared.epsilon, shared.inv_loss_scale,
-                                  centered_ ? 1 : 0, 0};
-  for (DType dtype : kDTypes) {
-    build_table(dtype);
-    if (table_.empty()) continue;
-    config.dtype = plugin_dtype(dtype);
+  for_each_dtype([&](const rmsprop_cuda_step_config& config) {
     check(plugin_.step_async(queue_, table_.data(), table_.size(), &config), "launching the step");
-  }
+  });
   if (write_back) {
     download(Buffer::kParam);
   } else {
@@ -283,25 +294,16 @@ bool DeviceStep::may_apply(const void* const* grads, const DType* grad_dtypes) {
   grads_ready_ = false;
   if (plan_[plan::kCheckFinite] == 0) return true;
   if (released()) throw DeviceError("the optimizer's device memory was released (dispose())");
-  if (grads) {
-    upload(Buffer::kGrad, grads, grad_dtypes);
-  } else {
-    grad_float32_.assign(tensors_.size(), 0);  // device gradients are of each parameter's dtype
-  }
+  stage_gradients(grads, grad_dtypes);
   grads_ready_ = true;
   // The flag is zeroed from the spare end of the staging (its start may still be the source of
   // the gradients' copy), checked by one launch per dtype, and read back there.
   auto* spare = reinterpret_cast<std::uint32_t*>(staging_ + region_bytes_);
   spare[0] = 0;
   check(plugin_.copy_async(queue_, flag_, &spare[0], sizeof(std::uint32_t), RMSPROP_CUDA_HOST_TO_DEVICE), "clearing the check's flag");
-  const plan::Shared shared = plan::read_shared(plan_);
-  rmsprop_cuda_step_config config{shared.decay, shared.momentum, shared.epsilon, shared.inv_loss_scale, centered_ ? 1 : 0, 0};
-  for (DType dtype : kDTypes) {
-    build_table(dtype);
-    if (table_.empty()) continue;
-    config.dtype = plugin_dtype(dtype);
+  for_each_dtype([&](const rmsprop_cuda_step_config& config) {
     check(plugin_.check_finite_async(queue_, table_.data(), table_.size(), &config, flag_), "checking the gradients");
-  }
+  });
   check(plugin_.copy_async(queue_, &spare[1], flag_, sizeof(std::uint32_t), RMSPROP_CUDA_DEVICE_TO_HOST), "reading the check's flag");
   check(plugin_.synchronize(queue_), "checking the gradients");
   return spare[1] == 0;

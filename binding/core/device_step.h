@@ -99,6 +99,11 @@ class DeviceStep final : public Stepper {
   void check(int code, const char* what) const;
   // The step's tensor records of one dtype into table_ (empty when it has none).
   void build_table(DType dtype);
+  // call(config) for each dtype that has tensors, with table_ holding their records.
+  template <class Call>
+  void for_each_dtype(Call call);
+  // Host gradients uploaded (their dtypes recorded), or null: the device's, of each parameter's dtype.
+  void stage_gradients(const void* const* grads, const DType* grad_dtypes);
   void* host_buffer(std::size_t i, Buffer b) const;
   char* region(Buffer b) const;
   // Bytes of buffer `b` of tensor `i` (0 where it has none); a gradient of type `grad`.

@@ -42,11 +42,11 @@ void update_range(KernelFn<T> kernel, const TensorSlot& slot, const void* grad, 
 }
 
 // Half precision (docs/semantics.md §11), where the instruction set has no fused half kernel (or
-// not for this variant: kFusedHalfVariants; or for a centralized slice): a tensor goes through the float32 kernel in blocks of this many
-// elements (small enough that one block's conversions, update and rounding stay in L1; 2048 ran
-// at half the bandwidth), its parameter (unless master weights hold it in float32) and gradient
-// (unless float32) widened into per-thread scratch, and the parameter rounded back after the
-// update. Every element gets the float32 arithmetic of the
+// none for this variant: kFusedHalfVariants; or for a centralized slice): a tensor goes through
+// the float32 kernel in blocks of this many elements (small enough that one block's conversions,
+// update and rounding stay in L1; 2048 ran at half the bandwidth), its parameter (unless master
+// weights hold it in float32) and gradient (unless float32) widened into per-thread scratch, and
+// the parameter rounded back after the update. Every element gets the float32 arithmetic of the
 // same kernel, so block and chunk boundaries cannot change a result.
 constexpr std::size_t kHalfBlock = 512;
 

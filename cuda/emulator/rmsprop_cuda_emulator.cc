@@ -204,20 +204,31 @@ RMSPROP_CUDA_API int rmsprop_cuda_copy_async(rmsprop_cuda_queue q, void* dst, co
   return kOk;
 }
 
+// Bytes of a parameter element of the config's dtype, 0 for an unknown dtype.
+std::size_t param_element(const rmsprop_cuda_step_config& config) {
+  switch (config.dtype) {
+    case RMSPROP_CUDA_FLOAT32: return 4;
+    case RMSPROP_CUDA_FLOAT64: return 8;
+    case RMSPROP_CUDA_FLOAT16:
+    case RMSPROP_CUDA_BFLOAT16: return 2;
+    default: return 0;
+  }
+}
+
 RMSPROP_CUDA_API int rmsprop_cuda_step_async(rmsprop_cuda_queue q, const rmsprop_cuda_tensor* tensors, std::size_t count,
                                              const rmsprop_cuda_step_config* config) {
   if (q == nullptr || config == nullptr || (count > 0 && tensors == nullptr)) return kInvalidValue;
-  if (config->dtype < RMSPROP_CUDA_FLOAT32 || config->dtype > RMSPROP_CUDA_BFLOAT16) return kInvalidValue;
-  const bool half = config->dtype == RMSPROP_CUDA_FLOAT16 || config->dtype == RMSPROP_CUDA_BFLOAT16;
-  const std::size_t param_element = half ? 2 : config->dtype == RMSPROP_CUDA_FLOAT64 ? 8 : 4;
-  const std::size_t state_element = config->dtype == RMSPROP_CUDA_FLOAT64 ? 8 : 4;
+  const std::size_t element = param_element(*config);
+  if (element == 0) return kInvalidValue;
+  const bool half = element == 2;
+  const std::size_t state_element = half ? 4 : element;
   for (std::size_t i = 0; i < count; ++i) {
     const rmsprop_cuda_tensor& t = tensors[i];
     if (t.size == 0) continue;
     if (!half && (t.master != nullptr || t.grad_float32)) return kInvalidValue;
     const std::size_t state = t.size * state_element;
-    const std::size_t grad = t.size * (t.grad_float32 ? 4 : param_element);
-    if (!is_device(t.param, t.size * param_element) || !is_device(t.mean_square, state) || !is_device(t.moment, state) ||
+    const std::size_t grad = t.size * (t.grad_float32 ? 4 : element);
+    if (!is_device(t.param, t.size * element) || !is_device(t.mean_square, state) || !is_device(t.moment, state) ||
         !is_device(t.grad, grad) || (config->centered && !is_device(t.mean_grad, state)) ||
         (t.master != nullptr && !is_device(t.master, state))) {
       return kNotDevicePointer;
@@ -234,10 +245,9 @@ RMSPROP_CUDA_API int rmsprop_cuda_check_finite_async(rmsprop_cuda_queue q, const
                                                      std::size_t count, const rmsprop_cuda_step_config* config,
                                                      std::uint32_t* flag) {
   if (q == nullptr || config == nullptr || flag == nullptr || (count > 0 && tensors == nullptr)) return kInvalidValue;
-  if (config->dtype < RMSPROP_CUDA_FLOAT32 || config->dtype > RMSPROP_CUDA_BFLOAT16) return kInvalidValue;
+  const std::size_t element = param_element(*config);
+  if (element == 0) return kInvalidValue;
   if (!is_device(flag, sizeof *flag)) return kNotDevicePointer;
-  const bool half = config->dtype == RMSPROP_CUDA_FLOAT16 || config->dtype == RMSPROP_CUDA_BFLOAT16;
-  const std::size_t element = half ? 2 : config->dtype == RMSPROP_CUDA_FLOAT64 ? 8 : 4;
   for (std::size_t i = 0; i < count; ++i) {
     const rmsprop_cuda_tensor& t = tensors[i];
     if (t.size > 0 && !is_device(t.grad, t.size * (t.grad_float32 ? 4 : element))) return kNotDevicePointer;
