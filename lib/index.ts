@@ -10,6 +10,9 @@ export type { LearningRate, LearningRateFunction, WeightDecay } from './learning
 export type { RMSPropOptions, Device, ParameterSync, Flavor, EpsilonPlacement, WeightDecayMode } from './options';
 export type { StateFormat } from './formats';
 export { RMSProp, type DeviceBuffers } from './rmsprop';
+import './distributed/optimizer'; // registers the data-parallel optimizer with RMSProp's constructor
+export * as distributed from './distributed';
+export type { DataParallelRMSProp } from './distributed/optimizer';
 export { DynamicLossScaler, type DynamicLossScalerOptions } from './loss-scale';
 export { simdLevel, numThreads, setNumThreads } from './settings';
 export { cudaAvailable } from './cuda';

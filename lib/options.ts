@@ -4,6 +4,7 @@
  */
 import { boolean, nonNegative, positive } from './checks';
 import { typeError, valueError } from './errors';
+import type { Communicator } from './distributed/communicator';
 import { DynamicLossScaler } from './loss-scale';
 import {
   resolveLearningRate,
@@ -90,6 +91,19 @@ export interface RMSPropOptions {
   device?: Device;
   /** With `device: 'cuda'`: `'step'` or `'manual'` (see `ParameterSync`); ignored on the CPU. Default `'step'`. */
   parameterSync?: ParameterSync;
+  /**
+   * Data-parallel training: the communicator of `await distributed.init()`. Every rank builds
+   * the optimizer with the same parameters and options; its parameters become rank 0's; each
+   * step is collective and uses the mean of the ranks' gradients (README, "Data-parallel
+   * training"). A communicator of size 1 changes nothing.
+   */
+  communicator?: Communicator;
+  /**
+   * With a `communicator`: each rank keeps the state (meanSquare, moment, meanGrad, master
+   * weights) of its 1/size of the elements only and steps those (ZeRO-1). `false`: every rank
+   * keeps all the state. Default `true`.
+   */
+  shardState?: boolean;
 }
 
 /** Where ε goes in σ. */

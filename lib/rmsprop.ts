@@ -26,11 +26,29 @@ import { skipsNonFinite, type RMSPropOptions } from './options';
 import { Parts } from './parts';
 import { StepPlan } from './plan';
 import { makeHandle, readHandle, type SharedRMSProp } from './sharing';
+
+export type { SharedRMSProp };
 import { attachmentCheck, type ParameterState } from './state';
 import { StepIndex } from './step-index';
 import { Parameter, Tensor, type DType, type FloatArray, type TensorArray, type AnyParameter } from './tensor';
 
 const OWNER = 'RMSProp';
+
+/**
+ * How the constructor hands a data-parallel request (a `communicator` option) to
+ * lib/distributed/optimizer.ts, which registers itself here (so this file does not import it).
+ */
+export interface ParallelFactory {
+  wants(options: unknown): boolean;
+  create(params: ParamsInput, options: unknown): RMSProp;
+}
+
+let parallel: ParallelFactory | null = null;
+
+/** Registers the data-parallel optimizer's factory (lib/distributed/optimizer.ts). */
+export function registerParallel(factory: ParallelFactory): void {
+  parallel = factory;
+}
 
 /** A gradient: a typed array of the parameter's dtype and length, or a `Tensor` of it. */
 export type Gradient = TensorArray | Tensor<TensorArray>;
@@ -46,18 +64,20 @@ export type { DeviceBuffers };
  * hyper-parameter rounded to float32; float64 parameters in float64.
  */
 export class RMSProp {
-  private readonly parts: Parts;
-  private readonly stateOf: ReadonlyMap<AnyParameter, ParameterState>;
-  private readonly stateBuffers: readonly StateBuffer[];
+  // Definitely assigned by the constructor, except where it returns a data-parallel optimizer
+  // instead (the `!`s: TypeScript does not see that early return as leaving `this` unused).
+  protected readonly parts!: Parts;
+  private readonly stateOf!: ReadonlyMap<AnyParameter, ParameterState>;
+  protected readonly stateBuffers!: readonly StateBuffer[];
   /** The numbers each native step reads (docs/ARCHITECTURE.md), filled per step. */
-  private readonly plan: StepPlan;
-  private readonly index: StepIndex;
-  private readonly backend: Backend;
-  private readonly gradients: GradientReader;
-  private readonly operations = new OperationQueue();
+  protected readonly plan!: StepPlan;
+  private readonly index!: StepIndex;
+  private readonly backend!: Backend;
+  private readonly gradients!: GradientReader;
+  protected readonly operations = new OperationQueue();
   /** With a DynamicLossScaler: the rule, and this optimizer's scale and counters. */
-  private readonly scaler: DynamicLossScaler | null;
-  private scaleState: LossScaleState | null;
+  private readonly scaler!: DynamicLossScaler | null;
+  private scaleState!: LossScaleState | null;
 
   /**
    * @param params the parameters to train, each once (names unique): a list of `Parameter`s, or
@@ -69,6 +89,7 @@ export class RMSProp {
    *   or learning-rate tables of different lengths.
    */
   constructor(params: ParamsInput, options?: RMSPropOptions) {
+    if (!(params instanceof Parts) && parallel && parallel.wants(options)) return parallel.create(params, options);
     const parts = params instanceof Parts ? params : Parts.read(params, options);
     const { options: resolved, entries, states } = parts;
     this.parts = parts;
@@ -224,9 +245,7 @@ export class RMSProp {
    */
   step(gradients?: readonly Gradient[]): boolean {
     this.operations.assertIdle('step');
-    this.gradients.check(gradients);
-    this.backend.beforeStep();
-    return this.stepped(this.index.step(this.backend.native, this.gradients.buffers, this.gradients.handTo(this.backend.native)));
+    return this.apply(gradients);
   }
 
   /**
@@ -237,15 +256,25 @@ export class RMSProp {
    * views of `gradientBuffers()`, as for `step`.
    */
   stepAsync(gradients?: readonly Gradient[]): Promise<boolean> {
-    return this.operations.enqueue(async () => {
-      this.gradients.check(gradients);
-      this.backend.beforeStep();
-      return this.stepped(await this.index.stepAsync(this.backend.native, this.gradients.buffers, this.gradients.handTo(this.backend.native)));
-    });
+    return this.operations.enqueue(() => this.applyAsync(gradients));
   }
 
-  // After a step (applied, or skipped for a non-finite gradient): the dynamic scale's rule.
-  private stepped(applied: boolean): boolean {
+  /** One step (the body of `step`, without the idle check). */
+  protected apply(gradients: readonly Gradient[] | undefined): boolean {
+    this.gradients.check(gradients);
+    this.backend.beforeStep();
+    return this.stepped(this.index.step(this.backend.native, this.gradients.buffers, this.gradients.handTo(this.backend.native)));
+  }
+
+  /** One step off the JavaScript thread (the body of `stepAsync`'s operation). */
+  protected async applyAsync(gradients: readonly Gradient[] | undefined): Promise<boolean> {
+    this.gradients.check(gradients);
+    this.backend.beforeStep();
+    return this.stepped(await this.index.stepAsync(this.backend.native, this.gradients.buffers, this.gradients.handTo(this.backend.native)));
+  }
+
+  /** After a step (applied, or skipped for a non-finite gradient): the dynamic scale's rule. */
+  protected stepped(applied: boolean): boolean {
     if (this.scaler && this.scaleState) {
       this.scaleState = this.scaler.next(this.scaleState, !applied);
       this.plan.setLossScale(this.scaleState.scale);
@@ -328,17 +357,17 @@ export class RMSProp {
     return new RMSProp(new Parts(options, entries, groupLr, states, counter) as never);
   }
 
-  // The loss-scale counters saved beside the global step (none without a dynamic scaler).
-  private scaleEntries(): Record<string, number> {
+  /** The loss-scale counters saved beside the global step (none without a dynamic scaler). */
+  protected scaleEntries(): Record<string, number> {
     return this.scaleState ? lossScaleEntries(this.scaleState) : {};
   }
 
-  private scaleKeys(): readonly string[] {
+  protected scaleKeys(): readonly string[] {
     return this.scaleState ? LOSS_SCALE_KEYS : [];
   }
 
-  // Applies a checked state (every check, the scaler's included, before anything changes).
-  private applyLoaded(loaded: LoadedState, where: string): void {
+  /** Applies a checked state (every check, the scaler's included, before anything changes). */
+  protected applyLoaded(loaded: LoadedState, where: string): void {
     const scale = this.scaleState ? lossScaleFromEntries(loaded.extras, where) : null;
     this.backend.stateWritten();
     applyLoadedState(this.stateBuffers, loaded);
