@@ -16,6 +16,11 @@ export const enum FaultKind {
   TimedOut = 3,
   /** The launcher stopped the job (its caller gave up, or a worker could not start). */
   Stopped = 4,
+  /**
+   * Every rank was waiting, but not in the same collective (the ranks called different
+   * sequences of collectives), seen by the rank named when its timeout passed.
+   */
+  Diverged = 5,
 }
 
 // Slots: the fault (kind, rank and exit code packed in one word, so that it is claimed and read
@@ -112,6 +117,8 @@ export function faultMessage(fault: { kind: FaultKind; rank: number; code: numbe
       return `rank ${fault.rank} exited (code ${fault.code}) before the collective completed`;
     case FaultKind.TimedOut:
       return `rank ${fault.rank} did not reach a collective within ${timeoutMs} ms`;
+    case FaultKind.Diverged:
+      return `the ranks called different collectives (rank ${fault.rank} waited ${timeoutMs} ms for the others, who were all waiting elsewhere)`;
     default:
       return 'the launcher stopped the job';
   }

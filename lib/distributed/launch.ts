@@ -35,7 +35,8 @@ export interface RankError extends Error {
 const GRACE_MS = 5000;
 
 function rankError(rank: number, reason: unknown): RankError {
-  const message = reason instanceof Error ? reason.message : String(reason);
+  // A worker's error arrives as an Error of this realm (or, under a test runner's sandbox, of another one).
+  const message = typeof (reason as Error | null)?.message === 'string' ? (reason as Error).message : String(reason);
   const error = new Error(`rank ${rank} failed: ${message}`, { cause: reason }) as RankError;
   error.rank = rank;
   return error;
@@ -88,7 +89,9 @@ export function launch(file: string, options: LaunchOptions): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let grace: NodeJS.Timeout | undefined;
     const fail = (rank: number, reason: unknown, kind: FaultKind, code = 0) => {
-      if (!first) first = rankError(rank, reason);
+      // A rank that saw another's fault (a late or departed rank) throws first: the culprit is that one.
+      const seen = control.faulted();
+      if (!first) first = rankError(seen && seen.kind !== FaultKind.Diverged ? seen.rank : rank, reason);
       control.fault(kind, rank, code);
       grace ??= setTimeout(() => threads.forEach((t) => void t.terminate()), GRACE_MS);
     };

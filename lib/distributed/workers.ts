@@ -120,7 +120,7 @@ class WorkerCollectives implements Collectives {
       }
       const gone = late.find((r) => control.departed(r));
       if (gone !== undefined) control.fault(FaultKind.Exited, gone, 0);
-      else if (Date.now() > deadline && late.length > 0) control.fault(FaultKind.TimedOut, late[0]);
+      else if (Date.now() > deadline) control.fault(late.length > 0 ? FaultKind.TimedOut : FaultKind.Diverged, late[0] ?? this.rank);
       fault = control.faulted();
     }
     if (fault) {
