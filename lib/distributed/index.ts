@@ -32,6 +32,12 @@ function launchedSetup(): WorkerSetup | null {
 }
 
 /**
+ * Whether this thread is a rank started by `launch` (then `init()` joins the `'workers'`
+ * backend). A script that launches itself uses it to tell its first run from its ranks.
+ */
+export const launched: boolean = launchedSetup() !== null;
+
+/**
  * Joins the ranks this script runs among and returns its communicator `{ rank, size, backend }`:
  * `'workers'` in a worker thread started by `launch`, `'single'` (rank 0 of 1) in a plain
  * process, so the same script runs unchanged either way. Later calls return the same
