@@ -16,7 +16,7 @@ const path = require('node:path');
 const { distributed } = require('..');
 
 const RANK = path.join(__dirname, 'distributed-rank.js');
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);

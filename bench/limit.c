@@ -197,10 +197,24 @@ static double dp_run(long n, int ranks, int centered, double idle_ms, int sample
       memcpy(slot[t], g[t], (size_t)n * 4);
       _Pragma("omp barrier")
       float* out = piece[t];
-      for (long i = b; i < e; ++i) {
-        float sum = slot[0][i];
-        for (int k = 1; k < ranks; ++k) sum += slot[k][i];
-        out[i - b] = sum / (float)ranks;
+      const float inv = 1.0f / (float)ranks;
+      const float* s0 = slot[0] + b;
+      if (ranks == 2) {
+        const float* s1 = slot[1] + b;
+        _Pragma("omp simd")
+        for (long i = 0; i < len; ++i) out[i] = (s0[i] + s1[i]) * inv;
+      } else {
+        _Pragma("omp simd")
+        for (long i = 0; i < len; ++i) out[i] = s0[i];
+      }
+      for (int k = 1; k < ranks && ranks > 2; ++k) {
+        const float* sk = slot[k] + b;
+        _Pragma("omp simd")
+        for (long i = 0; i < len; ++i) out[i] += sk[i];
+      }
+      if (ranks > 2) {
+        _Pragma("omp simd")
+        for (long i = 0; i < len; ++i) out[i] *= inv;
       }
       float *wt = w[t] + b, *st = s[t], *mt = m[t], *mgt = mg[t];
       if (centered) {

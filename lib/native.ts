@@ -103,6 +103,11 @@ export interface NativeBinding {
   planLayout: PlanLayout;
   /** Loads the device plugin at `path` (once per process); never throws. */
   cudaLoad(path: string): CudaLoadResult;
+  /**
+   * The data-parallel reduce (lib/distributed/optimizer.ts): out[at + j] = the mean over `inputs`
+   * of input[from + j], j < to − from, summed in input order in float64 and rounded once.
+   */
+  reduceMean(out: Float32Array | Float64Array, at: number, from: number, to: number, ...inputs: (Float32Array | Float64Array)[]): void;
 }
 
 /** The package's root directory (where prebuilds/ and build/ are). */

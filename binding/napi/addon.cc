@@ -1,11 +1,14 @@
 // The addon's module: the optimizer class (optimizer.cc) and the process-wide functions (thread
-// pool, kernel level, plan layout, loading a device plugin). No math lives here.
+// pool, kernel level, plan layout, loading a device plugin, the data-parallel reduce). No math
+// lives here.
 #include <napi.h>
 
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "../core/mean_of_ranks.h"
 #include "../core/multi_tensor_step.h"
 #include "../core/plan.h"
 #include "../core/thread_pool.h"
@@ -54,6 +57,47 @@ Napi::Value SetGrainElements(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(core::grain_elements()));
 }
 
+// A Float32Array's or Float64Array's elements [from, to), checked against its length.
+template <typename T>
+T* elements(const Napi::Value& value, std::size_t from, std::size_t to, const char* what) {
+  const auto type = std::is_same_v<T, float> ? napi_float32_array : napi_float64_array;
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
+    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a typed array of the reduce's dtype");
+  }
+  // The C call: it gives the data of arrays on SharedArrayBuffers too (Napi::ArrayBuffer does not).
+  napi_typedarray_type kind;
+  std::size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(value.Env(), value, &kind, &length, &data, nullptr, nullptr) != napi_ok) {
+    throw Napi::TypeError::New(value.Env(), std::string(what) + " cannot be read");
+  }
+  if (to > length || from > to) throw Napi::RangeError::New(value.Env(), std::string(what) + " is too short");
+  return static_cast<T*>(data) + from;
+}
+
+template <typename T>
+void reduce_mean(const Napi::CallbackInfo& info, std::size_t at, std::size_t from, std::size_t to) {
+  std::vector<const T*> inputs;
+  for (std::size_t k = 4; k < info.Length(); ++k) inputs.push_back(elements<T>(info[k], from, to, "inputs"));
+  T* out = elements<T>(info[0], at, at + (to - from), "out");
+  core::mean_of_ranks<T>(inputs.data(), inputs.size(), to - from, out);
+}
+
+// reduceMean(out, at, from, to, ...inputs): out[at + j] = mean over the inputs of input[from + j]
+// (lib/distributed/optimizer.ts; the data-parallel exchange's reduce).
+Napi::Value ReduceMean(const Napi::CallbackInfo& info) {
+  if (info.Length() < 5 || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
+    throw Napi::TypeError::New(info.Env(), "reduceMean(out, at, from, to, ...inputs)");
+  }
+  const auto index = [&](std::size_t i) { return static_cast<std::size_t>(info[i].As<Napi::Number>().Int64Value()); };
+  if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
+    reduce_mean<double>(info, index(1), index(2), index(3));
+  } else {
+    reduce_mean<float>(info, index(1), index(2), index(3));
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Object PlanLayout(Napi::Env env) {
   Napi::Object layout = Napi::Object::New(env);
   layout["decay"] = static_cast<double>(plan::kDecay);
@@ -86,6 +130,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["setGrainElements"] = Napi::Function::New<SetGrainElements>(env, "setGrainElements");
   exports["planLayout"] = PlanLayout(env);
   exports["cudaLoad"] = Napi::Function::New<CudaLoad>(env, "cudaLoad");
+  exports["reduceMean"] = Napi::Function::New<ReduceMean>(env, "reduceMean");
   return exports;
 }
 

@@ -37,6 +37,7 @@ import { readOptions, skipsNonFinite, type ResolvedOptions } from '../options';
 import { Parts } from '../parts';
 import { StepPlan } from '../plan';
 import { registerParallel, RMSProp, type Gradient, type SharedRMSProp, type DeviceBuffers } from '../rmsprop';
+import { binding } from '../native';
 import { allocateStates, type ParameterState } from '../state';
 import { isHalf, Parameter, type AnyParameter, type HalfDType, type TensorArray } from '../tensor';
 import { isCommunicator, type CommunicatorImpl, type ReduceArray } from './communicator';
@@ -189,25 +190,6 @@ function halfTable(dtype: HalfDType): Float32Array {
   return table;
 }
 
-/**
- * The mean over the ranks of elements [from, to) of one group: summed in rank order in float64
- * (exact for two float32 ranks), divided by the rank count, rounded once on the store.
- */
-function reduceMean(slots: readonly ReduceArray[], from: number, to: number, out: ReduceArray, at: number): void {
-  const n = slots.length;
-  if (n === 2) {
-    const a = slots[0];
-    const b = slots[1];
-    for (let j = from, o = at; j < to; j++, o++) out[o] = (a[j] + b[j]) / 2;
-    return;
-  }
-  for (let j = from, o = at; j < to; j++, o++) {
-    let sum = slots[0][j];
-    for (let k = 1; k < n; k++) sum += slots[k][j];
-    out[o] = sum / n;
-  }
-}
-
 function allFinite(array: ReduceArray, from: number, to: number): boolean {
   for (let j = from; j < to; j++) if (array[j] - array[j] !== 0) return false;
   return true;
@@ -358,7 +340,7 @@ export class DataParallelRMSProp extends RMSProp {
       const to = g.cuts[rank + 1];
       const out = sharded ? this.pieces[group] : exchange.mean![group];
       const at = sharded ? 0 : from;
-      reduceMean(exchange.slots.map((slots) => slots[group]), from, to, out, at);
+      binding.reduceMean(out, at, from, to, ...exchange.slots.map((slots) => slots[group]));
       if (check && finite) finite = allFinite(out, at, at + to - from);
     });
     if (check) Atomics.store(exchange.nonFinite, rank, finite ? 0 : 1);

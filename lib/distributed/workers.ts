@@ -6,7 +6,10 @@
  * by rank 0 and passed through `allGather`. Every wait is cut in slices that look for a fault, a
  * departed rank and the timeout, so no rank waits forever.
  */
+import os from 'node:os';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+
+import { setNumThreads } from '../settings';
 
 import { register, type Collectives, type CommunicatorImpl } from './communicator';
 import { Control, FaultKind, faultMessage } from './control';
@@ -31,6 +34,22 @@ export interface GatherReply {
 
 /** How long one wait lasts before it looks again for faults and the deadline. */
 const SLICE_MS = 50;
+
+/**
+ * How long a synchronous barrier spins before it sleeps: the ranks of one step arrive within
+ * microseconds of each other, and a futex sleep and wake costs tens of microseconds on a VM (as
+ * the kernel thread pool, binding/core/thread_pool.cc, spins before it sleeps).
+ */
+const SPIN_NS = 100_000n;
+
+// Spins until words[index] is no longer `value` or SPIN_NS has passed; true when it moved.
+function spinUntilMoved(words: Int32Array, index: number, value: number): boolean {
+  const until = process.hrtime.bigint() + SPIN_NS;
+  for (let i = 1; ; i++) {
+    if (Atomics.load(words, index) !== value) return true;
+    if ((i & 255) === 0 && process.hrtime.bigint() > until) return false;
+  }
+}
 
 class WorkerCollectives implements Collectives {
   /** How many collectives this rank has entered (the control block's `arrived` slot mirrors it). */
@@ -71,6 +90,7 @@ class WorkerCollectives implements Collectives {
     const generation = this.arrive();
     if (generation === null) return;
     const words = this.control.words;
+    if (spinUntilMoved(words, this.control.generationIndex, generation)) return;
     const deadline = Date.now() + this.timeoutMs;
     while (Atomics.load(words, this.control.generationIndex) === generation) {
       this.check(deadline);
@@ -146,8 +166,14 @@ async function waitAsync(words: Int32Array, index: number, value: number, ms: nu
   }
 }
 
-/** The communicator of a rank started by `distributed.launch`. */
+/**
+ * The communicator of a rank started by `distributed.launch`. The ranks are threads of one
+ * process and share its kernel thread pool: it is sized to ⌊cores / ranks⌋ (at least 1), since
+ * the ranks already keep the cores busy (pool threads beyond that would only take turns with the
+ * ranks); `setNumThreads` after `init()` overrides it.
+ */
 export function workerCommunicator(setup: WorkerSetup, timeoutMs: number): CommunicatorImpl {
+  setNumThreads(Math.max(1, Math.floor(os.availableParallelism() / setup.size)));
   const control = new Control(setup.control, setup.size);
   setup.port.unref();
   const collectives = new WorkerCollectives(control, setup.rank, setup.port, timeoutMs);

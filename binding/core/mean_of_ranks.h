@@ -1,0 +1,16 @@
+// The reduce of the data-parallel exchange (lib/distributed/optimizer.ts): the mean over the
+// ranks of their gradients, summed in rank order in double precision and rounded once to T, so
+// that every rank's piece is formed the same way and a run is bit-reproducible. For two float32
+// ranks the sum is exact and the mean correctly rounded.
+#pragma once
+
+#include <cstddef>
+
+namespace rmsprop::core {
+
+// out[j] = T((inputs[0][j] + … + inputs[ranks - 1][j]) / ranks) for j in [0, count), the sum in
+// double in rank order. T is float or double.
+template <typename T>
+void mean_of_ranks(const T* const* inputs, std::size_t ranks, std::size_t count, T* out);
+
+}  // namespace rmsprop::core
