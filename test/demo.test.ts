@@ -38,3 +38,22 @@ it('trains end to end on a thousand digits: learns (test accuracy >= 0.3, chance
   expect(fs.readFileSync(path.join(root, chart), 'utf8')).toContain('<polyline');
   expect(out).toMatch(/optimizer \d+\.\d+ s/);
 }, 180_000);
+
+it('trains data-parallel with --workers 2: each worker half of every batch, the same accuracy as one worker', () => {
+  const run = (workers: number) =>
+    execFileSync(process.execPath, [path.join(root, 'examples', 'lenet-mnist.js'), '--epochs', '2', '--train', '1000', '--test', '200', '--batch-size', '32', '--workers', String(workers)], {
+      encoding: 'utf8',
+      cwd: root,
+    });
+  const accuracyOf = (out: string) => Number(/^test accuracy: ((?:0|1)\.\d{4})$/m.exec(out)?.[1]);
+  const two = run(2);
+  expect(two).toMatch(/2 workers, each 16-16 digits of every batch/);
+  expect(two).toMatch(/^worker 0: gradients \(TensorFlow\.js\) \d+\.\d s, optimizer with exchange \d+\.\d+ s, state \d+ bytes$/m);
+  expect(two).toMatch(/^worker 1: gradients/m);
+  expect(two).toMatch(/^training time: \d+\.\d s \(2 workers\)$/m);
+  const one = run(1);
+  expect(one).toMatch(/^training time: \d+\.\d s \(1 worker\)$/m);
+  // The same global batch and schedule: the arithmetic differs only in the rounding of the mean.
+  expect(Math.abs(accuracyOf(two) - accuracyOf(one))).toBeLessThanOrEqual(0.02);
+  expect(accuracyOf(two)).toBeGreaterThanOrEqual(0.3);
+}, 180_000);

@@ -5,6 +5,7 @@
  * faults (a throw, an exit, a late rank, a bad gradient) ending in errors that name the rank.
  * The ranks run test/distributed/rank.js against the built package (npm test builds it first).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +37,7 @@ interface Config {
   save?: string;
   load?: string;
   paramsFrom?: string;
+  cudaLibrary?: string;
 }
 
 interface RankResult {
@@ -278,6 +280,46 @@ describe('data-parallel faults end in errors naming the rank, never a hang', () 
     expect(results[1].error?.message).toMatch(/gradients\[0\]/);
     expect(results[0].error?.message).toMatch(/rank 1/);
     expect(results[1].hashes).toEqual(results[0].hashes); // nothing changed on the bad rank
+  });
+});
+
+describe('launchers, module kinds and devices', () => {
+  test('an ES module rank: init, broadcast and step as from CommonJS', async () => {
+    const dir = tempDir();
+    await distributed.launch(path.join(__dirname, 'distributed', 'rank.mjs'), { workers: 2, argv: [dir] });
+    const results = [0, 1].map((r) => JSON.parse(readFileSync(path.join(dir, `rank-${r}.json`), 'utf8')));
+    expect(results.map((r) => [r.rank, r.size, r.backend])).toEqual([[0, 2, 'workers'], [1, 2, 'workers']]);
+    // Rank 0's zeros, stepped with the mean gradient 1.5 (mean square starts at 1): every rank alike.
+    const expected = Math.fround(-0.1 * 1.5 / Math.sqrt(Math.fround(0.9 + 0.1 * 2.25) + 1e-10));
+    for (const r of results) for (const v of r.w) expect(v).toBeCloseTo(expected, 6);
+    expect(results[1].w).toEqual(results[0].w);
+  });
+
+  test('npx rmsprop-native-launch -n 3 runs the ranks; a failing rank makes it exit 1 naming it', () => {
+    const cli = path.join(__dirname, '..', 'dist', 'distributed', 'cli.js');
+    const dir = tempDir();
+    const ok = spawnSync(process.execPath, [cli, '-n', '3', RANK, JSON.stringify({ preset: 'float64', steps: 2 }), dir], { encoding: 'utf8' });
+    expect(ok.status).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['rank-0.json', 'rank-1.json', 'rank-2.json']);
+    const bad = spawnSync(process.execPath, [cli, '-n', '2', RANK, JSON.stringify({ preset: 'float64', steps: 3, faults: [{ rank: 1, step: 1, kind: 'throw' }] }), tempDir()], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/rmsprop-native-launch: rank 1 failed: rank 1 throws at step 1/);
+    const usage = spawnSync(process.execPath, [cli, RANK], { encoding: 'utf8' });
+    expect(usage.status).toBe(1);
+    expect(usage.stderr).toMatch(/-n N is required/);
+  });
+
+  test("device 'cuda' (host emulator): ranks bit-identical, each stepping its piece on the device, equal to the CPU within float32 rounding", async () => {
+    const cudaLibrary = path.join(__dirname, '..', 'build', 'emulator', 'librmsprop_cuda_emulator.so');
+    const config: Config = { preset: 'mixed', steps: 4, stateDict: 'mindspore' };
+    const device = await run({ ...config, cudaLibrary, options: { device: 'cuda' } }, 3);
+    expect(device.error).toBeUndefined();
+    expectIdenticalRanks(device.results, 3);
+    const cpu = await run(config, 3);
+    const flat = (r: RankResult) => r.params!.flat();
+    flat(device.results[0]).forEach((v, i) => expect(Math.abs(v - flat(cpu.results[0])[i])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v))));
+    const manual = await run({ ...config, cudaLibrary, options: { device: 'cuda', parameterSync: 'manual' } }, 2);
+    for (const r of manual.results) expect(r.error?.message).toMatch(/'parameterSync' must be 'step' with a communicator/);
   });
 });
 

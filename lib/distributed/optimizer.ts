@@ -160,8 +160,9 @@ function subParameter(entry: ParameterEntry, segment: Segment): AnyParameter {
 function build(params: ParamsInput, given: Record<string, unknown>, communicator: CommunicatorImpl, sharded: boolean): Setup {
   const options = readOptions(OWNER, given);
   const { entries, groupLr } = readParams(OWNER, params, options);
-  if (options.device === 'cuda') {
-    throw valueError(OWNER, 'device', "'cpu' with a communicator (the GPU's data-parallel path is not built yet)", 'cuda');
+  if (options.device === 'cuda' && options.parameterSync !== 'step') {
+    // The exchange gathers the pieces from each Parameter.data: they must be current after every step.
+    throw valueError(OWNER, 'parameterSync', "'step' with a communicator (the pieces are gathered through host memory)", options.parameterSync);
   }
   checkAgreement(communicator.collectives.allGather(describe(entries, groupLr, options, sharded)));
   const layout = new ShardLayout(entries, communicator.size);
@@ -431,11 +432,11 @@ export class DataParallelRMSProp extends RMSProp {
   }
 
   override deviceBuffers(): DeviceBuffers[] {
-    throw new Error(`For '${OWNER}', 'deviceBuffers' needs device 'cuda' (a data-parallel optimizer runs on the CPU).`);
+    throw new Error(`For '${OWNER}', 'deviceBuffers' is not available with a communicator: gradients are exchanged through host memory.`);
   }
 
   override stepDeviceGradients(): boolean {
-    throw new Error(`For '${OWNER}', 'stepDeviceGradients' needs device 'cuda' (a data-parallel optimizer runs on the CPU).`);
+    throw new Error(`For '${OWNER}', 'stepDeviceGradients' is not available with a communicator: gradients are exchanged through host memory.`);
   }
 
   // Shared whole-state buffers (made once, collectively), laid out as one process's.

@@ -8,11 +8,13 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { createHash } = require('node:crypto');
 
-const pkg = require('../..');
-const scenario = require('./scenario');
-
 const config = JSON.parse(process.argv[2]);
 const out = process.argv[3];
+// device 'cuda' through the host emulator (cuda/emulator/), found before the package loads.
+if (config.cudaLibrary) process.env.RMSPROP_CUDA_LIBRARY = config.cudaLibrary;
+
+const pkg = require('../..');
+const scenario = require('./scenario');
 
 const hash = (params) => {
   const h = createHash('sha256');
