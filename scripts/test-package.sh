@@ -41,6 +41,16 @@ const p = new Parameter(new Float32Array([1, 2]), 'w');
 new RMSProp([p], { learningRate: new CosineDecayLR(0.01, 0.1, 10) }).step([new Float32Array([0.1, 0.2])]);
 console.log('ESM import by package name: step ok');
 "
+# Data-parallel from the installed package: the launcher's bin runs an ESM script as 2 ranks.
+cat > train.mjs <<'SCRIPT'
+import { distributed, Parameter, RMSProp } from 'rmsprop-native';
+const comm = await distributed.init();
+const w = new Parameter(new Float32Array(64).fill(comm.rank), 'w');
+const opt = new RMSProp([w], { learningRate: 0.1, communicator: comm });
+opt.step([new Float32Array(64).fill(comm.rank + 1)]);
+if (comm.rank === 1) console.log(`rmsprop-native-launch -n 2: ${comm.backend} rank ${comm.rank} of ${comm.size}, w[0] ${w.data[0].toFixed(6)}`);
+SCRIPT
+env PATH="$work/bin" npx --no-install rmsprop-native-launch -n 2 train.mjs
 
 # The fallback for a platform without a prebuild: build from source inside the installed package.
 rm -rf node_modules/rmsprop-native/prebuilds

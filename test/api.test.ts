@@ -23,7 +23,15 @@ describe('package', () => {
   });
 
   it('the TypeScript entry exports exactly the contract names', () => {
-    expect(Object.keys(lib).sort()).toEqual([...EXPORTS].sort());
+    expect(Object.keys(lib).sort()).toEqual([...EXPORTS, 'distributed'].sort());
+  });
+
+  it("the 'distributed' namespace: init, launch and launched, from the checkout root too", () => {
+    const pkg = require(root);
+    expect(Object.keys(pkg.distributed).sort()).toEqual(['init', 'launch', 'launched']);
+    expect(typeof pkg.distributed.init).toBe('function');
+    expect(typeof pkg.distributed.launch).toBe('function');
+    expect(pkg.distributed.launched).toBe(false);
   });
 });
 
