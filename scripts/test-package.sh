@@ -50,7 +50,7 @@ const opt = new RMSProp([w], { learningRate: 0.1, communicator: comm });
 opt.step([new Float32Array(64).fill(comm.rank + 1)]);
 if (comm.rank === 1) console.log(`rmsprop-native-launch -n 2: ${comm.backend} rank ${comm.rank} of ${comm.size}, w[0] ${w.data[0].toFixed(6)}`);
 SCRIPT
-env PATH="$work/bin" npx --no-install rmsprop-native-launch -n 2 train.mjs
+npx --no-install rmsprop-native-launch -n 2 train.mjs
 
 # The fallback for a platform without a prebuild: build from source inside the installed package.
 rm -rf node_modules/rmsprop-native/prebuilds

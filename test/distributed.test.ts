@@ -37,6 +37,7 @@ interface Config {
   save?: string;
   load?: string;
   paramsFrom?: string;
+  loadDict?: string;
   cudaLibrary?: string;
 }
 
@@ -224,6 +225,25 @@ describe('data-parallel overflow and checkpoints', () => {
     expect(arrays(single.params)).toEqual(arrays(whole.params));
     expect(dictArrays(single.opt.stateDict())).toEqual(dictArrays(whole.opt.stateDict()));
   });
+});
+
+test('a state dict gathered on 3 workers, loaded with loadStateDict on 2: equal to an uninterrupted run', async () => {
+  const dir = tempDir();
+  const base: Config = { preset: 'mixed', steps: 3, stateDict: 'mindspore' };
+  const saved = await run(base, 3);
+  expect(saved.error).toBeUndefined();
+  const dictFile = path.join(dir, 'dict.json');
+  writeFileSync(dictFile, JSON.stringify(saved.results[1].stateDict)); // any rank's: they are the same
+  const paramsFile = path.join(dir, 'params.json');
+  writeFileSync(paramsFile, JSON.stringify(saved.results[1].params));
+  const resumed = await run({ ...base, from: 3, steps: 5, loadDict: dictFile, paramsFrom: paramsFile }, 2);
+  expect(resumed.error).toBeUndefined();
+  const whole = reference(base, (k) => (k < 3 ? 3 : 2));
+  await whole.steps(0, 5);
+  for (const r of resumed.results) {
+    expect(r.params).toEqual(arrays(whole.params));
+    expect(r.stateDict).toEqual(dictArrays(whole.opt.stateDict()));
+  }
 });
 
 describe('data-parallel faults end in errors naming the rank, never a hang', () => {

@@ -46,6 +46,12 @@ async function main() {
   result.stateBytes = opt.stateBytes;
   result.initialHash = hash(params);
   if (config.load) await opt.loadState(config.load);
+  if (config.loadDict) {
+    // A state dict as JSON (arrays of numbers): back to typed arrays of the parameters' state dtype.
+    const json = JSON.parse(fs.readFileSync(config.loadDict, 'utf8'));
+    const dict = Object.fromEntries(Object.entries(json).map(([k, v]) => [k, Array.isArray(v) ? Float32Array.from(v) : v]));
+    opt.loadStateDict(dict);
+  }
   const views = config.arena ? opt.gradientBuffers() : null;
   try {
     for (let step = config.from || 0; step < config.steps; step++) {
