@@ -99,10 +99,14 @@ export class TfjsRMSProp extends tf.Optimizer {
     if (missing >= 0) {
       throw valueError(OWNER, 'variableGradients', 'a gradient for every variable of the first step', `none for '${this.variables[missing].name}'`);
     }
+    // The parameters are this optimizer's own arrays: the variables' values are copied in, and
+    // each variable gets a new array of the result. TensorFlow.js's CPU backend keeps a tensor's
+    // array by reference (the array a tensor was made from, its clones, a kept snapshot), so
+    // stepping its storage in place would rewrite memory the caller may still hold.
     optimizer.parameters.forEach((p, i) => p.data.set(this.variables[i].dataSync() as Float32Array));
     optimizer.step(gradients);
     tf.tidy(() => {
-      optimizer.parameters.forEach((p, i) => this.variables[i].assign(tf.tensor(p.data, this.variables[i].shape)));
+      optimizer.parameters.forEach((p, i) => this.variables[i].assign(tf.tensor(p.data.slice(), this.variables[i].shape)));
     });
     this.incrementIterations();
   }
@@ -151,7 +155,7 @@ export class TfjsRMSProp extends tf.Optimizer {
       const variable = registered[name];
       if (!variable) throw valueError(OWNER, 'variable', 'a registered tf.Variable', `'${name}'`);
       if (variable.dtype !== 'float32') throw typeError(OWNER, `variable '${name}'`, 'float32', variable.dtype);
-      parameters.set(name, new Parameter(variable.dataSync() as Float32Array, name, { shape: variable.shape }));
+      parameters.set(name, new Parameter(new Float32Array(variable.size), name, { shape: variable.shape })); // filled at each step
     }
     const { groups, ...options } = this.options;
     const param = (name: string) => {

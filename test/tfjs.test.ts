@@ -197,3 +197,34 @@ describe('TfjsRMSProp', () => {
     expect(losses[losses.length - 1]).toBeLessThan(losses[0] / 2);
   });
 });
+
+describe('TfjsRMSProp never writes memory the caller may hold', () => {
+  it('the source array, a clone before the step and a clone taken between steps stay as they were', () => {
+    const init = new Float32Array([1, 2, 3]);
+    const v = tf.variable(tf.tensor1d(init), true, 'owned/w');
+    const before = v.clone();
+    const optimizer = new TfjsRMSProp({ flavor: 'tfjs', learningRate: 0.1 });
+    optimizer.applyGradients({ [v.name]: tf.tensor1d([0.1, -0.2, 0.3]) });
+    expect(Array.from(init)).toEqual([1, 2, 3]);
+    expect(Array.from(before.dataSync())).toEqual([1, 2, 3]);
+    const afterOne = Array.from(v.dataSync());
+    expect(afterOne).not.toEqual([1, 2, 3]); // the variable itself did move
+    const kept = v.clone(); // e.g. a callback's "best so far"
+    optimizer.applyGradients({ [v.name]: tf.tensor1d([0.1, -0.2, 0.3]) });
+    expect(Array.from(kept.dataSync())).toEqual(afterOne);
+    expect(Array.from(v.dataSync())).not.toEqual(afterOne);
+  });
+
+  it("a snapshot of a model's weights (getWeights(), cloned) is unchanged by later fit steps, as with tf.train.rmsprop", async () => {
+    const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 1, inputShape: [2], name: 'owned_dense' })] });
+    model.compile({ optimizer: new TfjsRMSProp({ flavor: 'tfjs', learningRate: 0.05 }), loss: 'meanSquaredError' });
+    const x = tf.tensor2d([[1, 2], [3, 4], [5, -6]]);
+    const y = tf.tensor2d([[1], [0], [-1]]);
+    await model.fit(x, y, { epochs: 1, batchSize: 3, verbose: 0 });
+    const snapshot = model.getWeights().map((t) => t.clone()); // getWeights() gives the live variables; a clone shares their storage
+    const values = snapshot.map((t) => Array.from(t.dataSync()));
+    await model.fit(x, y, { epochs: 2, batchSize: 3, verbose: 0 });
+    expect(snapshot.map((t) => Array.from(t.dataSync()))).toEqual(values);
+    expect(model.getWeights().map((t) => Array.from(t.dataSync()))).not.toEqual(values);
+  });
+});
