@@ -231,8 +231,9 @@ static double dp_run(long n, int ranks, int centered, double idle_ms, int sample
         const long kb = n * k / ranks, ke = n * (k + 1) / ranks;
         memcpy(w[t] + kb, shared + kb, (size_t)(ke - kb) * 4);
       }
-      _Pragma("omp barrier")
+      /* Rank 0's own time, as bench/distributed-rank.js times its step (not waiting for the others' last copies). */
       if (t == 0 && r >= 0) times[r] = now_ns() - t0;
+      _Pragma("omp barrier")
     }
     _Pragma("omp barrier")
     _Pragma("omp atomic")
