@@ -131,6 +131,14 @@ export class RMSProp {
     return this.scaleState ? this.scaleState.scale : (this.parts.options.lossScale as number);
   }
 
+  /**
+   * The bytes of optimizer state this optimizer holds (meanSquare, moment, meanGrad, master
+   * weights); with a communicator and `shardState`, this rank's piece only.
+   */
+  get stateBytes(): number {
+    return this.stateBuffers.reduce((n, b) => n + b.array.byteLength, 0);
+  }
+
   /** Whether this optimizer runs centered RMSProp. */
   get centered(): boolean {
     return this.parts.options.centered;

@@ -35,6 +35,13 @@ describe('package', () => {
   });
 });
 
+test('stateBytes: the bytes of state an optimizer holds', () => {
+  const plain = new RMSProp([new Parameter(new Float32Array(10), 'a'), new Parameter(new Float64Array(3), 'b')]);
+  expect(plain.stateBytes).toBe(2 * (10 * 4 + 3 * 8)); // meanSquare and moment
+  const centered = new RMSProp([new Parameter(new Float32Array(17), 'a')], { centered: true });
+  expect(centered.stateBytes).toBe(3 * 17 * 4); // and meanGrad
+});
+
 describe('Tensor', () => {
   it('keeps a typed array by reference', () => {
     const data = new Float64Array([1, 2, 3, 4, 5, 6]);

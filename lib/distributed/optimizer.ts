@@ -237,11 +237,6 @@ export class DataParallelRMSProp extends RMSProp {
     return this.setup.sharded;
   }
 
-  /** The bytes of optimizer state this rank holds (meanSquare, moment, meanGrad, master weights). */
-  get stateBytes(): number {
-    return this.stateBuffers.reduce((n, b) => n + b.array.byteLength, 0);
-  }
-
   override get parameters(): readonly AnyParameter[] {
     return this.setup.entries.map((e) => e.param);
   }
