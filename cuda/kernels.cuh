@@ -109,6 +109,7 @@ struct Tensor {
 
 struct Shared {
   double decay, momentum, epsilon, inv_loss_scale;
+  int complement_in_double;  // rmsprop_cuda_step_config's
 };
 
 // Per-slice means of the decayed gradient (g + wd·w) for the centralized tensors; one block per
@@ -307,7 +308,7 @@ __global__ void update(const Tensor* tensors, const Chunk* chunks, const double*
   const Tensor& entry = tensors[c.tensor];
   rmsprop::LaneScalars<T> k;
   k.decay = static_cast<T>(s.decay);
-  k.one_minus_decay = T(1) - k.decay;
+  k.one_minus_decay = s.complement_in_double ? static_cast<T>(1.0 - s.decay) : T(1) - k.decay;
   k.momentum = static_cast<T>(s.momentum);
   k.epsilon = static_cast<T>(s.epsilon);
   k.inv_loss_scale = static_cast<T>(s.inv_loss_scale);

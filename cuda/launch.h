@@ -133,7 +133,7 @@ int enqueue_step(Runtime& rt, TableCache<Runtime>& c, const rmsprop_cuda_tensor*
   if (!tables.slice_index.empty()) {
     if (int e = rt.template launch_slice_means<T>(static_cast<unsigned>(tables.slice_index.size()), d)) return e;
   }
-  const cuda_kernels::Shared shared{config.decay, config.momentum, config.epsilon, config.inv_loss_scale};
+  const cuda_kernels::Shared shared{config.decay, config.momentum, config.epsilon, config.inv_loss_scale, config.complement_in_double};
   const unsigned blocks = static_cast<unsigned>(tables.chunks.size());
   return config.centered ? rt.template launch_update<T, true>(blocks, d, shared)
                          : rt.template launch_update<T, false>(blocks, d, shared);

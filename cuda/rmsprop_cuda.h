@@ -16,7 +16,7 @@
 
 /* Bumped whenever a signature or struct below changes; the addon refuses another version. */
 #ifndef RMSPROP_CUDA_ABI_VERSION  /* overridable only to test that the addon refuses another version */
-#define RMSPROP_CUDA_ABI_VERSION 4
+#define RMSPROP_CUDA_ABI_VERSION 5
 #endif
 
 #ifdef __cplusplus
@@ -59,6 +59,8 @@ typedef struct {
   double inv_loss_scale;
   int centered;
   int dtype;         /* every tensor's parameter dtype: an rmsprop_cuda_dtype */
+  int complement_in_double; /* 1 − ρ: 0 formed in the compute type as 1 − T(ρ) (MindSpore, TF1);
+                               1 formed in double and rounded once (PyTorch, Keras, tfjs, optax) */
 } rmsprop_cuda_step_config;
 
 /* A queue of work on the device (a CUDA stream) with its own launch tables. One thread at a time. */

@@ -7,7 +7,7 @@ export { Tensor, Parameter } from './tensor';
 export type { DType, FloatArray, TensorData, ParameterOptions } from './tensor';
 export { LearningRateSchedule } from './learning-rate';
 export type { LearningRate, LearningRateFunction, WeightDecay } from './learning-rate';
-export type { RMSPropOptions, Device, ParameterSync, Flavor, EpsilonPlacement, WeightDecayMode } from './options';
+export type { RMSPropOptions, Device, ParameterSync, Flavor, EpsilonPlacement, WeightDecayMode, DecayComplement } from './options';
 export type { StateFormat } from './formats';
 export { RMSProp, type DeviceBuffers } from './rmsprop';
 import './distributed/optimizer'; // registers the data-parallel optimizer with RMSProp's constructor

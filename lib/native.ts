@@ -16,6 +16,7 @@ export interface PlanLayout {
   epsilon: number;
   invLossScale: number;
   checkFinite: number;
+  complementInDouble: number;
   headerSize: number;
   lr: number;
   weightDecay: number;

@@ -59,6 +59,14 @@ export interface RMSPropOptions {
    * Default `'coupled'` (Keras `'decoupled'`).
    */
   weightDecayMode?: WeightDecayMode;
+  /**
+   * How 1 − ρ is formed for float32 (and half-precision) parameters: `'compute'` in float32, as
+   * 1 − float32(ρ) (MindSpore's and TF1's kernels); `'float64'` in double and rounded once, as
+   * float32(1 − ρ) (PyTorch, Keras, tfjs and optax, whose ρ is a host double). At ρ = 0.999 the
+   * two differ by 1.3e-5 relative. float64 parameters: the same either way. Default `'compute'`
+   * (those four flavours: `'float64'`).
+   */
+  decayComplement?: DecayComplement;
   /** Ascend instead of descend (the gradient negated first), as PyTorch's `maximize`. Default `false`. */
   maximize?: boolean;
   /** Nesterov momentum, as optax's `rmsprop(nesterov=True)`: w moves by β·m + η·g/σ. Default `false`. */
@@ -112,6 +120,9 @@ export type EpsilonPlacement = 'inside' | 'outside';
 /** How weight decay applies. */
 export type WeightDecayMode = 'coupled' | 'decoupled';
 
+/** Where 1 − ρ is formed: in the compute type, or in float64 and rounded once. */
+export type DecayComplement = 'compute' | 'float64';
+
 /** The options after validation, in the form the optimizer uses. */
 export interface ResolvedOptions {
   flavor: Flavor;
@@ -123,6 +134,7 @@ export interface ResolvedOptions {
   initialMeanSquare: number;
   lrInMomentum: boolean;
   weightDecayMode: WeightDecayMode;
+  decayComplement: DecayComplement;
   maximize: boolean;
   nesterov: boolean;
   useLocking: boolean;
@@ -180,6 +192,7 @@ export const OPTION_SPECS: { readonly [K in keyof ResolvedOptions]: OptionSpec<R
   initialMeanSquare: { default: 1, read: nonNegative },
   lrInMomentum: { default: true, read: boolean },
   weightDecayMode: { default: 'coupled', read: oneOf<WeightDecayMode>('coupled', 'decoupled') },
+  decayComplement: { default: 'compute', read: oneOf<DecayComplement>('compute', 'float64') },
   maximize: { default: false, read: boolean },
   nesterov: { default: false, read: boolean },
   useLocking: { default: false, read: boolean },
@@ -210,14 +223,14 @@ export const FLAVORS: { readonly [F in Flavor]: FlavorSpec } = {
   tf1: { framework: 'tf.compat.v1.train.RMSPropOptimizer', defaults: {}, required: ['learningRate'] },
   pytorch: {
     framework: 'torch.optim.RMSprop',
-    defaults: { learningRate: 0.01, decay: 0.99, epsilon: 1e-8, epsilonPlacement: 'outside', initialMeanSquare: 0, lrInMomentum: false },
+    defaults: { learningRate: 0.01, decay: 0.99, epsilon: 1e-8, epsilonPlacement: 'outside', initialMeanSquare: 0, lrInMomentum: false, decayComplement: 'float64' },
   },
   keras: {
     framework: 'keras.optimizers.RMSprop (Keras 3)',
-    defaults: { learningRate: 0.001, epsilon: 1e-7, initialMeanSquare: 0, weightDecayMode: 'decoupled' },
+    defaults: { learningRate: 0.001, epsilon: 1e-7, initialMeanSquare: 0, weightDecayMode: 'decoupled', decayComplement: 'float64' },
   },
-  tfjs: { framework: 'tf.train.rmsprop', defaults: { epsilon: 1e-7, initialMeanSquare: 0 }, required: ['learningRate'] },
-  optax: { framework: 'optax.rmsprop', defaults: { epsilon: 1e-8, initialMeanSquare: 0 }, required: ['learningRate'] },
+  tfjs: { framework: 'tf.train.rmsprop', defaults: { epsilon: 1e-7, initialMeanSquare: 0, decayComplement: 'float64' }, required: ['learningRate'] },
+  optax: { framework: 'optax.rmsprop', defaults: { epsilon: 1e-8, initialMeanSquare: 0, decayComplement: 'float64' }, required: ['learningRate'] },
 };
 
 // Names users bring from MindSpore, PyTorch and TensorFlow.js.

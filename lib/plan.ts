@@ -54,6 +54,7 @@ export class StepPlan {
     const negated = options.flavor === 'tfjs' && options.centered && options.epsilonPlacement === 'inside';
     plan[layout.epsilon] = negated ? -options.epsilon : options.epsilon;
     plan[layout.checkFinite] = skipsNonFinite(options) ? 1 : 0;
+    plan[layout.complementInDouble] = options.decayComplement === 'float64' ? 1 : 0;
     const shared =
       (options.epsilonPlacement === 'outside' ? layout.epsilonOutside : 0) |
       (options.lrInMomentum ? 0 : layout.lrOutsideMomentum) |

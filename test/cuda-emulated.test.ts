@@ -74,3 +74,13 @@ test("TfjsRMSProp with device 'cuda' follows the CPU trajectory", async () => {
   // The weights moved from where they started (their float32 values).
   cuda.forEach((v, i) => expect(v).not.toBe(Math.fround([0.1, -0.2][i])));
 });
+
+test("the device forms 1 − ρ as the flavour's framework does (decayComplement), as the CPU", () => {
+  for (const [flavor, expected] of [['pytorch', 0.0010000000474974513], ['mindspore', 0.0009999871253967285]] as const) {
+    const p = new Parameter(new Float32Array([1, -1]), 'w');
+    const opt = new RMSProp([p], { flavor, learningRate: 0.01, decay: 0.999, initialMeanSquare: 0, device: 'cuda' });
+    opt.step([new Float32Array([1, 1])]);
+    expect(opt.state(p).meanSquare[0]).toBe(expected);
+    opt.dispose();
+  }
+});

@@ -17,7 +17,11 @@ constexpr std::size_t kMomentum = 1;
 constexpr std::size_t kEpsilon = 2;
 constexpr std::size_t kInvLossScale = 3;
 constexpr std::size_t kCheckFinite = 4;  // 1: a step whose gradients hold an inf or NaN is skipped
-constexpr std::size_t kHeaderSize = 5;
+// 1 − ρ (option decayComplement): 0 formed in the tensor's type as 1 − T(ρ) (MindSpore's and
+// TF1's kernels), 1 formed in double and rounded once, T(1 − ρ) (PyTorch, Keras, tfjs, optax:
+// ρ is a host double there).
+constexpr std::size_t kComplementInDouble = 5;
+constexpr std::size_t kHeaderSize = 6;
 
 // Per tensor, at kHeaderSize + index * kTensorStride.
 constexpr std::size_t kLr = 0;
@@ -42,6 +46,7 @@ struct Shared {
   double momentum;
   double epsilon;
   double inv_loss_scale;
+  bool complement_in_double;  // kComplementInDouble
 };
 
 // What the plan says about one tensor of `size` elements at this step.
@@ -55,7 +60,7 @@ struct TensorPlan {
 };
 
 inline Shared read_shared(const double* plan) {
-  return Shared{plan[kDecay], plan[kMomentum], plan[kEpsilon], plan[kInvLossScale]};
+  return Shared{plan[kDecay], plan[kMomentum], plan[kEpsilon], plan[kInvLossScale], plan[kComplementInDouble] != 0};
 }
 
 // Tensor `index`. Centralization applies where flagged, to non-empty tensors whose slices (the
@@ -91,7 +96,7 @@ template <class T>
 TensorScalars<T> scalars_for(const Shared& shared, const TensorPlan& tensor) {
   TensorScalars<T> k;
   k.decay = static_cast<T>(shared.decay);
-  k.one_minus_decay = T(1) - k.decay;
+  k.one_minus_decay = shared.complement_in_double ? static_cast<T>(1.0 - shared.decay) : T(1) - k.decay;
   k.momentum = static_cast<T>(shared.momentum);
   k.epsilon = static_cast<T>(shared.epsilon);
   k.inv_loss_scale = static_cast<T>(shared.inv_loss_scale);

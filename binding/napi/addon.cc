@@ -105,6 +105,7 @@ Napi::Object PlanLayout(Napi::Env env) {
   layout["epsilon"] = static_cast<double>(plan::kEpsilon);
   layout["invLossScale"] = static_cast<double>(plan::kInvLossScale);
   layout["checkFinite"] = static_cast<double>(plan::kCheckFinite);
+  layout["complementInDouble"] = static_cast<double>(plan::kComplementInDouble);
   layout["headerSize"] = static_cast<double>(plan::kHeaderSize);
   layout["lr"] = static_cast<double>(plan::kLr);
   layout["weightDecay"] = static_cast<double>(plan::kWeightDecay);

@@ -130,10 +130,10 @@ describe('flavour defaults', () => {
   const explicit: Record<Flavor, RMSPropOptions> = {
     mindspore: { learningRate: 0.1, decay: 0.9, momentum: 0, epsilon: 1e-10, epsilonPlacement: 'inside', initialMeanSquare: 1, lrInMomentum: true, weightDecayMode: 'coupled' },
     tf1: { learningRate: 0.2, decay: 0.9, momentum: 0, epsilon: 1e-10, epsilonPlacement: 'inside', initialMeanSquare: 1, lrInMomentum: true, weightDecayMode: 'coupled' },
-    pytorch: { learningRate: 0.01, decay: 0.99, momentum: 0, epsilon: 1e-8, epsilonPlacement: 'outside', initialMeanSquare: 0, lrInMomentum: false, weightDecayMode: 'coupled' },
-    keras: { learningRate: 0.001, decay: 0.9, momentum: 0, epsilon: 1e-7, epsilonPlacement: 'inside', initialMeanSquare: 0, lrInMomentum: true, weightDecayMode: 'decoupled' },
-    tfjs: { learningRate: 0.2, decay: 0.9, momentum: 0, epsilon: 1e-7, epsilonPlacement: 'inside', initialMeanSquare: 0, lrInMomentum: true, weightDecayMode: 'coupled' },
-    optax: { learningRate: 0.2, decay: 0.9, momentum: 0, epsilon: 1e-8, epsilonPlacement: 'inside', initialMeanSquare: 0, lrInMomentum: true, weightDecayMode: 'coupled' },
+    pytorch: { learningRate: 0.01, decay: 0.99, momentum: 0, epsilon: 1e-8, epsilonPlacement: 'outside', initialMeanSquare: 0, lrInMomentum: false, weightDecayMode: 'coupled', decayComplement: 'float64' },
+    keras: { learningRate: 0.001, decay: 0.9, momentum: 0, epsilon: 1e-7, epsilonPlacement: 'inside', initialMeanSquare: 0, lrInMomentum: true, weightDecayMode: 'decoupled', decayComplement: 'float64' },
+    tfjs: { learningRate: 0.2, decay: 0.9, momentum: 0, epsilon: 1e-7, epsilonPlacement: 'inside', initialMeanSquare: 0, lrInMomentum: true, weightDecayMode: 'coupled', decayComplement: 'float64' },
+    optax: { learningRate: 0.2, decay: 0.9, momentum: 0, epsilon: 1e-8, epsilonPlacement: 'inside', initialMeanSquare: 0, lrInMomentum: true, weightDecayMode: 'coupled', decayComplement: 'float64' },
   };
   it.each(Object.keys(explicit) as Flavor[])('%s: the flavour alone steps as its framework defaults spelled out', (flavor) => {
     const required = flavor === 'tf1' || flavor === 'tfjs' || flavor === 'optax' ? { learningRate: 0.2 } : {};
