@@ -5,7 +5,9 @@
  *
  * - `'pytorch'`: `torch.optim.RMSprop.state_dict()`: `{ state: { [index]: { step, square_avg,
  *   momentum_buffer (momentum > 0), grad_avg (centered) } }, param_groups: [{ params, lr, alpha,
- *   eps, weight_decay, momentum, centered, maximize }] }`, parameters by index in `parameters` order.
+ *   eps, weight_decay, momentum, centered, maximize }] }`: one param group per parameter group, with
+ *   its own lr and weight decay, parameters numbered as PyTorch does (group by group, in the order
+ *   the groups list them, whatever `orderParams` says).
  * - `'keras'`: Keras 3's optimizer variables: `iteration`, `<path>_velocity`, `<path>_momentum`
  *   (momentum > 0), `<path>_average_gradient` (centered), `<path>` the parameter's name with `/` → `_`.
  * - `'tfjs'`: `tf.train.rmsprop`'s `getWeights()` as an object by name: `iter`, `<name>/rms`,
@@ -13,7 +15,10 @@
  */
 import { checkKeys, GLOBAL_STEP, type StateDict } from './checkpoint';
 import { typeError, ValueError } from './errors';
+import type { ParameterEntry } from './groups';
+import { valueAt } from './learning-rate';
 import { oneOf, unknownKeyError, type ResolvedOptions } from './options';
+import type { StepPlan } from './plan';
 import { stateDType, Tensor, type AnyParameter } from './tensor';
 
 /** Whose layout a state dict is in. `'mindspore'` is this library's own (the default). */
@@ -56,8 +61,45 @@ function namesOf(format: 'mindspore' | 'keras' | 'tfjs', p: AnyParameter): { s: 
 const STEP_NAME = { keras: 'iteration', tfjs: 'iter' } as const;
 const own = (p: AnyParameter) => namesOf('mindspore', p);
 
+/** Where one parameter sits in PyTorch's layout: its group, its index, its group's lr and weight decay now. */
+export interface TorchPlace {
+  readonly group: number;
+  readonly index: number;
+  readonly lr: number;
+  readonly weightDecay: number;
+}
+
+/** Each parameter's place (in `entries` order) at global step k; NaN for a table that has run out. */
+export function torchPlaces(entries: readonly ParameterEntry[], plan: StepPlan, k: number): TorchPlace[] {
+  let lrs: number[];
+  try {
+    lrs = plan.learningRates(k);
+  } catch {
+    lrs = entries.map(() => NaN);
+  }
+  const decayAt = (e: ParameterEntry) => {
+    if (!e.weightDecay) return 0;
+    try {
+      return valueAt(OWNER, 'weightDecay', e.weightDecay, k);
+    } catch {
+      return NaN;
+    }
+  };
+  return entries.map((e, i) => ({ group: e.group, index: e.declared, lr: lrs[i], weightDecay: decayAt(e) }));
+}
+
+// The param groups' `params` lists PyTorch numbers them with, group by group.
+function torchGroups(places: readonly TorchPlace[]): TorchPlace[][] {
+  const groups: TorchPlace[][] = [];
+  for (const place of places) (groups[place.group] ??= []).push(place);
+  return groups.filter(Boolean).map((g) => g.sort((a, b) => a.index - b.index));
+}
+
+const listed = (groups: readonly unknown[][]) =>
+  `${groups.length} group${groups.length === 1 ? '' : 's'}: ${groups.map((g) => `[${g.join(', ')}]`).join(', ')}`;
+
 /** `canonical` (this library's state dict) in `format`. */
-export function toFormat(format: StateFormat, canonical: StateDict, params: readonly AnyParameter[], options: ResolvedOptions, lr: number): object {
+export function toFormat(format: StateFormat, canonical: StateDict, params: readonly AnyParameter[], options: ResolvedOptions, places: readonly TorchPlace[]): object {
   const step = canonical[GLOBAL_STEP] as number;
   const momentum = options.momentum > 0;
   switch (format) {
@@ -67,20 +109,19 @@ export function toFormat(format: StateFormat, canonical: StateDict, params: read
       const state: Record<number, Record<string, Tensor | number>> = {};
       params.forEach((p, i) => {
         const k = own(p);
-        state[i] = {
+        state[places[i].index] = {
           step,
           square_avg: canonical[k.s] as Tensor,
           ...(momentum ? { momentum_buffer: canonical[k.m] as Tensor } : {}),
           ...(options.centered ? { grad_avg: canonical[k.mg] as Tensor } : {}),
         };
       });
-      const weightDecay = options.weightDecay.kind === 'fixed' ? options.weightDecay.value : 0;
-      const group = {
-        params: params.map((_, i) => i),
-        ...{ lr, alpha: options.decay, eps: options.epsilon, weight_decay: weightDecay },
+      const paramGroups = torchGroups(places).map((members) => ({
+        params: members.map((m) => m.index),
+        ...{ lr: members[0].lr, alpha: options.decay, eps: options.epsilon, weight_decay: members[0].weightDecay },
         ...{ momentum: options.momentum, centered: options.centered, maximize: options.maximize },
-      };
-      return { state: step === 0 ? {} : state, param_groups: [group] };
+      }));
+      return { state: step === 0 ? {} : state, param_groups: paramGroups };
     }
     case 'keras': {
       const out: Record<string, Tensor | number> = { [STEP_NAME.keras]: step };
@@ -117,7 +158,7 @@ function stepNumber(value: unknown, what: string): number {
  * shapes) like any other. State a framework does not keep (a momentum buffer without momentum) is
  * zero; a framework's entry this optimizer has no use for is an error, as an unknown name is.
  */
-export function fromFormat(format: StateFormat, dict: unknown, params: readonly AnyParameter[], options: ResolvedOptions): unknown {
+export function fromFormat(format: StateFormat, dict: unknown, params: readonly AnyParameter[], options: ResolvedOptions, places: readonly TorchPlace[]): unknown {
   if (format === 'mindspore') return dict;
   if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) {
     throw typeError(OWNER, 'stateDict', `a ${format} state dict (an object)`, dict);
@@ -129,6 +170,15 @@ export function fromFormat(format: StateFormat, dict: unknown, params: readonly 
     const state = given.state as Record<string, Record<string, unknown>> | undefined;
     if (state === null || typeof state !== 'object') throw typeError(OWNER, 'stateDict.state', 'an object by parameter index', state);
     if (!Array.isArray(given.param_groups)) throw typeError(OWNER, 'stateDict.param_groups', 'an array', given.param_groups);
+    // Another model's (or another grouping's) state is refused before anything is read.
+    const wanted = torchGroups(places).map((g) => g.map((m) => m.index));
+    const got = (given.param_groups as unknown[]).map((g) => {
+      const list = g !== null && typeof g === 'object' ? (g as { params?: unknown }).params : undefined;
+      return Array.isArray(list) ? list : ['(no params)'];
+    });
+    if (listed(got) !== listed(wanted)) {
+      throw new ValueError(`For '${OWNER}', the PyTorch 'param_groups' must match this optimizer's parameter groups (${listed(wanted)}), but got ${listed(got)}.`);
+    }
     const indices = Object.keys(state);
     if (indices.length === 0) {
       // A PyTorch optimizer that has not stepped: no state yet.
@@ -147,9 +197,10 @@ export function fromFormat(format: StateFormat, dict: unknown, params: readonly 
     }
     const steps = new Set<number>();
     params.forEach((p, i) => {
-      const entry = state[String(i)];
+      const at = places[i].index;
+      const entry = state[String(at)];
       const k = own(p);
-      const where = `stateDict.state[${i}]`;
+      const where = `stateDict.state[${at}]`;
       if (entry === null || typeof entry !== 'object') throw typeError(OWNER, where, 'an object', entry);
       steps.add(stepNumber(entry.step, `${where}.step`));
       out[k.s] = entry.square_avg;

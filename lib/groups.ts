@@ -45,6 +45,9 @@ export interface ParameterEntry {
   /** The weight decay applied to this parameter, or null where none applies. */
   readonly weightDecay: StepValue | null;
   readonly gradCentralization: boolean;
+  /** Which group it came in (0 without groups), and its position in the groups as given (before `orderParams`): PyTorch's numbering. */
+  readonly group: number;
+  readonly declared: number;
 }
 
 export interface ParsedParams {
@@ -120,6 +123,7 @@ function readGroups(owner: string, list: readonly unknown[], options: ResolvedOp
   const entries: ParameterEntry[] = [];
   const groupLrs: StepValue[] = [];
   let order: AnyParameter[] | undefined;
+  let groups = 0;
   list.forEach((group, g) => {
     const where = `params[${g}]`;
     if (!isPlainObject(group)) {
@@ -145,7 +149,8 @@ function readGroups(owner: string, list: readonly unknown[], options: ResolvedOp
       : resolveWeightDecay(owner, `${where}.weightDecay`, group.weightDecay);
     const gradCentralization = boolean(owner, `${where}.gradCentralization`, group.gradCentralization ?? false);
     const decay = appliesWeightDecay(weightDecay) ? weightDecay : null;
-    for (const param of params) entries.push({ param, lr, weightDecay: decay, gradCentralization });
+    const index = groups++;
+    for (const param of params) entries.push({ param, lr, weightDecay: decay, gradCentralization, group: index, declared: entries.length });
   });
   if (entries.length === 0) throw valueError(owner, 'params', 'groups holding at least one parameter', 'only orderParams');
   checkUnique(owner, entries.map((e) => e.param), (i) => `parameter '${entries[i].param.name}'`);
@@ -185,8 +190,10 @@ export function readParams(owner: string, params: unknown, options: ResolvedOpti
   checkUnique(owner, parameters, (i) => `params[${i}]`);
   const decays = appliesWeightDecay(options.weightDecay);
   return {
-    entries: parameters.map((param) => ({
+    entries: parameters.map((param, declared) => ({
       param,
+      group: 0,
+      declared,
       lr: options.learningRate,
       weightDecay: decays && (options.flavor !== 'mindspore' || decaysByName(param.name)) ? options.weightDecay : null,
       gradCentralization: false,

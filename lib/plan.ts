@@ -94,15 +94,6 @@ export class StepPlan {
     return this.lrValues[0];
   }
 
-  /** The learning rate a framework's state dict records at step k: the first one (NaN when a table has run out). */
-  recordedLr(k: number): number {
-    try {
-      return this.firstLearningRate(k);
-    } catch {
-      return NaN;
-    }
-  }
-
   /**
    * Writes the learning rates and weight decays of step k into the plan (a coupled weight decay
    * times the loss scale, docs/semantics.md §4 step 1). Evaluates everything first: a table that

@@ -18,7 +18,7 @@ import {
 import { DynamicLossScaler, LOSS_SCALE_KEYS, lossScaleEntries, lossScaleFromEntries, type LossScaleState } from './loss-scale';
 import { createBackend, type Backend, type DeviceBuffers } from './backend';
 import { typeError, valueError } from './errors';
-import { detectFormat, fromFormat, readFormat, toFormat, type StateFormat } from './formats';
+import { detectFormat, fromFormat, readFormat, toFormat, torchPlaces, type StateFormat, type TorchPlace } from './formats';
 import { GradientReader } from './gradients';
 import type { ParamsInput } from './groups';
 import { OperationQueue } from './operations';
@@ -302,7 +302,7 @@ export class RMSProp {
     this.operations.assertIdle('stateDict');
     this.backend.pullState();
     const dict = buildStateDict(this.stateBuffers, this.globalStep, this.scaleEntries());
-    return toFormat(format, dict, this.parameters, this.parts.options, this.plan.recordedLr(this.globalStep)) as Record<string, unknown>;
+    return toFormat(format, dict, this.parameters, this.parts.options, this.torchPlaces()) as Record<string, unknown>;
   }
 
   /**
@@ -314,7 +314,7 @@ export class RMSProp {
   loadStateDict(dict: StateDict | Record<string, unknown>, options?: { format?: StateFormat }): void {
     const format = readFormat(options, 'loadStateDict') ?? detectFormat(dict);
     this.operations.assertIdle('loadStateDict');
-    const translated = fromFormat(format, dict, this.parameters, this.parts.options);
+    const translated = fromFormat(format, dict, this.parameters, this.parts.options, this.torchPlaces());
     // Other frameworks' layouts have no loss-scale counters and no master weights: those keep their values.
     const canonical = format === 'mindspore' ? translated : { ...this.stateDict(), ...(translated as object) };
     const loaded = readStateDict(this.stateBuffers, canonical, this.scaleKeys());
@@ -363,6 +363,11 @@ export class RMSProp {
   static fromShared(handle: SharedRMSProp): RMSProp {
     const { options, entries, groupLr, states, counter } = readHandle(handle);
     return new RMSProp(new Parts(options, entries, groupLr, states, counter) as never);
+  }
+
+  /** Where each parameter sits in PyTorch's layout now (lib/formats.ts). */
+  protected torchPlaces(): TorchPlace[] {
+    return torchPlaces(this.parts.entries, this.plan, this.globalStep);
   }
 
   /** The loss-scale counters saved beside the global step (none without a dynamic scaler). */

@@ -42,6 +42,9 @@ export interface SharedParameter {
   /** Index into `weightDecays`, or -1 where none applies. */
   readonly weightDecay: number;
   readonly gradCentralization: boolean;
+  /** Its group and its position in the groups as given (ParameterEntry). */
+  readonly group: number;
+  readonly declared: number;
 }
 
 /** The options a handle carries. */
@@ -162,7 +165,7 @@ export function makeHandle(parts: OptimizerParts, plan: StepPlan): SharedRMSProp
     groupLr: parts.groupLr,
     lrs: plan.lrSources.map((v, i) => serializeStepValue(v, `lr ${i}`)),
     weightDecays: plan.weightDecaySources.map((v, i) => serializeStepValue(v, `weightDecay ${i}`)),
-    parameters: entries.map(({ param, gradCentralization }, i) => ({
+    parameters: entries.map(({ param, gradCentralization, group, declared }, i) => ({
       name: param.name,
       shape: param.shape,
       requiresGrad: param.requiresGrad,
@@ -173,6 +176,8 @@ export function makeHandle(parts: OptimizerParts, plan: StepPlan): SharedRMSProp
       lr: plan.lrIndex[i],
       weightDecay: plan.weightDecayIndex[i],
       gradCentralization,
+      group,
+      declared,
     })),
     globalStep: parts.counter,
   };
@@ -186,11 +191,13 @@ export function readHandle(handle: unknown): OptimizerParts {
   const options = readOptions('RMSProp', { ...h.options, learningRate: 0 });
   const lrs = h.lrs.map((v, i) => deserializeStepValue(v, `lrs[${i}]`));
   const weightDecays = h.weightDecays.map((v, i) => deserializeStepValue(v, `weightDecays[${i}]`));
-  const entries: ParameterEntry[] = h.parameters.map((p) => ({
+  const entries: ParameterEntry[] = h.parameters.map((p, i) => ({
     param: new Parameter(p.data, p.name, { shape: p.shape, requiresGrad: p.requiresGrad }),
     lr: lrs[p.lr],
     weightDecay: p.weightDecay >= 0 ? weightDecays[p.weightDecay] : null,
     gradCentralization: p.gradCentralization,
+    group: p.group ?? 0,
+    declared: p.declared ?? i,
   }));
   const states: ParameterState[] = h.parameters.map((p) =>
     Object.freeze({ meanSquare: p.meanSquare, moment: p.moment, ...(p.meanGrad ? { meanGrad: p.meanGrad } : {}) }),

@@ -29,7 +29,7 @@ import {
 } from '../checkpoint';
 import { boolean } from '../checks';
 import { typeError, valueError, ValueError } from '../errors';
-import { detectFormat, fromFormat, readFormat, toFormat, type StateFormat } from '../formats';
+import { detectFormat, fromFormat, readFormat, toFormat, torchPlaces, type StateFormat, type TorchPlace } from '../formats';
 import { GradientReader } from '../gradients';
 import { readParams, type ParameterEntry, type ParamsInput } from '../groups';
 import { fromHalfBits } from '../half';
@@ -246,6 +246,10 @@ export class DataParallelRMSProp extends RMSProp {
     return this.setup.groupLr ? this.fullPlan.learningRates(k) : this.fullPlan.firstLearningRate(k);
   }
 
+  protected override torchPlaces(): TorchPlace[] {
+    return torchPlaces(this.setup.entries, this.fullPlan, this.globalStep);
+  }
+
   override state(param: AnyParameter): ParameterState {
     if (!this.setup.sharded) return super.state(param);
     throw new Error(
@@ -380,7 +384,7 @@ export class DataParallelRMSProp extends RMSProp {
     const format = readFormat(options, 'stateDict') ?? 'mindspore';
     this.operations.assertIdle('stateDict');
     const dict = this.gatherState(() => buildStateDict(this.gathered!.buffers, this.globalStep, this.scaleEntries()));
-    return toFormat(format, dict, this.parameters, this.setup.options, this.fullPlan.recordedLr(this.globalStep)) as Record<string, unknown>;
+    return toFormat(format, dict, this.parameters, this.setup.options, this.torchPlaces()) as Record<string, unknown>;
   }
 
   /** Collective with `shardState`: each rank keeps its piece of `dict` (the whole state, any format). */
@@ -388,7 +392,7 @@ export class DataParallelRMSProp extends RMSProp {
     if (!this.setup.sharded) return super.loadStateDict(dict, options);
     const format = readFormat(options, 'loadStateDict') ?? detectFormat(dict);
     this.operations.assertIdle('loadStateDict');
-    const translated = fromFormat(format, dict, this.parameters, this.setup.options);
+    const translated = fromFormat(format, dict, this.parameters, this.setup.options, this.torchPlaces());
     const canonical = format === 'mindspore' ? translated : { ...this.stateDict(), ...(translated as object) };
     this.gatherBuffers();
     this.applyPiece(readStateDict(this.gathered!.buffers, canonical, this.scaleKeys()), 'the state dict');

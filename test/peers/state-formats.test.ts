@@ -69,6 +69,57 @@ describe("'pytorch': torch.optim.RMSprop.state_dict()", () => {
   });
 });
 
+describe("'pytorch' with parameter groups: one param group each, PyTorch's numbering", () => {
+  // Groups [a, b] (lr 0.01, no weight decay) and [c] (lr 0.05, weight decay 0.1), updated in the
+  // order c, a, b: PyTorch numbers a, b, c as 0, 1, 2 (group by group, as listed).
+  function grouped(orderParams = true) {
+    const a = new Parameter(new Float32Array([1, 2]), 'a');
+    const b = new Parameter(new Float32Array([3]), 'b');
+    const c = new Parameter(new Float32Array([4, 5, 6]), 'c');
+    const groups = [{ params: [a, b], lr: 0.01 }, { params: [c], lr: 0.05, weightDecay: 0.1 }, ...(orderParams ? [{ orderParams: [c, a, b] }] : [])];
+    const opt = new RMSProp(groups, { flavor: 'pytorch', momentum: 0.5 });
+    return { a, b, c, opt };
+  }
+
+  it('writes one param_groups entry per group with its own lr and weight_decay, state under PyTorch\'s indices', () => {
+    const { a, b, c, opt } = grouped();
+    expect(opt.parameters).toEqual([c, a, b]);
+    opt.step([new Float32Array([0.1, 0.2, 0.3]), new Float32Array([0.4, 0.5]), new Float32Array([0.6])]);
+    const out = opt.stateDict({ format: 'pytorch' }) as { state: Record<number, Record<string, Tensor>>; param_groups: Record<string, unknown>[] };
+    expect(out.param_groups).toEqual([
+      { params: [0, 1], lr: 0.01, alpha: 0.99, eps: 1e-8, weight_decay: 0, momentum: 0.5, centered: false, maximize: false },
+      { params: [2], lr: 0.05, alpha: 0.99, eps: 1e-8, weight_decay: 0.1, momentum: 0.5, centered: false, maximize: false },
+    ]);
+    expect(Array.from(out.state[0].square_avg.data)).toEqual(Array.from(opt.state(a).meanSquare));
+    expect(Array.from(out.state[1].square_avg.data)).toEqual(Array.from(opt.state(b).meanSquare));
+    expect(Array.from(out.state[2].square_avg.data)).toEqual(Array.from(opt.state(c).meanSquare));
+  });
+
+  it('reads them back into the same groups; another grouping or another model is a ValueError that changes nothing', () => {
+    const source = grouped();
+    source.opt.step([new Float32Array([0.1, 0.2, 0.3]), new Float32Array([0.4, 0.5]), new Float32Array([0.6])]);
+    const dict = source.opt.stateDict({ format: 'pytorch' });
+    const target = grouped(false); // the same groups, no orderParams: the same PyTorch numbering
+    target.opt.loadStateDict(dict);
+    const plain = (x: unknown) => JSON.parse(JSON.stringify(x));
+    expect(plain(target.opt.stateDict())).toEqual(plain(source.opt.stateDict())); // the same entries (updated in another order)
+
+    const flat = new RMSProp([new Parameter(new Float32Array(2), 'a'), new Parameter(new Float32Array(1), 'b'), new Parameter(new Float32Array(3), 'c')], { flavor: 'pytorch', momentum: 0.5 });
+    const before = JSON.stringify(flat.stateDict());
+    expect(thrown(() => flat.loadStateDict(dict)).message).toBe(
+      "For 'RMSProp', the PyTorch 'param_groups' must match this optimizer's parameter groups (1 group: [0, 1, 2]), but got 2 groups: [0, 1], [2].",
+    );
+    expect(JSON.stringify(flat.stateDict())).toBe(before);
+    // A never-stepped PyTorch optimizer of one parameter into one of two: refused, not silently reset.
+    const two = new RMSProp([new Parameter(new Float32Array(2), 'x'), new Parameter(new Float32Array(2), 'y')], { flavor: 'pytorch' });
+    two.step([new Float32Array([1, 1]), new Float32Array([1, 1])]);
+    const twoBefore = JSON.stringify(two.stateDict());
+    expect(thrown(() => two.loadStateDict({ state: {}, param_groups: [{ params: [0] }] }))).toBeInstanceOf(ValueError);
+    expect(JSON.stringify(two.stateDict())).toBe(twoBefore);
+    expect(two.globalStep).toBe(1);
+  });
+});
+
 describe("'keras': Keras 3's optimizer variables", () => {
   it('names: iteration and <path>_velocity / _momentum / _average_gradient, "/" written "_"; a dict written by hand resumes', () => {
     const p = new Parameter(new Float32Array([1, 2, 3]), 'dense/kernel');
