@@ -78,6 +78,14 @@ describe('share() and fromShared()', () => {
     await fourWorkers(false, [false, true, false, true]);
   });
 
+  it('without useLocking, 4 workers × 1500 steps claim every step index once (globalStep 6000)', async () => {
+    const params = model(true);
+    const opt = optimizer(params, false, false);
+    const results = await Promise.all([0, 1, 2, 3].map(() => runWorker(opt.share(), 1500, 0.125)));
+    expect(opt.globalStep).toBe(6000);
+    expect(results.every((r) => r.globalStep >= 1500 && r.globalStep <= 6000)).toBe(true);
+  });
+
   it('a flavour and its knobs cross threads with the handle', () => {
     const shared = (values: number[]) => {
       const data = new Float32Array(new SharedArrayBuffer(values.length * 4) as unknown as ArrayBuffer);

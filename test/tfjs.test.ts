@@ -228,3 +228,25 @@ describe('TfjsRMSProp never writes memory the caller may hold', () => {
     expect(model.getWeights().map((t) => Array.from(t.dataSync()))).not.toEqual(values);
   });
 });
+
+describe('TfjsRMSProp serialization details', () => {
+  it('getConfig keeps string options (flavor, epsilonPlacement, weightDecayMode) and fromConfig rebuilds them', () => {
+    const options = { flavor: 'pytorch', learningRate: 0.02, epsilonPlacement: 'inside', weightDecayMode: 'decoupled', weightDecay: 0.01 } as const;
+    const config = new TfjsRMSProp(options).getConfig();
+    expect(config).toEqual(options);
+    const rebuilt = TfjsRMSProp.fromConfig(TfjsRMSProp, config) as TfjsRMSProp;
+    expect(rebuilt.getConfig()).toEqual(options);
+  });
+
+  it('getWeights / setWeights with a variable whose name holds dots', async () => {
+    const v = tf.variable(tf.tensor1d([1, 2, 3]), true, 'block.1.dense.kernel');
+    const source = new TfjsRMSProp({ flavor: 'tfjs', learningRate: 0.1, momentum: 0.5 });
+    source.applyGradients({ [v.name]: tf.tensor1d([0.1, -0.2, 0.3]) });
+    const weights = await source.getWeights();
+    expect(weights.map((w) => w.name)).toEqual(['iter', 'mean_square.block.1.dense.kernel', 'moment.block.1.dense.kernel']);
+    const target = new TfjsRMSProp({ flavor: 'tfjs', learningRate: 0.1, momentum: 0.5 });
+    await target.setWeights(weights);
+    expect(Array.from(target.rmsprop!.state(target.rmsprop!.parameters[0]).moment)).toEqual(Array.from(source.rmsprop!.state(source.rmsprop!.parameters[0]).moment));
+    expect(target.rmsprop!.parameters[0].name).toBe('block.1.dense.kernel');
+  });
+});
