@@ -421,6 +421,11 @@ async function main() {
     await overflowTable(out, allThreads);
     return;
   }
+  if (flag('tfjs-handover')) {
+    // `npm run bench -- --tfjs-handover`: what TfjsRMSProp's copies cost per step.
+    await require('./tfjs-handover').handoverTable(out);
+    return;
+  }
   if (flag('distributed')) {
     // `npm run bench -- --distributed`: the data-parallel tables alone, also written to bench/results/distributed.md.
     const { exchangeTable, scalingTable } = require('./distributed');

@@ -56,7 +56,11 @@ function namedGradients(variableGradients: tfc.NamedTensorMap | NamedTensor[]): 
  * updates them with one native call, and assigns the results back. The gradients are
  * `dataSync()`'s new arrays each step: they are handed to the native step as they are (one
  * `readGradients` call), not copied into `gradientBuffers()`, which `npm run bench` measures
- * slower (README, Performance: the per-tensor table). Registered for
+ * slower (README, Performance: the per-tensor table). The parameters are the optimizer's own
+ * arrays: each step gives each variable a new array of the result (TensorFlow.js keeps a tensor's
+ * array by reference, so memory a caller may hold is never written) and copies a variable in only
+ * when it no longer holds the array it was given (`npm run bench -- --tfjs-handover`: the copy out
+ * is 19–37% of a step, which stays 60–150× faster than tf.train.rmsprop's). Registered for
  * serialization as `TfjsRMSProp`; `getWeights()` / `setWeights()` round-trip its state under
  * MindSpore's names (`mean_square.<variable>`, …) after tfjs's iteration counter.
  */
@@ -66,6 +70,8 @@ export class TfjsRMSProp extends tf.Optimizer {
   private readonly options: TfjsRMSPropOptions;
   private optimizer?: RMSProp;
   private variables: tfc.Variable[] = [];
+  /** The array each variable was last given (its storage until something else assigns it). */
+  private readonly given: (Float32Array | undefined)[] = [];
   private readonly byName = new Map<string, number>();
 
   constructor(options: TfjsRMSPropOptions = {}) {
@@ -102,11 +108,19 @@ export class TfjsRMSProp extends tf.Optimizer {
     // The parameters are this optimizer's own arrays: the variables' values are copied in, and
     // each variable gets a new array of the result. TensorFlow.js's CPU backend keeps a tensor's
     // array by reference (the array a tensor was made from, its clones, a kept snapshot), so
-    // stepping its storage in place would rewrite memory the caller may still hold.
-    optimizer.parameters.forEach((p, i) => p.data.set(this.variables[i].dataSync() as Float32Array));
+    // stepping its storage in place would rewrite memory the caller may still hold. A variable
+    // that still holds the array this optimizer gave it last step holds the parameter's values:
+    // no copy in (npm run bench -- --tfjs-handover measures both copies).
+    optimizer.parameters.forEach((p, i) => {
+      const now = this.variables[i].dataSync() as Float32Array;
+      if (now !== this.given[i]) p.data.set(now);
+    });
     optimizer.step(gradients);
     tf.tidy(() => {
-      optimizer.parameters.forEach((p, i) => this.variables[i].assign(tf.tensor(p.data.slice(), this.variables[i].shape)));
+      optimizer.parameters.forEach((p, i) => {
+        this.given[i] = p.data.slice() as Float32Array;
+        this.variables[i].assign(tf.tensor(this.given[i], this.variables[i].shape));
+      });
     });
     this.incrementIterations();
   }

@@ -6,8 +6,10 @@
 import fc from 'fast-check';
 
 import { Parameter, RMSProp, Tensor, ValueError } from '../lib';
+import { OPTION_SPECS } from '../lib/options';
 
-const OPTION_KEYS = ['learningRate', 'decay', 'momentum', 'epsilon', 'useLocking', 'centered', 'lossScale', 'weightDecay', 'device', 'parameterSync'];
+// Every option, from the one table (lib/options.ts), and the data-parallel ones.
+const OPTION_KEYS = [...Object.keys(OPTION_SPECS), 'communicator', 'shardState'];
 
 // Values of every kind, biased towards the edges of each rule.
 const anyValue = fc.oneof(

@@ -32,6 +32,20 @@ function decode(bits: number, dtype: Half): number {
 }
 
 /** x rounded to the format, to nearest with ties to even (as a number; ±Infinity past the largest finite). */
+/**
+ * The exact midpoint between finite value v and the next representable value away from zero: v
+ * plus half an ulp of v's binade (subnormals: of the smallest normal binade). Ties of both
+ * parities: v's last mantissa bit may be 0 (the tie rounds to v) or 1 (it rounds away).
+ */
+function tieAbove(v: number, dtype: Half): number {
+  const f = FORMAT[dtype];
+  if (v === 0) return 2 ** (f.emin - f.mantissa - 1);
+  let e = Math.floor(Math.log2(Math.abs(v)));
+  if (2 ** e > Math.abs(v)) e -= 1;
+  if (2 ** (e + 1) <= Math.abs(v)) e += 1;
+  return v + Math.sign(v) * 2 ** (Math.max(e, f.emin) - f.mantissa - 1);
+}
+
 function round(x: number, dtype: Half): number {
   if (Number.isNaN(x) || x === 0 || !Number.isFinite(x)) return x;
   const f = FORMAT[dtype];
@@ -85,7 +99,7 @@ describe('half-precision tensors', () => {
       const f = FORMAT[dtype];
       const values: number[] = [0, -0, 1, 2 ** (f.emin - f.mantissa), 2 ** (f.emin - f.mantissa - 1), 3 * 2 ** (f.emin - f.mantissa - 1)];
       for (let i = 0; i < 2000; i++) values.push(Math.fround((rand() - 0.5) * 2 ** Math.floor(rand() * 40 - 20)));
-      for (let i = 0; i < 200; i++) values.push(decode(Math.floor(rand() * 0x7bff), dtype) * (1 + 2 ** -(f.mantissa + 1))); // exact ties
+      for (let i = 0; i < 400; i++) values.push(tieAbove(decode(Math.floor(rand() * 0x7bff), dtype), dtype)); // exact ties, both parities
       const bits = bitsOf(values, dtype);
       values.forEach((x, i) => expect([i, decode(bits[i], dtype)]).toEqual([i, round(x, dtype)]));
     }
@@ -115,10 +129,9 @@ describe('half-precision steps', () => {
     const rand = random(11);
     atLevels((level) => {
       for (const dtype of ['float16', 'bfloat16'] as const) {
-        const f = FORMAT[dtype];
         const values: number[] = [65504, 65519.99, 65520, -65520, 2 ** -24, 2 ** -25, 3 * 2 ** -25, 2 ** -14 - 2 ** -25, 1e-30, Infinity, -Infinity, -0];
         for (let i = 0; i < 3000; i++) values.push(Math.fround((rand() - 0.5) * 2 ** Math.floor(rand() * 30 - 15)));
-        for (let i = 0; i < 500; i++) values.push(Math.fround(decode(Math.floor(rand() * 0x7bff), dtype) * (1 + 2 ** -(f.mantissa + 1))));
+        for (let i = 0; i < 500; i++) values.push(Math.fround(tieAbove(decode(Math.floor(rand() * 0x7bff), dtype), dtype))); // exact ties, both parities
         const p = new Parameter(new Uint16Array(values.length), 'w', { dtype });
         const opt = new RMSProp([p], { learningRate: 0, masterWeights: true });
         opt.state(p).master!.set(values);

@@ -9,3 +9,23 @@ export function thrown(fn: () => unknown): Error {
   }
   throw new Error('expected a throw');
 }
+
+/**
+ * Defines the suites of `body` once per SIMD level this machine supports (the kernel level
+ * forced for each), as the numeric tests run: `describe('on avx512', …)`, `describe('on avx2', …)`, ….
+ */
+export function eachLevel(body: (level: string) => void): void {
+  // Required here, not imported at the top: helpers.ts serves suites that never load the addon.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { binding } = require('../lib/native') as typeof import('../lib/native');
+  describe.each(binding.supportedSimdLevels())('on %s', (level) => {
+    const initial = binding.simdLevel();
+    beforeAll(() => {
+      binding.setSimdLevel(level);
+    });
+    afterAll(() => {
+      binding.setSimdLevel(initial);
+    });
+    body(level);
+  });
+}

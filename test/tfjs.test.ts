@@ -215,6 +215,17 @@ describe('TfjsRMSProp never writes memory the caller may hold', () => {
     expect(Array.from(v.dataSync())).not.toEqual(afterOne);
   });
 
+  it('a variable assigned between steps (model.setWeights, assign) is what the next step starts from', () => {
+    const v = tf.variable(tf.tensor1d([1, 2, 3]), true, 'owned/reassigned');
+    const optimizer = new TfjsRMSProp({ flavor: 'tfjs', learningRate: 0.1 });
+    optimizer.applyGradients({ [v.name]: tf.tensor1d([0.1, -0.2, 0.3]) });
+    v.assign(tf.tensor1d([10, 20, 30]));
+    optimizer.applyGradients({ [v.name]: tf.tensor1d([0, 0, 0]) }); // a zero gradient without momentum moves nothing
+    expect(Array.from(v.dataSync())).toEqual([10, 20, 30]);
+    optimizer.applyGradients({ [v.name]: tf.tensor1d([0, 0, 0]) }); // and the array it was given, kept
+    expect(Array.from(v.dataSync())).toEqual([10, 20, 30]);
+  });
+
   it("a snapshot of a model's weights (getWeights(), cloned) is unchanged by later fit steps, as with tf.train.rmsprop", async () => {
     const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 1, inputShape: [2], name: 'owned_dense' })] });
     model.compile({ optimizer: new TfjsRMSProp({ flavor: 'tfjs', learningRate: 0.05 }), loss: 'meanSquaredError' });

@@ -55,8 +55,12 @@ function optionsOf(c: Case): RMSPropOptions {
   };
 }
 
-/** The worst error of `c` over STEPS steps (relative to 1 + |expected|); NaN where the framework is not finite is skipped. */
-function worstError(c: Case, seed: number): { worst: number; compared: number } {
+/**
+ * The worst error of `c` over STEPS steps (relative to 1 + |expected|); where the framework is
+ * not finite (its centered variance below zero under the square root) the value is skipped, and
+ * counted.
+ */
+function worstError(c: Case, seed: number): { worst: number; compared: number; skipped: number } {
   const rand = random(seed);
   const w0 = uniform(c.dtype, SIZE, rand, -1, 1);
   const param = new Parameter(w0.slice(), 'w');
@@ -65,8 +69,12 @@ function worstError(c: Case, seed: number): { worst: number; compared: number } 
   const ref: PeerState[] = Array.from(w0, (w) => ({ w, s: INITIAL_MEAN_SQUARE[c.framework], m: 0, mg: 0 }));
   let worst = 0;
   let compared = 0;
+  let skipped = 0;
   const check = (actual: number, expected: number) => {
-    if (!Number.isFinite(expected)) return;
+    if (!Number.isFinite(expected)) {
+      skipped++;
+      return;
+    }
     compared++;
     worst = Math.max(worst, Math.abs(actual - expected) / (1 + Math.abs(expected)));
   };
@@ -81,7 +89,7 @@ function worstError(c: Case, seed: number): { worst: number; compared: number } 
       if (c.centered) check((state.meanGrad as FloatArray)[i], ref[i].mg);
     }
   }
-  return { worst, compared };
+  return { worst, compared, skipped };
 }
 
 const LEVELS = binding.supportedSimdLevels();
@@ -93,8 +101,11 @@ describe.each(['tf1', 'pytorch', 'keras', 'tfjs', 'optax'] as Framework[])('flav
     expect(binding.setSimdLevel(level)).toBe(true);
     const bad: string[] = [];
     cases(framework).forEach((c, i) => {
-      const { worst, compared } = worstError(c, 100 + i);
-      expect(compared).toBeGreaterThan(SIZE * STEPS);
+      const { worst, compared, skipped } = worstError(c, 100 + i);
+      // Every value is compared (w and s, m with momentum, ḡ centered), except the rare ones a
+      // centered framework computes as NaN: none without centering, at most 1% with it.
+      expect(compared + skipped).toBe(SIZE * STEPS * (2 + (c.momentum > 0 ? 1 : 0) + (c.centered ? 1 : 0)));
+      expect(skipped).toBeLessThanOrEqual(c.centered ? 0.01 * (compared + skipped) : 0);
       if (!(worst <= TOLERANCE[c.dtype])) bad.push(`${JSON.stringify(c)}: ${worst}`);
     });
     expect(bad).toEqual([]);
