@@ -112,8 +112,10 @@ export function launch(file: string, options: LaunchOptions): Promise<void> {
       }
     };
     const exited = (rank: number, code: number) => {
-      control.depart(rank);
+      // The fault (with its exit code) first: a waiting rank that saw the departure first would
+      // record the exit itself, without the code.
       if (code !== 0) fail(rank, new Error(`its thread exited with code ${code}`), FaultKind.Exited, code);
+      control.depart(rank);
       if (--running > 0) return;
       clearTimeout(grace);
       ports.forEach((p) => p.close());
