@@ -315,7 +315,6 @@ __global__ void update(const Tensor* tensors, const Chunk* chunks, const double*
   k.lr = static_cast<T>(entry.t.lr);
   k.weight_decay = static_cast<T>(entry.t.weight_decay);
   k.grad_shift = T(0);
-  k.decoupled_decay = k.lr * k.weight_decay;
   update_variant<P, kCentered>(entry.t.variant, entry, k, means, c.begin, c.end);
 }
 

@@ -55,7 +55,8 @@ export interface RMSPropOptions {
    */
   lrInMomentum?: boolean;
   /**
-   * `'coupled'`: wd·w is added to the gradient; `'decoupled'`: w ← w − η·wd·w before the update.
+   * `'coupled'`: wd·w is added to the gradient; `'decoupled'`: w ← w − (w·wd)·η before the update
+   * (Keras 3's order of operations).
    * Default `'coupled'` (Keras `'decoupled'`).
    */
   weightDecayMode?: WeightDecayMode;

@@ -163,3 +163,20 @@ test('after loadState with a dynamic scaler, the next steps use the restored sca
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+describe.each(LEVELS)('decoupled weight decay in Keras 3\'s order, on %s', (level) => {
+  test('w − (w·wd)·η per element, bit for bit (base_optimizer._apply_weight_decay: variable - variable * wd * lr)', () => {
+    onLevel(level, () => {
+      const f32 = Math.fround;
+      const n = 1000;
+      const p = new Parameter(new Float32Array(n).map((_, i) => f32(Math.sin(i * 0.37) * 3)), 'w');
+      const before = Float32Array.from(p.data);
+      // A zero gradient moves nothing else: only the decay acts. Large η·wd, where the order shows.
+      const opt = new RMSProp([p], { flavor: 'keras', learningRate: 0.7, weightDecay: 0.9 });
+      opt.step([new Float32Array(n)]);
+      const lr = f32(0.7);
+      const wd = f32(0.9);
+      for (let i = 0; i < n; i++) expect([i, p.data[i]]).toEqual([i, f32(before[i] - f32(f32(before[i] * wd) * lr))]);
+    });
+  });
+});

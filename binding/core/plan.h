@@ -103,7 +103,6 @@ TensorScalars<T> scalars_for(const Shared& shared, const TensorPlan& tensor) {
   k.lr = static_cast<T>(tensor.lr);
   k.weight_decay = static_cast<T>(tensor.weight_decay);
   k.grad_shift = T(0);
-  k.decoupled_decay = k.lr * static_cast<T>(tensor.weight_decay);
   k.variant = tensor.variant;
   return k;
 }

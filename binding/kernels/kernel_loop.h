@@ -38,8 +38,7 @@ LaneScalars<typename Ops::V> broadcast_scalars(const TensorScalars<typename Ops:
   return {Ops::broadcast(k.decay),        Ops::broadcast(k.one_minus_decay),
           Ops::broadcast(k.momentum),     Ops::broadcast(k.epsilon),
           Ops::broadcast(k.lr),           Ops::broadcast(k.weight_decay),
-          Ops::broadcast(k.grad_shift),   Ops::broadcast(k.inv_loss_scale),
-          Ops::broadcast(k.decoupled_decay)};
+          Ops::broadcast(k.grad_shift),   Ops::broadcast(k.inv_loss_scale)};
 }
 
 // Whole registers: plain loads and stores (`fill` unused).

@@ -27,7 +27,6 @@ struct TensorScalars {
   T weight_decay;  // wd·L (coupled) or wd (decoupled), used only by a variant with weight decay
   T grad_shift;    // subtracted from the decayed gradient (the slice mean under centralization)
   T inv_loss_scale;
-  T decoupled_decay;  // η·wd, used only by a variant with kDecoupledDecay
   unsigned variant;   // the bits of rmsprop_math.h (kCoupledDecay, …)
 };
 

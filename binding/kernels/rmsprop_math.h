@@ -1,6 +1,6 @@
 // The per-element RMSProp update of docs/semantics.md, written once, in every flavour (§9).
 //
-//   w ← w − λ·w                               decoupled weight decay only (λ = η·wd)
+//   w ← w − (w·wd)·η                          decoupled weight decay only (Keras 3's order)
 //   g ← (g + wd·w − c) · (1/L)                coupled weight decay (where it applies), gradient
 //                                             centralization (c: the slice mean, else 0), unscale
 //   plain:    s ← ρ·s + (1−ρ)·g²
@@ -55,7 +55,6 @@ struct LaneScalars {
   V weight_decay;     // wd·L (the factor applied to w)
   V grad_shift;       // the slice mean subtracted by gradient centralization, else 0
   V inv_loss_scale;   // 1/L
-  V decoupled_decay;  // λ = η·wd (decoupled weight decay), else unused
 };
 
 // The decayed gradient g + wd·w (g alone without weight decay): what the update and the slice
@@ -72,7 +71,9 @@ RMSPROP_LANE typename Ops::V decayed_gradient(typename Ops::V g, typename Ops::V
 template <class Ops, unsigned kV>
 RMSPROP_LANE typename Ops::V effective_gradient(typename Ops::V g, typename Ops::V& w,
                                                 const LaneScalars<typename Ops::V>& c) {
-  if (kV & kDecoupledDecay) w = Ops::sub(w, Ops::mul(c.decoupled_decay, w));
+  // Keras 3 (base_optimizer._apply_weight_decay): variable - variable * wd * lr, in that order;
+  // weight_decay holds wd itself for this variant.
+  if (kV & kDecoupledDecay) w = Ops::sub(w, Ops::mul(Ops::mul(w, c.weight_decay), c.lr));
   g = decayed_gradient<Ops, (kV & kCoupledDecay) != 0>(g, w, c.weight_decay);
   return Ops::mul(Ops::sub(g, c.grad_shift), c.inv_loss_scale);
 }
