@@ -234,7 +234,7 @@ void test_fused_half_kernels() {
                 std::vector<std::uint16_t> w16(n), g16(n);
                 narrow(w.data(), w16.data(), n);
                 narrow(g.data(), g16.data(), n);
-                const TensorScalars<float> k{0.9f, 0.1f, 0.5f, 1e-6f, 0.01f, 0.04f, 0.0f, 0.25f, 0.0004f, variant};
+                const TensorScalars<float> k{0.9f, 0.1f, 0.5f, 1e-6f, 0.01f, 0.04f, 0.0f, 0.25f, variant};
                 // The fused kernel.
                 std::vector<std::uint16_t> got_w16 = w16;
                 std::vector<float> got_master = w, got_s = s, got_m = m, got_mg = mg;
