@@ -4,18 +4,9 @@
  */
 import { DynamicLossScaler, Parameter, RMSProp, type RMSPropOptions } from '../lib';
 import { binding } from '../lib/native';
+import { onLevel } from './helpers';
 
 const LEVELS = binding.supportedSimdLevels();
-
-function onLevel(level: string, run: () => void): void {
-  const initial = binding.simdLevel();
-  binding.setSimdLevel(level);
-  try {
-    run();
-  } finally {
-    binding.setSimdLevel(initial);
-  }
-}
 
 const N = 37; // every vector width and a tail
 const wave = (i: number, k: number) => Math.fround(0.3 * Math.sin(1.7 * i + k) + 0.05);

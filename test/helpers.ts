@@ -29,3 +29,16 @@ export function eachLevel(body: (level: string) => void): void {
     body(level);
   });
 }
+
+/** Runs `run` with the kernel level forced to `level`, then restores the level in use before. */
+export function onLevel(level: string, run: () => void): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { binding } = require('../lib/native') as typeof import('../lib/native');
+  const initial = binding.simdLevel();
+  binding.setSimdLevel(level);
+  try {
+    run();
+  } finally {
+    binding.setSimdLevel(initial);
+  }
+}

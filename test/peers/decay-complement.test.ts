@@ -7,20 +7,11 @@
  */
 import { Parameter, RMSProp, type Flavor, type RMSPropOptions } from '../../lib';
 import { binding } from '../../lib/native';
+import { onLevel } from '../helpers';
 
 const f32 = Math.fround;
 const COMPUTE: readonly Flavor[] = ['mindspore', 'tf1'];
 const FLAVORS: readonly Flavor[] = ['mindspore', 'tf1', 'pytorch', 'keras', 'tfjs', 'optax'];
-
-function onLevel(level: string, run: () => void): void {
-  const initial = binding.simdLevel();
-  binding.setSimdLevel(level);
-  try {
-    run();
-  } finally {
-    binding.setSimdLevel(initial);
-  }
-}
 
 describe.each(binding.supportedSimdLevels())('on %s', (level) => {
   test.each(FLAVORS.flatMap((flavor) => [0.99, 0.999, 0.9999].map((rho) => [flavor, rho] as const)))(
