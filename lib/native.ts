@@ -106,9 +106,10 @@ export interface NativeBinding {
   cudaLoad(path: string): CudaLoadResult;
   /**
    * The data-parallel reduce (lib/distributed/optimizer.ts): out[at + j] = the mean over `inputs`
-   * of input[from + j], j < to − from, summed in input order in float64 and rounded once.
+   * of input[from + j], j < to − from, summed in input order in float64 and rounded once. Returns
+   * whether those values of `out` are all finite (with `check`; else true).
    */
-  reduceMean(out: Float32Array | Float64Array, at: number, from: number, to: number, ...inputs: (Float32Array | Float64Array)[]): void;
+  reduceMean(out: Float32Array | Float64Array, at: number, from: number, to: number, check: boolean, ...inputs: (Float32Array | Float64Array)[]): boolean;
 }
 
 /** The package's root directory (where prebuilds/ and build/ are). */

@@ -20,17 +20,17 @@ import { createBackend, type Backend, type DeviceBuffers } from './backend';
 import { typeError, valueError } from './errors';
 import { detectFormat, fromFormat, readFormat, toFormat, torchPlaces, type StateFormat, type TorchPlace } from './formats';
 import { GradientReader } from './gradients';
-import type { ParamsInput } from './groups';
+import type { ParameterEntry, ParamsInput } from './groups';
 import { OperationQueue } from './operations';
 import { skipsNonFinite, type RMSPropOptions } from './options';
 import { Parts } from './parts';
 import { StepPlan } from './plan';
 import { makeHandle, readHandle, type SharedRMSProp } from './sharing';
-
-export type { SharedRMSProp };
 import { attachmentCheck, type ParameterState } from './state';
 import { StepIndex } from './step-index';
 import { Parameter, Tensor, type DType, type FloatArray, type TensorArray, type AnyParameter } from './tensor';
+
+export type { SharedRMSProp };
 
 const OWNER = 'RMSProp';
 
@@ -115,7 +115,19 @@ export class RMSProp {
 
   /** The parameters, in update order (the `orderParams` order where given, else group order). */
   get parameters(): readonly AnyParameter[] {
-    return this.parts.entries.map((e) => e.param);
+    return this.wholeEntries.map((e) => e.param);
+  }
+
+  /**
+   * The parameters' entries and their plan as the user gave them: what `parameters`, `getLr()`
+   * and state-dict layouts speak of. A data-parallel optimizer steps a piece of them.
+   */
+  protected get wholeEntries(): readonly ParameterEntry[] {
+    return this.parts.entries;
+  }
+
+  protected get wholePlan(): StepPlan {
+    return this.plan;
   }
 
   /** The number of completed steps. */
@@ -150,7 +162,7 @@ export class RMSProp {
    */
   getLr(): number | number[] {
     const k = this.globalStep;
-    return this.parts.groupLr ? this.plan.learningRates(k) : this.plan.firstLearningRate(k);
+    return this.parts.groupLr ? this.wholePlan.learningRates(k) : this.wholePlan.firstLearningRate(k);
   }
 
   /**
@@ -300,8 +312,7 @@ export class RMSProp {
   stateDict(options?: { format?: StateFormat }): Record<string, unknown> {
     const format = readFormat(options, 'stateDict') ?? 'mindspore';
     this.operations.assertIdle('stateDict');
-    this.backend.pullState();
-    const dict = buildStateDict(this.stateBuffers, this.globalStep, this.scaleEntries());
+    const dict = this.withWholeState((buffers) => buildStateDict(buffers, this.globalStep, this.scaleEntries()));
     return toFormat(format, dict, this.parameters, this.parts.options, this.torchPlaces()) as Record<string, unknown>;
   }
 
@@ -317,7 +328,7 @@ export class RMSProp {
     const translated = fromFormat(format, dict, this.parameters, this.parts.options, this.torchPlaces());
     // Other frameworks' layouts have no loss-scale counters and no master weights: those keep their values.
     const canonical = format === 'mindspore' ? translated : { ...this.stateDict(), ...(translated as object) };
-    const loaded = readStateDict(this.stateBuffers, canonical, this.scaleKeys());
+    const loaded = readStateDict(this.wholeStateBuffers(), canonical, this.scaleKeys());
     this.applyLoaded(loaded, 'the state dict');
   }
 
@@ -327,10 +338,9 @@ export class RMSProp {
    */
   async saveState(path: string): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
-    return this.operations.enqueue(() => {
-      this.backend.pullState();
-      return writeFileAtomically(path, encodeState(this.stateBuffers, this.globalStep, this.scaleEntries()));
-    });
+    return this.operations.enqueue(() =>
+      writeFileAtomically(path, this.withWholeState((buffers) => encodeState(buffers, this.globalStep, this.scaleEntries()))),
+    );
   }
 
   /**
@@ -342,7 +352,7 @@ export class RMSProp {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
     return this.operations.enqueue(async () => {
       const file = await readCheckpointFile(path);
-      this.applyLoaded(decodeState(this.stateBuffers, file, path, this.scaleKeys()), path);
+      this.applyLoaded(decodeState(this.wholeStateBuffers(), file, path, this.scaleKeys()), path);
     });
   }
 
@@ -365,9 +375,24 @@ export class RMSProp {
     return new RMSProp(new Parts(options, entries, groupLr, states, counter) as never);
   }
 
+  /**
+   * `read` of the whole state's buffers, current (a device's state fetched first): what state
+   * dicts and checkpoints are made of. A data-parallel optimizer with sharded state gathers them
+   * from every rank (collectively).
+   */
+  protected withWholeState<T>(read: (buffers: readonly StateBuffer[]) => T): T {
+    this.backend.pullState();
+    return read(this.stateBuffers);
+  }
+
+  /** The whole state's buffers that a state dict or file is checked against (names, dtypes, shapes). */
+  protected wholeStateBuffers(): readonly StateBuffer[] {
+    return this.stateBuffers;
+  }
+
   /** Where each parameter sits in PyTorch's layout now (lib/formats.ts). */
-  protected torchPlaces(): TorchPlace[] {
-    return torchPlaces(this.parts.entries, this.plan, this.globalStep);
+  private torchPlaces(): TorchPlace[] {
+    return torchPlaces(this.wholeEntries, this.wholePlan, this.globalStep);
   }
 
   /** The loss-scale counters saved beside the global step (none without a dynamic scaler). */
@@ -379,7 +404,10 @@ export class RMSProp {
     return this.scaleState ? LOSS_SCALE_KEYS : [];
   }
 
-  /** Applies a checked state (every check, the scaler's included, before anything changes). */
+  /**
+   * Applies a checked state, in `wholeStateBuffers()` order (every check, the scaler's included,
+   * before anything changes).
+   */
   protected applyLoaded(loaded: LoadedState, where: string): void {
     const scale = this.scaleState ? lossScaleFromEntries(loaded.extras, where) : null;
     this.backend.stateWritten();

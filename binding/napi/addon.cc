@@ -75,27 +75,33 @@ T* elements(const Napi::Value& value, std::size_t from, std::size_t to, const ch
   return static_cast<T*>(data) + from;
 }
 
+// The mean into out; with `check`, whether every value of it is finite (the active level's finite
+// check, as a step's skipNonFinite uses), else true.
 template <typename T>
-void reduce_mean(const Napi::CallbackInfo& info, std::size_t at, std::size_t from, std::size_t to) {
+bool reduce_mean(const Napi::CallbackInfo& info, std::size_t at, std::size_t from, std::size_t to, bool check) {
   std::vector<const T*> inputs;
-  for (std::size_t k = 4; k < info.Length(); ++k) inputs.push_back(elements<T>(info[k], from, to, "inputs"));
+  for (std::size_t k = 5; k < info.Length(); ++k) inputs.push_back(elements<T>(info[k], from, to, "inputs"));
   T* out = elements<T>(info[0], at, at + (to - from), "out");
   core::mean_of_ranks<T>(inputs.data(), inputs.size(), to - from, out);
+  if (!check) return true;
+  const KernelTable& kernels = active_kernels();
+  if constexpr (std::is_same_v<T, float>) return kernels.finite_f32(out, to - from);
+  else return kernels.finite_f64(out, to - from);
 }
 
-// reduceMean(out, at, from, to, ...inputs): out[at + j] = mean over the inputs of input[from + j]
-// (lib/distributed/optimizer.ts; the data-parallel exchange's reduce).
+// reduceMean(out, at, from, to, check, ...inputs): out[at + j] = mean over the inputs of
+// input[from + j] (lib/distributed/optimizer.ts; the data-parallel exchange's reduce); returns
+// whether that piece of out is all finite (true without `check`).
 Napi::Value ReduceMean(const Napi::CallbackInfo& info) {
-  if (info.Length() < 5 || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
-    throw Napi::TypeError::New(info.Env(), "reduceMean(out, at, from, to, ...inputs)");
+  if (info.Length() < 6 || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber() || !info[4].IsBoolean()) {
+    throw Napi::TypeError::New(info.Env(), "reduceMean(out, at, from, to, check, ...inputs)");
   }
   const auto index = [&](std::size_t i) { return static_cast<std::size_t>(info[i].As<Napi::Number>().Int64Value()); };
-  if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
-    reduce_mean<double>(info, index(1), index(2), index(3));
-  } else {
-    reduce_mean<float>(info, index(1), index(2), index(3));
-  }
-  return info.Env().Undefined();
+  const bool check = info[4].As<Napi::Boolean>().Value();
+  const bool finite = info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array
+                          ? reduce_mean<double>(info, index(1), index(2), index(3), check)
+                          : reduce_mean<float>(info, index(1), index(2), index(3), check);
+  return Napi::Boolean::New(info.Env(), finite);
 }
 
 Napi::Object PlanLayout(Napi::Env env) {

@@ -15,21 +15,9 @@
  * `RMSProp` over this rank's piece (sub-parameters viewing the parameters' own arrays) whose
  * public methods speak of the whole parameters.
  */
-import {
-  buildStateDict,
-  decodeState,
-  encodeState,
-  readCheckpointFile,
-  readStateDict,
-  stateBuffersOf,
-  writeFileAtomically,
-  type LoadedState,
-  type StateBuffer,
-  type StateDict,
-} from '../checkpoint';
+import { encodeState, stateBuffersOf, writeFileAtomically, type LoadedState, type StateBuffer } from '../checkpoint';
 import { boolean } from '../checks';
 import { typeError, valueError, ValueError } from '../errors';
-import { detectFormat, fromFormat, readFormat, toFormat, torchPlaces, type StateFormat, type TorchPlace } from '../formats';
 import { GradientReader } from '../gradients';
 import { readParams, type ParameterEntry, type ParamsInput } from '../groups';
 import { fromHalfBits } from '../half';
@@ -191,11 +179,6 @@ function halfTable(dtype: HalfDType): Float32Array {
   return table;
 }
 
-function allFinite(array: ReduceArray, from: number, to: number): boolean {
-  for (let j = from; j < to; j++) if (array[j] - array[j] !== 0) return false;
-  return true;
-}
-
 /**
  * A data-parallel RMSProp (see the file comment). Made by `new RMSProp(params, { communicator })`
  * when the communicator has more than one rank; not constructed directly.
@@ -237,17 +220,12 @@ export class DataParallelRMSProp extends RMSProp {
     return this.setup.sharded;
   }
 
-  override get parameters(): readonly AnyParameter[] {
-    return this.setup.entries.map((e) => e.param);
+  protected override get wholeEntries(): readonly ParameterEntry[] {
+    return this.setup.entries;
   }
 
-  override getLr(): number | number[] {
-    const k = this.globalStep;
-    return this.setup.groupLr ? this.fullPlan.learningRates(k) : this.fullPlan.firstLearningRate(k);
-  }
-
-  protected override torchPlaces(): TorchPlace[] {
-    return torchPlaces(this.setup.entries, this.fullPlan, this.globalStep);
+  protected override get wholePlan(): StepPlan {
+    return this.fullPlan;
   }
 
   override state(param: AnyParameter): ParameterState {
@@ -340,8 +318,8 @@ export class DataParallelRMSProp extends RMSProp {
       const to = g.cuts[rank + 1];
       const out = sharded ? this.pieces[group] : exchange.mean![group];
       const at = sharded ? 0 : from;
-      binding.reduceMean(out, at, from, to, ...exchange.slots.map((slots) => slots[group]));
-      if (check && finite) finite = allFinite(out, at, at + to - from);
+      const pieceFinite = binding.reduceMean(out, at, from, to, check, ...exchange.slots.map((slots) => slots[group]));
+      finite &&= pieceFinite;
     });
     if (check) Atomics.store(exchange.nonFinite, rank, finite ? 0 : 1);
     return check || !sharded;
@@ -373,56 +351,16 @@ export class DataParallelRMSProp extends RMSProp {
     }
   }
 
-  /**
-   * Collective with `shardState` (every rank calls it): the whole state, as a one-process
-   * optimizer's `stateDict` returns it, on every rank.
-   */
-  override stateDict(options?: { format?: 'mindspore' }): StateDict;
-  override stateDict(options: { format: StateFormat }): Record<string, unknown>;
-  override stateDict(options?: { format?: StateFormat }): Record<string, unknown> {
-    if (!this.setup.sharded) return super.stateDict(options as { format: StateFormat });
-    const format = readFormat(options, 'stateDict') ?? 'mindspore';
-    this.operations.assertIdle('stateDict');
-    const dict = this.gatherState(() => buildStateDict(this.gathered!.buffers, this.globalStep, this.scaleEntries()));
-    return toFormat(format, dict, this.parameters, this.setup.options, this.torchPlaces()) as Record<string, unknown>;
-  }
-
-  /** Collective with `shardState`: each rank keeps its piece of `dict` (the whole state, any format). */
-  override loadStateDict(dict: StateDict | Record<string, unknown>, options?: { format?: StateFormat }): void {
-    if (!this.setup.sharded) return super.loadStateDict(dict, options);
-    const format = readFormat(options, 'loadStateDict') ?? detectFormat(dict);
-    this.operations.assertIdle('loadStateDict');
-    const translated = fromFormat(format, dict, this.parameters, this.setup.options, this.torchPlaces());
-    const canonical = format === 'mindspore' ? translated : { ...this.stateDict(), ...(translated as object) };
-    this.gatherBuffers();
-    this.applyPiece(readStateDict(this.gathered!.buffers, canonical, this.scaleKeys()), 'the state dict');
-  }
-
   /** Collective: rank 0 writes the whole state (as one process would) to `path`; every rank resolves once it is written. */
   override async saveState(path: string): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
     return this.operations.enqueue(async () => {
       const { communicator } = this.setup;
-      const bytes = this.setup.sharded
-        ? this.gatherState(() => (communicator.rank === 0 ? encodeState(this.gathered!.buffers, this.globalStep, this.scaleEntries()) : null))
-        : communicator.rank === 0
-          ? encodeState(this.stateBuffers, this.globalStep, this.scaleEntries())
-          : null;
+      const bytes = this.withWholeState((buffers) => (communicator.rank === 0 ? encodeState(buffers, this.globalStep, this.scaleEntries()) : null));
       let failure: string | null = null;
       if (bytes) await writeFileAtomically(path, bytes).catch((e: Error) => (failure = e.message));
       const outcome = communicator.collectives.allGather(failure)[0];
       if (outcome !== null) throw new Error(`For '${OWNER}', rank 0 could not write ${path}: ${outcome}`);
-    });
-  }
-
-  /** Every rank reads `path` (a one-process checkpoint, or one saved by any number of ranks) and keeps its piece. */
-  override async loadState(path: string): Promise<void> {
-    if (!this.setup.sharded) return super.loadState(path);
-    if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
-    return this.operations.enqueue(async () => {
-      const file = await readCheckpointFile(path);
-      this.gatherBuffers();
-      this.applyPiece(decodeState(this.gathered!.buffers, file, path, this.scaleKeys()), path);
     });
   }
 
@@ -438,9 +376,42 @@ export class DataParallelRMSProp extends RMSProp {
     throw new Error(`For '${OWNER}', 'stepDeviceGradients' is not available with a communicator: gradients are exchanged through host memory.`);
   }
 
+  /**
+   * Sharded: every rank writes its piece of the state into shared whole-state buffers; `read`
+   * runs on them between barriers (collective). Not sharded: this rank's own state.
+   */
+  protected override withWholeState<T>(read: (buffers: readonly StateBuffer[]) => T): T {
+    if (!this.setup.sharded) return super.withWholeState(read);
+    const { segments } = this.setup;
+    const { states, buffers } = this.gatheredState();
+    const kinds = ['meanSquare', 'moment', 'meanGrad', 'master'] as const;
+    segments.forEach((s, j) => {
+      const own = super.state(this.innerParameters[j]);
+      for (const kind of kinds) {
+        const piece = own[kind];
+        if (piece) (states[s.entry][kind] as Float32Array).set(piece as Float32Array, s.start);
+      }
+    });
+    const collectives = this.setup.communicator.collectives;
+    collectives.barrier();
+    const result = read(buffers);
+    collectives.barrier(); // nobody writes the shared whole again before every rank has read it
+    return result;
+  }
+
+  /** Sharded: the shared whole-state buffers (made on first use, collectively). */
+  protected override wholeStateBuffers(): readonly StateBuffer[] {
+    return this.setup.sharded ? this.gatheredState().buffers : super.wholeStateBuffers();
+  }
+
+  /** Sharded: a checked whole state (in `wholeStateBuffers()` order), of which this rank keeps its piece. */
+  protected override applyLoaded(loaded: LoadedState, where: string): void {
+    super.applyLoaded(this.setup.sharded ? this.pieceOf(loaded) : loaded, where);
+  }
+
   // Shared whole-state buffers (made once, collectively), laid out as one process's.
-  private gatherBuffers(): void {
-    if (this.gathered) return;
+  private gatheredState(): { readonly states: ParameterState[]; readonly buffers: StateBuffer[] } {
+    if (this.gathered) return this.gathered;
     const { entries, options, communicator } = this.setup;
     const params = entries.map((e) => e.param);
     const lengths = allocateStates(params, options.centered, false, 0, options.masterWeights); // lengths only (freed below)
@@ -467,37 +438,17 @@ export class DataParallelRMSProp extends RMSProp {
       }),
     ) as ParameterState[];
     this.gathered = { states, buffers: stateBuffersOf(params, states) };
-  }
-
-  // Every rank writes its piece of the state into the shared whole; `read` runs between barriers.
-  private gatherState<T>(read: () => T): T {
-    this.gatherBuffers();
-    const { segments } = this.setup;
-    const { states } = this.gathered!;
-    const kinds = ['meanSquare', 'moment', 'meanGrad', 'master'] as const;
-    segments.forEach((s, j) => {
-      const own = super.state(this.innerParameters[j]);
-      for (const kind of kinds) {
-        const piece = own[kind];
-        if (piece) (states[s.entry][kind] as Float32Array).set(piece as Float32Array, s.start);
-      }
-    });
-    const collectives = this.setup.communicator.collectives;
-    const barrier = () => collectives.barrier();
-    barrier();
-    const result = read();
-    barrier(); // nobody writes the shared whole again before every rank has read it
-    return result;
+    return this.gathered;
   }
 
   private get innerParameters(): readonly AnyParameter[] {
     return this.parts.entries.map((e) => e.param);
   }
 
-  // A checked whole state (`loaded`, in the gathered buffers' order): this rank's piece of it.
-  private applyPiece(loaded: LoadedState, where: string): void {
+  // This rank's piece of a whole state (`loaded`, in the gathered buffers' order), in its own buffers' order.
+  private pieceOf(loaded: LoadedState): LoadedState {
     const { segments } = this.setup;
-    const whole = this.gathered!.buffers;
+    const whole = this.gatheredState().buffers;
     const byKey = new Map(whole.map((b, i) => [b.key, loaded.sources[i]]));
     // The inner buffers are the segments' pieces under the whole's keys (`<kind>.<name>`; a
     // rank holds at most one piece of a parameter).
@@ -506,7 +457,7 @@ export class DataParallelRMSProp extends RMSProp {
       const segment = byName.get(b.key.slice(b.key.indexOf('.') + 1))!;
       return byKey.get(b.key)!.subarray(segment.start, segment.end);
     });
-    this.applyLoaded({ ...loaded, sources }, where);
+    return { ...loaded, sources };
   }
 }
 
