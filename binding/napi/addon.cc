@@ -1,5 +1,6 @@
 // The addon's module: the optimizer class (optimizer.cc) and the process-wide functions (thread
-// pool, kernel level, plan layout, loading a device plugin, the data-parallel reduce). No math
+// pool, kernel level, plan layout, loading a device plugin, the data-parallel reduce, the MPI
+// backend's collectives of mpi.cc). No math
 // lives here.
 #include <napi.h>
 
@@ -13,6 +14,7 @@
 #include "../core/plan.h"
 #include "../core/thread_pool.h"
 #include "../kernels/kernels.h"
+#include "mpi.h"
 #include "optimizer.h"
 
 namespace rmsprop::napi {
@@ -138,6 +140,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["planLayout"] = PlanLayout(env);
   exports["cudaLoad"] = Napi::Function::New<CudaLoad>(env, "cudaLoad");
   exports["reduceMean"] = Napi::Function::New<ReduceMean>(env, "reduceMean");
+  DefineMpi(env, exports);
   return exports;
 }
 

@@ -2,9 +2,12 @@
  * The communicator: which rank this script is, how many there are, and the handful of
  * collectives the data-parallel optimizer needs (docs/ARCHITECTURE.md, "Data-parallel"). One
  * interface for every backend: `'single'` (a plain process, rank 0 of 1), `'workers'` (worker
- * threads of one process, lib/distributed/workers.ts) and, later, `'mpi'`. The optimizer never
+ * threads of one process, lib/distributed/workers.ts) and `'mpi'` (processes started by
+ * `mpirun`, lib/distributed/mpi.ts). The optimizer never
  * asks which backend it has.
  */
+
+import { sharedExchange, type Exchange, type ExchangeSetup } from './exchange';
 
 /** How the ranks reach each other. */
 export type Backend = 'single' | 'workers' | 'mpi';
@@ -29,6 +32,8 @@ export interface Collectives {
   barrier(): void;
   /** The same, without blocking the event loop. */
   barrierAsync(): Promise<void>;
+  /** The data-parallel exchange of one optimizer (collective: every rank makes it alike). */
+  exchange(setup: ExchangeSetup): Exchange;
 }
 
 /**
@@ -71,6 +76,7 @@ export function singleCommunicator(timeoutMs: number): CommunicatorImpl {
     sharedBuffers: (bytes) => bytes.map((n) => new SharedArrayBuffer(n)),
     barrier: () => undefined,
     barrierAsync: () => Promise.resolve(),
+    exchange: (setup) => sharedExchange(collectives, setup),
   };
   return register({ rank: 0, size: 1, backend: 'single', timeoutMs, collectives });
 }

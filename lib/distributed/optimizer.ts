@@ -25,24 +25,20 @@ import { readOptions, skipsNonFinite, type ResolvedOptions } from '../options';
 import { Parts } from '../parts';
 import { StepPlan } from '../plan';
 import { registerParallel, RMSProp, type Gradient, type SharedRMSProp, type DeviceBuffers } from '../rmsprop';
-import { binding } from '../native';
 import { allocateStates, type ParameterState } from '../state';
 import { isHalf, Parameter, type AnyParameter, type HalfDType, type TensorArray } from '../tensor';
 import { isCommunicator, type CommunicatorImpl, type ReduceArray } from './communicator';
+import { reduceType, type Exchange } from './exchange';
 import { ShardLayout, type Segment } from './layout';
 
 const OWNER = 'RMSProp';
 
-/** The shared memory of one data-parallel optimizer, per flat group (lib/distributed/layout.ts). */
-interface Exchange {
-  /** Each rank's gradients, full length, in the reduce dtype: `slots[rank][group]`. */
-  readonly slots: readonly (readonly ReduceArray[])[];
-  /** The parameters in their own dtype: where the pieces are gathered (and rank 0's broadcast). */
-  readonly params: readonly TensorArray[];
-  /** Not sharded: the mean gradients every rank steps with. */
-  readonly mean: readonly ReduceArray[] | null;
-  /** Per rank: 1 when its piece of the mean held an inf or NaN. */
-  readonly nonFinite: Int32Array;
+/** The whole state of a sharded optimizer, laid out as one process's (checkpoints read it). */
+interface WholeState {
+  readonly states: ParameterState[];
+  readonly buffers: StateBuffer[];
+  /** Whether every rank sees the same memory (else each gathers the pieces by messages). */
+  readonly shared: boolean;
 }
 
 /** Everything the constructor needs, worked out (collectively) before `super`. */
@@ -58,14 +54,8 @@ interface Setup {
   readonly parts: Parts;
 }
 
-const reduceType = (dtype: string) => (dtype === 'float64' ? Float64Array : Float32Array);
-const storageType = (dtype: string) => (dtype === 'float64' ? Float64Array : dtype === 'float32' ? Float32Array : Uint16Array);
-/** Elements per cache line of float32: slots start on 64-byte boundaries. */
-const PAD = 16;
-const padded = (n: number) => Math.ceil(n / PAD) * PAD;
-
 // What every rank must agree on, one line per fact (the first line that differs is the error).
-function describe(entries: readonly ParameterEntry[], groupLr: boolean, options: ResolvedOptions, sharded: boolean): string[] {
+function describe(entries: readonly ParameterEntry[], groupLr: boolean, options: ResolvedOptions, sharded: boolean, bucketBytes: number): string[] {
   const value = (v: unknown): string =>
     JSON.stringify(v, (_, x: unknown) =>
       typeof x === 'function' ? `function ${x.name || '(anonymous)'}` : x instanceof Object && !Array.isArray(x) && x.constructor !== Object ? { [x.constructor.name]: { ...x } } : x,
@@ -73,7 +63,7 @@ function describe(entries: readonly ParameterEntry[], groupLr: boolean, options:
   const { learningRate, weightDecay, ...rest } = options;
   const step = (v: ParameterEntry['lr'] | null) => (v === null ? 'none' : v.kind === 'function' ? value(v.source) : value(v));
   return [
-    `shardState ${sharded}`,
+    `shardState ${sharded}, bucketBytes ${bucketBytes}`,
     `options ${value(rest)}`,
     `learningRate ${step(learningRate)}, weightDecay ${step(weightDecay)}, group learning rates ${groupLr}`,
     `${entries.length} parameters`,
@@ -100,39 +90,15 @@ function checkAgreement(all: readonly string[][]): void {
   }
 }
 
-function allocate(communicator: CommunicatorImpl, layout: ShardLayout, sharded: boolean): Exchange {
-  const { size } = communicator;
-  const groups = layout.groups;
-  const bytes = [
-    ...groups.map((g) => size * padded(g.total) * reduceType(g.dtype).BYTES_PER_ELEMENT),
-    ...groups.map((g) => padded(g.total) * storageType(g.dtype).BYTES_PER_ELEMENT),
-    ...(sharded ? [] : groups.map((g) => padded(g.total) * reduceType(g.dtype).BYTES_PER_ELEMENT)),
-    4 * size,
-  ];
-  const buffers = communicator.collectives.sharedBuffers(bytes);
-  if (!buffers) throw new Error(`For '${OWNER}', the '${communicator.backend}' backend has no shared memory (not built yet).`);
-  const n = groups.length;
-  const slots = Array.from({ length: size }, (_, rank) =>
-    groups.map((g, i) => new (reduceType(g.dtype))(buffers[i] as unknown as ArrayBuffer, rank * padded(g.total) * reduceType(g.dtype).BYTES_PER_ELEMENT, g.total)),
-  );
-  const params = groups.map((g, i) => new (storageType(g.dtype))(buffers[n + i] as unknown as ArrayBuffer, 0, g.total));
-  const mean = sharded ? null : groups.map((g, i) => new (reduceType(g.dtype))(buffers[2 * n + i] as unknown as ArrayBuffer, 0, g.total));
-  return { slots, params, mean, nonFinite: new Int32Array(buffers[buffers.length - 1]) };
-}
-
-// Rank 0's parameters to every rank, through the gather buffers.
+// Rank 0's parameters to every rank, through the exchange's parameter buffers.
 function broadcast(communicator: CommunicatorImpl, layout: ShardLayout, entries: readonly ParameterEntry[], exchange: Exchange): void {
-  const copy = (toShared: boolean) =>
-    entries.forEach((e, i) => {
-      const { group, offset, size } = layout.placement[i];
-      const shared = exchange.params[group].subarray(offset, offset + size);
-      if (toShared) shared.set(e.param.data as never);
-      else e.param.data.set(shared as never);
-    });
-  if (communicator.rank === 0) copy(true);
-  communicator.collectives.barrier();
-  if (communicator.rank !== 0) copy(false);
-  communicator.collectives.barrier(); // nobody writes the gather buffers before every rank has read them
+  const shared = (i: number) => {
+    const { group, offset, size } = layout.placement[i];
+    return exchange.params[group].subarray(offset, offset + size);
+  };
+  if (communicator.rank === 0) entries.forEach((e, i) => shared(i).set(e.param.data as never));
+  exchange.broadcast();
+  if (communicator.rank !== 0) entries.forEach((e, i) => e.param.data.set(shared(i) as never));
 }
 
 // A piece of a parameter as a Parameter over the same memory (centralized ones keep their rows).
@@ -145,16 +111,17 @@ function subParameter(entry: ParameterEntry, segment: Segment): AnyParameter {
   return new Parameter(data as never, param.name, { shape, dtype: param.dtype }) as AnyParameter;
 }
 
-function build(params: ParamsInput, given: Record<string, unknown>, communicator: CommunicatorImpl, sharded: boolean): Setup {
+function build(params: ParamsInput, given: Record<string, unknown>, communicator: CommunicatorImpl, sharded: boolean, bucketBytes: number): Setup {
   const options = readOptions(OWNER, given);
   const { entries, groupLr } = readParams(OWNER, params, options);
   if (options.device === 'cuda' && options.parameterSync !== 'step') {
     // The exchange gathers the pieces from each Parameter.data: they must be current after every step.
     throw valueError(OWNER, 'parameterSync', "'step' with a communicator (the pieces are gathered through host memory)", options.parameterSync);
   }
-  checkAgreement(communicator.collectives.allGather(describe(entries, groupLr, options, sharded)));
+  checkAgreement(communicator.collectives.allGather(describe(entries, groupLr, options, sharded, bucketBytes)));
   const layout = new ShardLayout(entries, communicator.size);
-  const exchange = allocate(communicator, layout, sharded);
+  const { rank, size } = communicator;
+  const exchange = communicator.collectives.exchange({ layout, rank, size, sharded, bucketBytes });
   broadcast(communicator, layout, entries, exchange);
   const segments = sharded
     ? layout.segments(communicator.rank)
@@ -192,7 +159,7 @@ export class DataParallelRMSProp extends RMSProp {
   /** The gradients of the inner step: one view per segment (of `pieces`, or of the shared mean). */
   private readonly innerGradients: readonly ReduceArray[];
   private bufferViews: TensorArray[] | null = null;
-  private gathered: { readonly states: ParameterState[]; readonly buffers: StateBuffer[] } | null = null;
+  private gathered: WholeState | null = null;
 
   constructor(setup: Setup) {
     super(setup.parts as never);
@@ -238,7 +205,7 @@ export class DataParallelRMSProp extends RMSProp {
 
   override gradientBuffers(): TensorArray[] {
     if (!this.bufferViews) {
-      const mine = this.setup.exchange.slots[this.setup.communicator.rank];
+      const mine = this.setup.exchange.send;
       this.bufferViews = this.setup.entries.map(({ param }, i) => {
         const { group, offset, size } = this.setup.layout.placement[i];
         return isHalf(param.dtype) ? new Uint16Array(size) : mine[group].subarray(offset, offset + size);
@@ -249,16 +216,13 @@ export class DataParallelRMSProp extends RMSProp {
 
   override step(gradients?: readonly Gradient[]): boolean {
     this.operations.assertIdle('step');
-    const collectives = this.setup.communicator.collectives;
-    const barrier = () => collectives.barrier();
+    const { exchange, sharded } = this.setup;
     this.prepare(gradients);
-    barrier();
-    if (this.reduce()) barrier();
-    if (!this.everyRankFinite()) return this.stepped(false);
+    if (!exchange.reduce(this.pieces, this.checks)) return this.stepped(false);
     this.apply(this.innerGradients as Gradient[]);
-    if (this.setup.sharded) {
+    if (sharded) {
       this.writePieces();
-      barrier();
+      exchange.gather();
       this.readPieces();
     }
     return true;
@@ -266,19 +230,22 @@ export class DataParallelRMSProp extends RMSProp {
 
   override stepAsync(gradients?: readonly Gradient[]): Promise<boolean> {
     return this.operations.enqueue(async () => {
-      const collectives = this.setup.communicator.collectives;
+      const { exchange, sharded } = this.setup;
       this.prepare(gradients);
-      await collectives.barrierAsync();
-      if (this.reduce()) await collectives.barrierAsync();
-      if (!this.everyRankFinite()) return this.stepped(false);
+      if (!(await exchange.reduceAsync(this.pieces, this.checks))) return this.stepped(false);
       await this.applyAsync(this.innerGradients as Gradient[]);
-      if (this.setup.sharded) {
+      if (sharded) {
         this.writePieces();
-        await collectives.barrierAsync();
+        await exchange.gatherAsync();
         this.readPieces();
       }
       return true;
     });
+  }
+
+  // Whether the exchange checks the mean for inf/NaN (skipNonFinite, or a loss scale).
+  private get checks(): boolean {
+    return skipsNonFinite(this.setup.options);
   }
 
   // Checks the gradients (before any exchange: a bad one is this rank's error alone) and writes
@@ -287,8 +254,8 @@ export class DataParallelRMSProp extends RMSProp {
     const given = gradients === undefined && this.bufferViews ? this.bufferViews : gradients;
     this.reader.check(given);
     this.fullPlan.learningRates(this.globalStep); // a table that has run out: a ValueError here, on every rank alike
-    const { entries, layout, exchange, communicator } = this.setup;
-    const mine = exchange.slots[communicator.rank];
+    const { entries, layout, exchange } = this.setup;
+    const mine = exchange.send;
     entries.forEach(({ param }, i) => {
       const { group, offset, size } = layout.placement[i];
       const grad = this.reader.buffers[i];
@@ -301,33 +268,6 @@ export class DataParallelRMSProp extends RMSProp {
         slot.set(grad, offset);
       }
     });
-  }
-
-  /**
-   * After every rank's gradients are in: this rank's piece of the mean (into `pieces`, or the
-   * shared mean when not sharded) and its non-finite flag. Returns whether a second barrier must
-   * come before the step (for the flags, or for the shared mean).
-   */
-  private reduce(): boolean {
-    const { layout, exchange, communicator, sharded, options } = this.setup;
-    const rank = communicator.rank;
-    const check = skipsNonFinite(options);
-    let finite = true;
-    layout.groups.forEach((g, group) => {
-      const from = g.cuts[rank];
-      const to = g.cuts[rank + 1];
-      const out = sharded ? this.pieces[group] : exchange.mean![group];
-      const at = sharded ? 0 : from;
-      const pieceFinite = binding.reduceMean(out, at, from, to, check, ...exchange.slots.map((slots) => slots[group]));
-      finite &&= pieceFinite;
-    });
-    if (check) Atomics.store(exchange.nonFinite, rank, finite ? 0 : 1);
-    return check || !sharded;
-  }
-
-  // Whether no rank's piece of the mean held an inf or NaN (after the flags' barrier).
-  private everyRankFinite(): boolean {
-    return !skipsNonFinite(this.setup.options) || this.setup.exchange.nonFinite.every((flag) => flag === 0);
   }
 
   // Sharded: this rank's updated piece into the gather buffers.
@@ -377,22 +317,29 @@ export class DataParallelRMSProp extends RMSProp {
   }
 
   /**
-   * Sharded: every rank writes its piece of the state into shared whole-state buffers; `read`
-   * runs on them between barriers (collective). Not sharded: this rank's own state.
+   * Sharded: every rank writes its piece of the state into whole-state buffers (shared memory:
+   * between barriers; messages: every rank's pieces all-gathered); `read` runs on the whole
+   * (collective). Not sharded: this rank's own state.
    */
   protected override withWholeState<T>(read: (buffers: readonly StateBuffer[]) => T): T {
     if (!this.setup.sharded) return super.withWholeState(read);
     const { segments } = this.setup;
-    const { states, buffers } = this.gatheredState();
+    const { states, buffers, shared } = this.gatheredState();
     const kinds = ['meanSquare', 'moment', 'meanGrad', 'master'] as const;
-    segments.forEach((s, j) => {
+    const mine = segments.map((s, j) => {
       const own = super.state(this.innerParameters[j]);
-      for (const kind of kinds) {
-        const piece = own[kind];
-        if (piece) (states[s.entry][kind] as Float32Array).set(piece as Float32Array, s.start);
-      }
+      return { entry: s.entry, start: s.start, pieces: kinds.map((kind) => own[kind] ?? null) };
     });
+    const fill = (from: typeof mine) =>
+      from.forEach(({ entry, start, pieces }) =>
+        kinds.forEach((kind, k) => pieces[k] && (states[entry][kind] as Float32Array).set(pieces[k] as Float32Array, start)),
+      );
     const collectives = this.setup.communicator.collectives;
+    if (!shared) {
+      collectives.allGather(mine).forEach(fill);
+      return read(buffers);
+    }
+    fill(mine);
     collectives.barrier();
     const result = read(buffers);
     collectives.barrier(); // nobody writes the shared whole again before every rank has read it
@@ -409,8 +356,9 @@ export class DataParallelRMSProp extends RMSProp {
     super.applyLoaded(this.setup.sharded ? this.pieceOf(loaded) : loaded, where);
   }
 
-  // Shared whole-state buffers (made once, collectively), laid out as one process's.
-  private gatheredState(): { readonly states: ParameterState[]; readonly buffers: StateBuffer[] } {
+  // Whole-state buffers laid out as one process's (made once, collectively): shared memory where
+  // the backend has it, else this rank's own.
+  private gatheredState(): WholeState {
     if (this.gathered) return this.gathered;
     const { entries, options, communicator } = this.setup;
     const params = entries.map((e) => e.param);
@@ -422,12 +370,13 @@ export class DataParallelRMSProp extends RMSProp {
         if (v && !pools.has(v.buffer)) pools.set(v.buffer, { bytes: v.buffer.byteLength, index: pools.size });
       }),
     );
-    const shared = communicator.collectives.sharedBuffers([...pools.values()].map((p) => p.bytes));
-    if (!shared) throw new Error(`For '${OWNER}', the '${communicator.backend}' backend has no shared memory (not built yet).`);
+    const bytes = [...pools.values()].map((p) => p.bytes);
+    const shared = communicator.collectives.sharedBuffers(bytes);
+    const memory: ArrayBufferLike[] = shared ?? bytes.map((n) => new ArrayBuffer(n));
     const view = (v: ParameterState['meanSquare'] | undefined) => {
       if (!v) return undefined;
       const Type = v instanceof Float64Array ? Float64Array : Float32Array;
-      return new Type(shared[pools.get(v.buffer)!.index] as unknown as ArrayBuffer, v.byteOffset, v.length);
+      return new Type(memory[pools.get(v.buffer)!.index] as ArrayBuffer, v.byteOffset, v.length);
     };
     const states = lengths.map((s) =>
       Object.freeze({
@@ -437,7 +386,7 @@ export class DataParallelRMSProp extends RMSProp {
         ...(s.master ? { master: view(s.master) as Float32Array } : {}),
       }),
     ) as ParameterState[];
-    this.gathered = { states, buffers: stateBuffersOf(params, states) };
+    this.gathered = { states, buffers: stateBuffersOf(params, states), shared: shared !== null };
     return this.gathered;
   }
 
@@ -461,15 +410,22 @@ export class DataParallelRMSProp extends RMSProp {
   }
 }
 
+/** The default `bucketBytes`: the most bytes one MPI call of the exchange carries. */
+export const DEFAULT_BUCKET_BYTES = 64 << 20;
+
 registerParallel({
   wants: (options) =>
-    typeof options === 'object' && options !== null && ((options as Record<string, unknown>).communicator !== undefined || (options as Record<string, unknown>).shardState !== undefined),
+    typeof options === 'object' && options !== null && ['communicator', 'shardState', 'bucketBytes'].some((key) => (options as Record<string, unknown>)[key] !== undefined),
   create(params, options) {
-    const { communicator, shardState, ...rest } = options as Record<string, unknown>;
+    const { communicator, shardState, bucketBytes, ...rest } = options as Record<string, unknown>;
     if (!isCommunicator(communicator)) throw typeError(OWNER, 'communicator', 'the communicator of await distributed.init()', communicator);
     const sharded = boolean(OWNER, 'shardState', shardState ?? true);
+    const bucket = bucketBytes ?? DEFAULT_BUCKET_BYTES;
+    if (typeof bucket !== 'number' || !Number.isInteger(bucket) || bucket < 1024 || bucket > 2 ** 30) {
+      throw (typeof bucket === 'number' ? valueError : typeError)(OWNER, 'bucketBytes', 'an integer from 1024 to 2^30', bucket);
+    }
     if (communicator.size === 1) return new RMSProp(params, rest);
-    return new DataParallelRMSProp(build(params, rest, communicator, sharded));
+    return new DataParallelRMSProp(build(params, rest, communicator, sharded, bucket));
   },
 });
 

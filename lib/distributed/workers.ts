@@ -13,6 +13,7 @@ import { setNumThreads } from '../settings';
 
 import { register, type Collectives, type CommunicatorImpl } from './communicator';
 import { Control, FaultKind, faultMessage } from './control';
+import { sharedExchange, type Exchange, type ExchangeSetup } from './exchange';
 
 /** The key of the launcher's entry in a rank's `workerData`. */
 export const WORKER_DATA_KEY = 'rmsprop-native/distributed';
@@ -84,6 +85,10 @@ class WorkerCollectives implements Collectives {
   sharedBuffers(bytes: readonly number[]): SharedArrayBuffer[] {
     const made = this.rank === 0 ? bytes.map((n) => new SharedArrayBuffer(n)) : null;
     return this.allGather(made)[0] as SharedArrayBuffer[];
+  }
+
+  exchange(setup: ExchangeSetup): Exchange {
+    return sharedExchange(this, setup);
   }
 
   barrier(): void {
