@@ -110,7 +110,32 @@ export interface NativeBinding {
    * whether those values of `out` are all finite (with `check`; else true).
    */
   reduceMean(out: Float32Array | Float64Array, at: number, from: number, to: number, check: boolean, ...inputs: (Float32Array | Float64Array)[]): boolean;
+  /**
+   * The MPI backend (binding/napi/mpi.cc; lib/distributed/mpi.ts): loads the MPI plugin at
+   * `plugin` and runs MPI_Init on the MPI owner thread (once per process). Throws the loader's or
+   * MPI's message.
+   */
+  mpiStart(plugin: string, timeoutMs: number): { rank: number; size: number; threadLevel: number };
+  mpiBarrier(timeoutMs: number, async: false): void;
+  mpiBarrier(timeoutMs: number, async: true): Promise<void>;
+  /** Every rank's bytes, in rank order. */
+  mpiAllGatherBytes(bytes: Uint8Array, timeoutMs: number): Uint8Array[];
+  /**
+   * The mean over the ranks of `send[g]` into this rank's piece `pieces[g]` (rank r's piece of
+   * group g is [cuts[g][r], cuts[g][r + 1])), in buckets of at most `bucketBytes`; whether every
+   * rank's piece is finite (with `check`; else true).
+   */
+  mpiReduceMean(send: MpiArray[], pieces: MpiArray[], cuts: number[][], bucketBytes: number, check: boolean, timeoutMs: number, async: false): boolean;
+  mpiReduceMean(send: MpiArray[], pieces: MpiArray[], cuts: number[][], bucketBytes: number, check: boolean, timeoutMs: number, async: true): Promise<boolean>;
+  /** Every rank's piece of each full-length `buffers[g]` (own piece in place) to every rank. */
+  mpiGather(buffers: MpiArray[], cuts: number[][], bucketBytes: number, timeoutMs: number, async: false): void;
+  mpiGather(buffers: MpiArray[], cuts: number[][], bucketBytes: number, timeoutMs: number, async: true): Promise<void>;
+  /** The exit code, for the C runtime's exit: MPI_Finalize when healthy and `code` is 0, else MPI_Abort. */
+  mpiExit(code: number, timeoutMs: number): void;
 }
+
+/** What the MPI collectives exchange: floats, or 16-bit patterns of half-precision parameters. */
+export type MpiArray = Float32Array | Float64Array | Uint16Array;
 
 /** The package's root directory (where prebuilds/ and build/ are). */
 export const packageRoot = path.join(__dirname, '..');

@@ -11,6 +11,7 @@
 // build/Release is never touched by a prebuild.
 'use strict';
 const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 const { installBinary } = require('./install-binary');
 
@@ -30,5 +31,9 @@ if (arch === 'arm64' && process.arch !== 'arm64') {
   cmakeJs.push(`--CDCMAKE_TOOLCHAIN_FILE=${path.join(root, 'cmake', 'aarch64-linux-gnu.cmake')}`);
 }
 execFileSync(process.execPath, cmakeJs, { cwd: root, stdio: 'inherit' });
-const built = path.join(root, out, args.includes('--debug') ? 'Debug' : 'Release', 'rmsprop_native.node');
-installBinary(built, path.join(process.cwd(), 'build', args.includes('--debug') ? 'Debug' : 'Release', 'rmsprop_native.node'));
+const config = args.includes('--debug') ? 'Debug' : 'Release';
+installBinary(path.join(root, out, config, 'rmsprop_native.node'), path.join(process.cwd(), 'build', config, 'rmsprop_native.node'));
+// The MPI plugin, where CMake found Open MPI (never when cross compiling): next to the addon,
+// where prebuildify picks up shared libraries for the prebuild.
+const mpiPlugin = path.join(root, out, config, 'librmsprop_mpi.so');
+if (fs.existsSync(mpiPlugin)) installBinary(mpiPlugin, path.join(process.cwd(), 'build', config, 'librmsprop_mpi.so'));

@@ -35,6 +35,7 @@ const emulator = path.join(root, 'build', 'emulator', 'librmsprop_cuda_emulator.
 const nativeSources = Math.max(
   newestMtime(path.join(root, 'binding'), (n) => /\.(cc|h)$/.test(n)),
   newestMtime(path.join(root, 'cuda'), (n) => /\.(cc|h|cuh)$/.test(n)),
+  newestMtime(path.join(root, 'mpi'), (n) => /\.(c|h)$/.test(n)),
   newestMtime(path.join(root, 'cmake'), (n) => n.endsWith('.cmake')),
   fs.statSync(path.join(root, 'CMakeLists.txt')).mtimeMs,
 );

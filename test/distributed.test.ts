@@ -6,64 +6,13 @@
  * The ranks run test/distributed/rank.js against the built package (npm test builds it first).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import * as lib from '../lib';
 import { distributed, Parameter, RMSProp, ValueError } from '../lib';
+import { arrays, dictArrays, expectIdenticalRanks, RANK, readResults, reference, scenario, tempDir, type Config, type RankResult } from './distributed/common';
 import { thrown } from './helpers';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const scenario = require('./distributed/scenario');
-
-const RANK = path.join(__dirname, 'distributed', 'rank.js');
-
-interface Config {
-  preset: 'mixed' | 'float64' | 'bf16' | 'flavor';
-  steps: number;
-  from?: number;
-  options?: Record<string, unknown>;
-  shardState?: boolean;
-  async?: boolean;
-  arena?: boolean;
-  stateDict?: string;
-  dynamicScale?: Record<string, number>;
-  lossScales?: boolean;
-  nanAt?: { rank: number; step: number };
-  renameOn?: number;
-  faults?: { rank: number; step: number; kind: 'throw' | 'exit' | 'sleep' | 'short'; code?: number; ms?: number }[];
-  timeoutMs?: number;
-  save?: string;
-  load?: string;
-  paramsFrom?: string;
-  loadDict?: string;
-  cudaLibrary?: string;
-}
-
-interface RankResult {
-  rank: number;
-  size: number;
-  backend: string;
-  returns: boolean[];
-  hashes: string[];
-  initialHash?: string;
-  stateBytes?: number;
-  params?: number[][];
-  stateDict?: Record<string, unknown>;
-  globalStep?: number;
-  lossScale?: number;
-  scales?: number[];
-  error?: { name: string; message: string; rank?: number };
-}
-
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-function tempDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'rmsprop-dp-'));
-  dirs.push(dir);
-  return dir;
-}
 
 async function run(config: Config, workers: number): Promise<{ results: RankResult[]; error?: Error & { rank?: number }; ms: number }> {
   const dir = tempDir();
@@ -75,42 +24,7 @@ async function run(config: Config, workers: number): Promise<{ results: RankResu
     error = e as Error;
   }
   const ms = Date.now() - started;
-  const results = readdirSync(dir)
-    .filter((f) => f.startsWith('rank-'))
-    .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as RankResult)
-    .sort((a, b) => a.rank - b.rank);
-  return { results, error, ms };
-}
-
-/** One process (no communicator) from rank 0's parameters, stepping the mean of `size` ranks' gradients. */
-function reference(config: Config, size: number | ((step: number) => number), load?: { file?: string; params?: number[][] }) {
-  const { params, input, options } = scenario.build(lib, config, 0);
-  if (load?.params) params.forEach((p: Parameter, i: number) => p.data.set(load.params![i]));
-  const opt = new RMSProp(input, options);
-  const returns: boolean[] = [];
-  const sizeAt = typeof size === 'number' ? () => size : size;
-  return {
-    opt,
-    params: params as Parameter[],
-    async steps(from: number, to: number) {
-      if (load?.file) await opt.loadState(load.file);
-      for (let k = from; k < to; k++) returns.push(opt.step(scenario.meanGradients(config, sizeAt(k), k)));
-      return returns;
-    },
-  };
-}
-
-const arrays = (params: readonly Parameter[]) => params.map((p) => Array.from(p.data));
-const dictArrays = (dict: Record<string, unknown>) =>
-  JSON.parse(JSON.stringify(dict, (_, v) => (v && v.data && v.shape ? Array.from(v.data as ArrayLike<number>) : ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v)));
-
-function expectIdenticalRanks(results: RankResult[], size: number): void {
-  expect(results).toHaveLength(size);
-  for (const r of results) {
-    expect(r.error).toBeUndefined();
-    expect(r.hashes).toEqual(results[0].hashes); // bit-identical parameters after every step
-    expect(r.initialHash).toEqual(results[0].initialHash); // rank 0's parameters after construction
-  }
+  return { results: readResults(dir), error, ms };
 }
 
 describe('data-parallel workers equal one process stepping the mean gradient, bit for bit', () => {

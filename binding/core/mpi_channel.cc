@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -154,6 +156,10 @@ class Channel {
 std::mutex start_mutex;
 Channel* channel = nullptr;  // never deleted: the owner thread may be stuck in a collective at exit
 MpiWorld world;
+int exit_code = 1;           // until the process tells its own (mpi_set_exit_code)
+double exit_timeout_ms = 30000;
+
+void at_exit();
 
 Channel& started() {
   if (channel == nullptr) throw MpiError("MPI is not started in this process");
@@ -229,6 +235,7 @@ MpiWorld mpi_start(const std::string& path, double timeout_ms) {
               timeout_ms);
   world = *joined;
   channel = fresh;
+  std::atexit(at_exit);
   return world;
 }
 
@@ -320,23 +327,39 @@ void mpi_gather(const std::vector<MpiGroup>& groups, std::size_t bucket_bytes, d
       timeout_ms);
 }
 
-bool mpi_exit(int code, double timeout_ms) {
+void mpi_set_exit_code(int code, double timeout_ms) {
+  std::lock_guard<std::mutex> lock(start_mutex);
+  exit_code = code;
+  exit_timeout_ms = timeout_ms;
+}
+
+namespace {
+
+void at_exit() {
   Channel* c;
+  int code;
+  double timeout_ms;
   {
     std::lock_guard<std::mutex> lock(start_mutex);
     c = channel;
+    code = exit_code;
+    timeout_ms = exit_timeout_ms;
   }
-  if (c == nullptr) return false;
+  if (c == nullptr) return;
   if (code == 0 && !c->broken()) {
     try {
       c->call("MPI_Finalize", [](const Plugin& p) { return p.finalize(); }, timeout_ms);
-      return false;
+      return;
     } catch (const MpiError&) {
       // Another rank never finalized: end the job rather than wait.
     }
   }
+  std::fprintf(stderr, "rmsprop-native: MPI rank %d of %d exits with code %d: ending the MPI job\n", world.rank, world.size,
+               code);
+  std::fflush(stderr);
   c->plugin().abort_(code != 0 ? code : 1);
-  return true;
 }
+
+}  // namespace
 
 }  // namespace rmsprop::core

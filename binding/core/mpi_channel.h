@@ -55,10 +55,11 @@ bool mpi_reduce_mean(const std::vector<MpiGroup>& groups, std::size_t bucket_byt
 // Every rank's piece of each group's `data` (full length, own piece in place) to every rank.
 void mpi_gather(const std::vector<MpiGroup>& groups, std::size_t bucket_bytes, double timeout_ms);
 
-// At process exit: MPI_Finalize when the channel is healthy and `code` is 0 (and finalize
-// completes within timeout_ms), else MPI_Abort(code or 1), which ends every rank. Returns
-// whether it aborted. Does nothing (false) when MPI was never started.
-bool mpi_exit(int code, double timeout_ms);
+// The process's exit code, told when it is known (JavaScript's 'exit' event, which comes before
+// Node prints an uncaught error). At the C runtime's exit (atexit, after Node printed it):
+// MPI_Finalize when the channel is healthy and the code is 0 (and finalize completes within
+// timeout_ms), else MPI_Abort(code or 1), which ends every rank. No exit code told: 1.
+void mpi_set_exit_code(int code, double timeout_ms);
 
 }  // namespace rmsprop::core
 

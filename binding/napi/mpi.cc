@@ -214,10 +214,12 @@ Napi::Value MpiGather(const Napi::CallbackInfo& info) {
       [](Napi::Env env) { return env.Undefined(); }, keep);
 }
 
-// mpiExit(code, timeoutMs) → whether it aborted the job (see core::mpi_exit).
+// mpiExit(code, timeoutMs): the process's exit code, for the finalize or abort at exit
+// (core::mpi_set_exit_code).
 Napi::Value MpiExit(const Napi::CallbackInfo& info) {
   const int code = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
-  return Napi::Boolean::New(info.Env(), core::mpi_exit(code, timeout_of(info[1])));
+  core::mpi_set_exit_code(code, timeout_of(info[1]));
+  return info.Env().Undefined();
 }
 
 }  // namespace

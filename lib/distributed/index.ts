@@ -8,6 +8,7 @@ import { isMainThread, workerData } from 'node:worker_threads';
 import { typeError } from '../errors';
 import { singleCommunicator, type Backend, type Communicator } from './communicator';
 import { readTimeout } from './launch';
+import { mpiCommunicator, startedByMpirun } from './mpi';
 import { WORKER_DATA_KEY, workerCommunicator, type WorkerSetup } from './workers';
 
 export type { Backend, Communicator } from './communicator';
@@ -17,7 +18,9 @@ export { launch, type LaunchOptions, type RankError } from './launch';
 export interface InitOptions {
   /**
    * Which backend to join: by default `'workers'` inside a rank started by `launch` (or
-   * `npx rmsprop-native-launch`), else `'single'`. `'mpi'` is not built yet.
+   * `npx rmsprop-native-launch`), `'mpi'` in a process started by Open MPI's `mpirun`, else
+   * `'single'`. `'mpi'` needs Open MPI (Debian: openmpi-bin) and the MPI plugin (shipped in the
+   * linux-x64 prebuild; `npx rmsprop-native-build` builds it where Open MPI is installed).
    */
   backend?: Backend;
   /** How long a collective waits for the other ranks before it throws, in ms. Default: the launcher's, else 30000. */
@@ -39,8 +42,8 @@ export const launched: boolean = launchedSetup() !== null;
 
 /**
  * Joins the ranks this script runs among and returns its communicator `{ rank, size, backend }`:
- * `'workers'` in a worker thread started by `launch`, `'single'` (rank 0 of 1) in a plain
- * process, so the same script runs unchanged either way. Later calls return the same
+ * `'workers'` in a worker thread started by `launch`, `'mpi'` in a process started by `mpirun`,
+ * `'single'` (rank 0 of 1) in a plain process, so the same script runs unchanged each way. Later calls return the same
  * communicator.
  */
 export async function init(options: InitOptions = {}): Promise<Communicator> {
@@ -51,7 +54,7 @@ export async function init(options: InitOptions = {}): Promise<Communicator> {
     }
   }
   const setup = launchedSetup();
-  const backend = options.backend ?? (setup ? 'workers' : 'single');
+  const backend = options.backend ?? (setup ? 'workers' : startedByMpirun() ? 'mpi' : 'single');
   if (joined) {
     if (joined.backend !== backend) {
       throw new Error(`For 'distributed.init', this script already joined the '${joined.backend}' backend; it cannot join '${backend}' too.`);
@@ -72,7 +75,8 @@ export async function init(options: InitOptions = {}): Promise<Communicator> {
       joined = workerCommunicator(setup, options.timeoutMs === undefined ? setup.timeoutMs : readTimeout('distributed.init', options.timeoutMs));
       break;
     case 'mpi':
-      throw new Error("For 'distributed.init', backend 'mpi' is not available yet: use 'workers' (distributed.launch) or 'single'.");
+      joined = mpiCommunicator(readTimeout('distributed.init', options.timeoutMs));
+      break;
     default:
       throw typeError('distributed.init', 'backend', "'single', 'workers' or 'mpi'", backend);
   }

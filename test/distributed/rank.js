@@ -37,7 +37,12 @@ async function main() {
   }
   let opt;
   try {
-    opt = new pkg.RMSProp(input, { ...options, communicator: comm, ...(config.shardState === undefined ? {} : { shardState: config.shardState }) });
+    opt = new pkg.RMSProp(input, {
+      ...options,
+      communicator: comm,
+      ...(config.shardState === undefined ? {} : { shardState: config.shardState }),
+      ...(config.bucketBytes === undefined ? {} : { bucketBytes: config.bucketBytes }),
+    });
   } catch (e) {
     result.error = { name: e.name, message: e.message };
     write();
