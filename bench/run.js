@@ -3,7 +3,9 @@
 //                                       `-- --flavors` only the table of every flavour at 1e7,
 //                                       `-- --per-tensor` only the per-tensor cost table,
 //                                       `-- --overflow` only the overflow check's cost,
-//                                       `-- --half` only the half-precision table)
+//                                       `-- --half` only the half-precision table,
+//                                       `-- --distributed` the data-parallel tables,
+//                                       `-- --mpi` the MPI exchange against raw MPI: bench/mpi.js)
 //
 // Measures, in one run and on the same arrays: the memory-traffic limit (a kernel streaming the
 // step's arrays with trivial arithmetic, one thread and all threads), a naive JavaScript loop,
@@ -439,6 +441,13 @@ async function main() {
     await scalingTable(out);
     fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
     fs.writeFileSync(path.join(__dirname, 'results', 'distributed.md'), `${lines.join('\n')}\n`);
+    return;
+  }
+  if (flag('mpi')) {
+    // `npm run bench -- --mpi`: the MPI exchange against raw MPI, also written to bench/results/mpi.md.
+    await require('./mpi').mpiTable(out);
+    fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
+    fs.writeFileSync(path.join(__dirname, 'results', 'mpi.md'), `${lines.join('\n')}\n`);
     return;
   }
   if (flag('flavors')) {

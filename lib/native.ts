@@ -127,6 +127,9 @@ export interface NativeBinding {
    */
   mpiReduceMean(send: MpiArray[], pieces: MpiArray[], cuts: number[][], bucketBytes: number, check: boolean, timeoutMs: number, async: false): boolean;
   mpiReduceMean(send: MpiArray[], pieces: MpiArray[], cuts: number[][], bucketBytes: number, check: boolean, timeoutMs: number, async: true): Promise<boolean>;
+  /** Not sharded: the mean of the whole `send[g]` into the whole `means[g]` on every rank (the same bits); whether it is finite. */
+  mpiAllReduceMean(send: MpiArray[], means: MpiArray[], cuts: number[][], bucketBytes: number, check: boolean, timeoutMs: number, async: false): boolean;
+  mpiAllReduceMean(send: MpiArray[], means: MpiArray[], cuts: number[][], bucketBytes: number, check: boolean, timeoutMs: number, async: true): Promise<boolean>;
   /** Every rank's piece of each full-length `buffers[g]` (own piece in place) to every rank. */
   mpiGather(buffers: MpiArray[], cuts: number[][], bucketBytes: number, timeoutMs: number, async: false): void;
   mpiGather(buffers: MpiArray[], cuts: number[][], bucketBytes: number, timeoutMs: number, async: true): Promise<void>;

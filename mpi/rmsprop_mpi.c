@@ -61,6 +61,10 @@ int rmsprop_mpi_reduce_scatter_sum(const void* send, void* recv, const int* coun
   return MPI_Reduce_scatter(send, recv, counts, type_of(dtype), MPI_SUM, MPI_COMM_WORLD);
 }
 
+int rmsprop_mpi_allreduce_sum(const void* send, void* recv, int count, int dtype) {
+  return MPI_Allreduce(send, recv, count, type_of(dtype), MPI_SUM, MPI_COMM_WORLD);
+}
+
 int rmsprop_mpi_allreduce_max_int(int* value) {
   return MPI_Allreduce(MPI_IN_PLACE, value, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
 }

@@ -50,6 +50,9 @@ RMSPROP_MPI_EXPORT int rmsprop_mpi_allgatherv_in_place(void* buffer, const int* 
 /* The element-wise sum over the ranks of send (sum of counts elements); this rank receives its
    block (counts[rank] elements, the blocks in rank order) in recv. Float types only. */
 RMSPROP_MPI_EXPORT int rmsprop_mpi_reduce_scatter_sum(const void* send, void* recv, const int* counts, int dtype);
+/* recv = the element-wise sum over the ranks of send (count elements, float types only); the
+   same bits on every rank. */
+RMSPROP_MPI_EXPORT int rmsprop_mpi_allreduce_sum(const void* send, void* recv, int count, int dtype);
 /* *value = the largest *value over the ranks. */
 RMSPROP_MPI_EXPORT int rmsprop_mpi_allreduce_max_int(int* value);
 /* The message of an error code, into out (NUL-terminated, at most len bytes). */

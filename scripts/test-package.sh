@@ -52,6 +52,31 @@ if (comm.rank === 1) console.log(`rmsprop-native-launch -n 2: ${comm.backend} ra
 SCRIPT
 npx --no-install rmsprop-native-launch -n 2 train.mjs
 
+# The same script under Open MPI's mpirun, where Open MPI is installed: the linux-x64 prebuild
+# carries the MPI plugin. Then, with the plugin removed, every other feature still works and
+# the 'mpi' backend says what to install.
+mpi_run() {
+  OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun --allow-run-as-root --oversubscribe -np 2 node train.mjs
+}
+plugin=node_modules/rmsprop-native/prebuilds/linux-x64/librmsprop_mpi.so
+if command -v mpirun >/dev/null 2>&1; then
+  [ -f "$plugin" ] || { echo "Open MPI is installed but the prebuild lacks the MPI plugin"; exit 1; }
+  mpi_run | sed 's/rmsprop-native-launch -n 2/mpirun -np 2 (the prebuild'"'"'s plugin)/'
+  mv "$plugin" "$work/plugin.so"
+else
+  echo "mpirun not on PATH (apt-get install openmpi-bin): the package's MPI run is not tested here"
+  rm -f "$plugin"
+fi
+env PATH="$work/bin" node -e "
+const { distributed, Parameter, RMSProp } = require('rmsprop-native');
+const p = new Parameter(new Float32Array([1, 2]), 'w');
+new RMSProp([p]).step([new Float32Array([0.1, 0.2])]);
+distributed.init({ backend: 'mpi' }).then(() => { throw new Error('joined MPI without the plugin'); }, (e) => {
+  if (!/lacks.*apt-get install openmpi-bin/.test(e.message)) throw e;
+  console.log('without the MPI plugin: step ok; init({ backend: \\'mpi\\' }) says: ' + e.message.slice(0, 80) + '…');
+});
+"
+
 # The fallback for a platform without a prebuild: build from source inside the installed package.
 rm -rf node_modules/rmsprop-native/prebuilds
 npx --no-install rmsprop-native-build > "$work/build-from-source.log" 2>&1 || { cat "$work/build-from-source.log"; exit 1; }
@@ -63,3 +88,8 @@ const loaded = Object.keys(require.cache).find((f) => f.endsWith('.node'));
 if (!loaded.includes('build/Release')) throw new Error('not the source build: ' + loaded);
 console.log('built from source with npx rmsprop-native-build: step ok, loaded ' + require('path').relative(process.cwd(), loaded));
 "
+# Where Open MPI is installed, the build from source builds the MPI plugin too.
+if command -v mpirun >/dev/null 2>&1 && command -v mpicc >/dev/null 2>&1; then
+  [ -f node_modules/rmsprop-native/build/Release/librmsprop_mpi.so ] || { echo "npx rmsprop-native-build did not build the MPI plugin"; exit 1; }
+  mpi_run | sed 's/rmsprop-native-launch -n 2/mpirun -np 2 (the plugin built from source)/'
+fi

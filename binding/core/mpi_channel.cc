@@ -32,6 +32,7 @@ struct Plugin {
   int (*allgatherv)(const void*, int, void*, const int*, const int*, int);
   int (*allgatherv_in_place)(void*, const int*, const int*, int);
   int (*reduce_scatter_sum)(const void*, void*, const int*, int);
+  int (*allreduce_sum)(const void*, void*, int, int);
   int (*allreduce_max_int)(int*);
   void (*error_string)(int, char*, int);
 };
@@ -63,6 +64,7 @@ Plugin load(const std::string& path) {
   bind(handle, "rmsprop_mpi_allgatherv", p.allgatherv, path);
   bind(handle, "rmsprop_mpi_allgatherv_in_place", p.allgatherv_in_place, path);
   bind(handle, "rmsprop_mpi_reduce_scatter_sum", p.reduce_scatter_sum, path);
+  bind(handle, "rmsprop_mpi_allreduce_sum", p.allreduce_sum, path);
   bind(handle, "rmsprop_mpi_allreduce_max_int", p.allreduce_max_int, path);
   bind(handle, "rmsprop_mpi_error_string", p.error_string, path);
   return p;
@@ -196,6 +198,19 @@ void bucket_counts(const std::vector<std::size_t>& cuts, std::size_t a, std::siz
   }
 }
 
+// Sums into means (÷ the ranks, rounded once from double) and, with check, whether all are finite
+// (the active level's finite check, as a step's skipNonFinite uses).
+template <typename T>
+void divide_and_check(T* values, std::size_t len, bool check, bool& finite) {
+  const double n = static_cast<double>(world.size);
+  for (std::size_t j = 0; j < len; ++j) values[j] = static_cast<T>(static_cast<double>(values[j]) / n);
+  if (check && len > 0) {
+    const KernelTable& kernels = active_kernels();
+    if constexpr (std::is_same_v<T, float>) finite = finite && kernels.finite_f32(values, len);
+    else finite = finite && kernels.finite_f64(values, len);
+  }
+}
+
 // The sums of one group, bucket by bucket, into this rank's piece; then the piece divided by
 // the ranks, and (with check) whether it is finite.
 template <typename T>
@@ -212,14 +227,21 @@ int reduce_group(const Plugin& p, const MpiGroup& g, std::size_t bucket, bool ch
     T* recv = piece + (std::max(a, me_from) - me_from) * (counts[world.rank] > 0);
     if (int rc = p.reduce_scatter_sum(send + a, recv, counts.data(), g.dtype)) return rc;
   }
-  const double n = static_cast<double>(world.size);
-  const std::size_t len = me_to - me_from;
-  for (std::size_t j = 0; j < len; ++j) piece[j] = static_cast<T>(static_cast<double>(piece[j]) / n);
-  if (check && len > 0) {
-    const KernelTable& kernels = active_kernels();
-    if constexpr (std::is_same_v<T, float>) finite = finite && kernels.finite_f32(piece, len);
-    else finite = finite && kernels.finite_f64(piece, len);
+  divide_and_check(piece, me_to - me_from, check, finite);
+  return 0;
+}
+
+// The sums of one whole group on every rank, bucket by bucket; then divided and checked.
+template <typename T>
+int allreduce_group(const Plugin& p, const MpiGroup& g, std::size_t bucket, bool check, bool& finite) {
+  const std::size_t total = g.cuts.back();
+  const T* send = static_cast<const T*>(g.send);
+  T* mean = static_cast<T*>(g.data);
+  for (std::size_t a = 0; a < total; a += bucket) {
+    const int count = static_cast<int>(std::min(bucket, total - a));
+    if (int rc = p.allreduce_sum(send + a, mean + a, count, g.dtype)) return rc;
   }
+  divide_and_check(mean, total, check, finite);
   return 0;
 }
 
@@ -300,6 +322,24 @@ bool mpi_reduce_mean(const std::vector<MpiGroup>& groups, std::size_t bucket_byt
         int flag = mine ? 0 : 1;
         if (int rc = p.allreduce_max_int(&flag)) return rc;
         *finite = flag == 0;
+        return 0;
+      },
+      timeout_ms);
+  return *finite;
+}
+
+bool mpi_allreduce_mean(const std::vector<MpiGroup>& groups, std::size_t bucket_bytes, bool check, double timeout_ms) {
+  check_groups(groups, false);
+  auto finite = std::make_shared<bool>(true);
+  started().call(
+      "MPI_Allreduce",
+      [groups, bucket_bytes, check, finite](const Plugin& p) {
+        for (const MpiGroup& g : groups) {
+          const std::size_t bucket = bucket_elements(bucket_bytes, g.dtype);
+          int rc = g.dtype == RMSPROP_MPI_FLOAT64 ? allreduce_group<double>(p, g, bucket, check, *finite)
+                                                   : allreduce_group<float>(p, g, bucket, check, *finite);
+          if (rc != 0) return rc;
+        }
         return 0;
       },
       timeout_ms);

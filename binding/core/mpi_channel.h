@@ -52,6 +52,10 @@ std::vector<std::vector<std::uint8_t>> mpi_allgather_bytes(const std::uint8_t* d
 // at most bucket_bytes; with `check`, returns whether every rank's piece is finite (one more
 // small collective), else true.
 bool mpi_reduce_mean(const std::vector<MpiGroup>& groups, std::size_t bucket_bytes, bool check, double timeout_ms);
+// Not sharded: the mean over the ranks of every group's whole `send` into its whole `data` on
+// every rank (MPI_Allreduce, in buckets), the same bits everywhere; with `check`, whether it is
+// finite (every rank finds the same), else true.
+bool mpi_allreduce_mean(const std::vector<MpiGroup>& groups, std::size_t bucket_bytes, bool check, double timeout_ms);
 // Every rank's piece of each group's `data` (full length, own piece in place) to every rank.
 void mpi_gather(const std::vector<MpiGroup>& groups, std::size_t bucket_bytes, double timeout_ms);
 

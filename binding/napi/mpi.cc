@@ -202,6 +202,22 @@ Napi::Value MpiReduceMean(const Napi::CallbackInfo& info) {
       [finite](Napi::Env env) { return Napi::Boolean::New(env, *finite); }, keep);
 }
 
+// mpiAllReduceMean(send[], means[], cuts[][], bucketBytes, check, timeoutMs, async) → boolean:
+// not sharded, the whole mean on every rank; whether it is finite (true without check).
+Napi::Value MpiAllReduceMean(const Napi::CallbackInfo& info) {
+  require_started(info.Env());
+  std::vector<Napi::Value> keep;
+  Napi::Value send = info[0];
+  auto groups = groups_of(info, &send, info[1], info[2], keep);
+  const std::size_t bucket = bytes_of(info[3]);
+  const bool check = info[4].ToBoolean();
+  const double timeout = timeout_of(info[5]);
+  auto finite = std::make_shared<bool>(true);
+  return run(
+      info.Env(), info[6].ToBoolean(), [=] { *finite = core::mpi_allreduce_mean(groups, bucket, check, timeout); },
+      [finite](Napi::Env env) { return Napi::Boolean::New(env, *finite); }, keep);
+}
+
 // mpiGather(buffers[], cuts[][], bucketBytes, timeoutMs, async): every rank's piece of each buffer to every rank.
 Napi::Value MpiGather(const Napi::CallbackInfo& info) {
   require_started(info.Env());
@@ -229,6 +245,7 @@ void DefineMpi(Napi::Env env, Napi::Object exports) {
   exports["mpiBarrier"] = Napi::Function::New<MpiBarrier>(env, "mpiBarrier");
   exports["mpiAllGatherBytes"] = Napi::Function::New<MpiAllGatherBytes>(env, "mpiAllGatherBytes");
   exports["mpiReduceMean"] = Napi::Function::New<MpiReduceMean>(env, "mpiReduceMean");
+  exports["mpiAllReduceMean"] = Napi::Function::New<MpiAllReduceMean>(env, "mpiAllReduceMean");
   exports["mpiGather"] = Napi::Function::New<MpiGather>(env, "mpiGather");
   exports["mpiExit"] = Napi::Function::New<MpiExit>(env, "mpiExit");
 }

@@ -5,7 +5,8 @@
 
 namespace rmsprop::napi {
 
-// Adds mpiStart, mpiBarrier, mpiAllGatherBytes, mpiReduceMean, mpiGather and mpiExit to `exports`.
+// Adds mpiStart, mpiBarrier, mpiAllGatherBytes, mpiReduceMean, mpiAllReduceMean, mpiGather and
+// mpiExit to `exports`.
 void DefineMpi(Napi::Env env, Napi::Object exports);
 
 }  // namespace rmsprop::napi

@@ -3,8 +3,9 @@
  * `mpirun` (Open MPI), on one host or many. The MPI plugin (mpi/rmsprop_mpi.c, linked against
  * libmpi.so.40) is loaded only here, when a script joins this backend; one native thread owns
  * every MPI call (binding/core/mpi_channel.cc) and this file turns the optimizer's exchange into
- * a few large collectives: a reduce-scatter of the gradients, an all-gather of the updated
- * parameters, in buckets of at most `bucketBytes`.
+ * a few large collectives: a reduce-scatter of the gradients and an all-gather of the updated
+ * parameters (sharded state), or one all-reduce of the gradients (not sharded), in buckets of at
+ * most `bucketBytes`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -63,26 +64,24 @@ function start(timeoutMs: number): { rank: number; size: number } {
 /**
  * The exchange by messages: this rank's gradients, the mean and the parameters in its own
  * memory; one reduce-scatter (sum, then ÷ ranks natively) gives each rank its piece of the mean,
- * one all-gather (in place) gives every rank every updated piece.
+ * one all-gather (in place) gives every rank every updated piece; not sharded, one all-reduce
+ * gives every rank the whole mean.
  */
 class MpiExchange implements Exchange {
   readonly send: readonly ReduceArray[];
   readonly params: readonly TensorArray[];
   readonly mean: readonly ReduceArray[] | null;
   private readonly cuts: number[][];
-  /** Not sharded: this rank's piece of `mean` (where the reduce-scatter writes). */
-  private readonly meanPieces: readonly ReduceArray[] | null;
 
   constructor(
     private readonly setup: ExchangeSetup,
     private readonly timeoutMs: number,
   ) {
-    const { layout, rank, sharded } = setup;
+    const { layout, sharded } = setup;
     this.cuts = layout.groups.map((g) => [...g.cuts]);
     this.send = layout.groups.map((g) => new (reduceType(g.dtype))(g.total));
     this.params = layout.groups.map((g) => new (storageType(g.dtype))(g.total));
     this.mean = sharded ? null : layout.groups.map((g) => new (reduceType(g.dtype))(g.total));
-    this.meanPieces = this.mean && this.mean.map((m, i) => m.subarray(this.cuts[i][rank], this.cuts[i][rank + 1]));
   }
 
   broadcast(): void {
@@ -91,16 +90,19 @@ class MpiExchange implements Exchange {
     binding.mpiGather(this.params as MpiArray[], cuts, this.setup.bucketBytes, this.timeoutMs, false);
   }
 
+  // Sharded: a reduce-scatter into this rank's pieces. Not sharded: an all-reduce into the mean.
   reduce(pieces: readonly ReduceArray[], check: boolean): boolean {
-    const finite = binding.mpiReduceMean(this.send as MpiArray[], (this.meanPieces ?? pieces) as MpiArray[], this.cuts, this.setup.bucketBytes, check, this.timeoutMs, false);
-    if (this.mean) binding.mpiGather(this.mean as MpiArray[], this.cuts, this.setup.bucketBytes, this.timeoutMs, false);
-    return finite;
+    const { bucketBytes } = this.setup;
+    const send = this.send as MpiArray[];
+    if (this.mean) return binding.mpiAllReduceMean(send, this.mean as MpiArray[], this.cuts, bucketBytes, check, this.timeoutMs, false);
+    return binding.mpiReduceMean(send, pieces as MpiArray[], this.cuts, bucketBytes, check, this.timeoutMs, false);
   }
 
-  async reduceAsync(pieces: readonly ReduceArray[], check: boolean): Promise<boolean> {
-    const finite = await binding.mpiReduceMean(this.send as MpiArray[], (this.meanPieces ?? pieces) as MpiArray[], this.cuts, this.setup.bucketBytes, check, this.timeoutMs, true);
-    if (this.mean) await binding.mpiGather(this.mean as MpiArray[], this.cuts, this.setup.bucketBytes, this.timeoutMs, true);
-    return finite;
+  reduceAsync(pieces: readonly ReduceArray[], check: boolean): Promise<boolean> {
+    const { bucketBytes } = this.setup;
+    const send = this.send as MpiArray[];
+    if (this.mean) return binding.mpiAllReduceMean(send, this.mean as MpiArray[], this.cuts, bucketBytes, check, this.timeoutMs, true);
+    return binding.mpiReduceMean(send, pieces as MpiArray[], this.cuts, bucketBytes, check, this.timeoutMs, true);
   }
 
   gather(): void {
