@@ -8,7 +8,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const ROUNDS = 3;
+const ROUNDS = 5;
 const RANKS = 2;
 
 function median(xs) {

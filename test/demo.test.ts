@@ -57,3 +57,20 @@ it('trains data-parallel with --workers 2: each worker half of every batch, the 
   expect(Math.abs(accuracyOf(two) - accuracyOf(one))).toBeLessThanOrEqual(0.02);
   expect(accuracyOf(two)).toBeGreaterThanOrEqual(0.3);
 }, 180_000);
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const mpirun: boolean = require('../scripts/on-path').onPath('mpirun');
+(mpirun ? it : it.skip)(`trains with --mpi 2 under mpirun: the same accuracy as --workers 2${mpirun ? '' : ' (not run: install openmpi-bin)'}`, () => {
+  const run = (...how: string[]) =>
+    execFileSync(process.execPath, [path.join(root, 'examples', 'lenet-mnist.js'), '--epochs', '2', '--train', '1000', '--test', '200', '--batch-size', '32', ...how], {
+      encoding: 'utf8',
+      cwd: root,
+    });
+  const accuracyOf = (out: string) => Number(/^test accuracy: ((?:0|1)\.\d{4})$/m.exec(out)?.[1]);
+  const mpi = run('--mpi', '2');
+  expect(mpi).toMatch(/2 MPI ranks, each 16-16 digits of every batch/);
+  expect(mpi).toMatch(/^MPI rank 1: gradients \(TensorFlow\.js\) \d+\.\d s, optimizer with exchange \d+\.\d+ s, state \d+ bytes$/m);
+  expect(mpi).toMatch(/^training time: \d+\.\d s \(2 MPI ranks\)$/m);
+  // Two ranks: the float32 sum of two gradients has one rounding, as the workers' mean: the same run.
+  expect(accuracyOf(mpi)).toBe(accuracyOf(run('--workers', '2')));
+}, 180_000);

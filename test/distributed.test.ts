@@ -281,6 +281,10 @@ describe("the 'single' backend and the arguments", () => {
     expect(thrown(() => new RMSProp([p], { communicator: 'all' as never })).message).toMatch(/'communicator'/);
     const comm = await distributed.init();
     expect(thrown(() => new RMSProp([p], { communicator: comm, shardState: 1 as never })).message).toMatch(/'shardState' must be a boolean/);
+    expect(thrown(() => new RMSProp([p], { communicator: comm, bucketBytes: 100 }))).toBeInstanceOf(ValueError);
+    expect(thrown(() => new RMSProp([p], { communicator: comm, bucketBytes: 100 })).message).toMatch(/'bucketBytes' must be an integer from 1024 to 2\^30, but got 100/);
+    expect(thrown(() => new RMSProp([p], { communicator: comm, bucketBytes: '1M' as never }))).toBeInstanceOf(TypeError);
+    expect(thrown(() => new RMSProp([p], { bucketBytes: 1024 })).message).toMatch(/'communicator'/);
     await expect(distributed.init({ backend: 'workers' })).rejects.toThrow(/already joined the 'single' backend/);
     await expect(distributed.init({ bogus: 1 } as never)).rejects.toThrow(TypeError);
     expect(thrown(() => distributed.launch(RANK, { workers: 0 }))).toBeInstanceOf(ValueError);

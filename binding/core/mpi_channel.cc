@@ -198,12 +198,21 @@ void bucket_counts(const std::vector<std::size_t>& cuts, std::size_t a, std::siz
   }
 }
 
-// Sums into means (÷ the ranks, rounded once from double) and, with check, whether all are finite
-// (the active level's finite check, as a step's skipNonFinite uses).
+// Sums into means and, with check, whether all are finite (the active level's finite check, as a
+// step's skipNonFinite uses). float32: the sum times 1/ranks in double, rounded once to float32:
+// exact scaling for a power of two (2 ranks give the bits of a float64 mean), for others the
+// correctly rounded quotient but where the double product lands within one double ulp of a
+// float32 rounding boundary (a multiply, not a divide, so the pass runs at memory speed).
+// float64: the quotient.
 template <typename T>
 void divide_and_check(T* values, std::size_t len, bool check, bool& finite) {
   const double n = static_cast<double>(world.size);
-  for (std::size_t j = 0; j < len; ++j) values[j] = static_cast<T>(static_cast<double>(values[j]) / n);
+  const double inverse = 1.0 / n;
+  if constexpr (std::is_same_v<T, float>) {
+    for (std::size_t j = 0; j < len; ++j) values[j] = static_cast<float>(static_cast<double>(values[j]) * inverse);
+  } else {
+    for (std::size_t j = 0; j < len; ++j) values[j] /= n;
+  }
   if (check && len > 0) {
     const KernelTable& kernels = active_kernels();
     if constexpr (std::is_same_v<T, float>) finite = finite && kernels.finite_f32(values, len);

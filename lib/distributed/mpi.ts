@@ -9,7 +9,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import v8 from 'node:v8';
 
 import { binding, packageRoot, type MpiArray } from '../native';
 import type { TensorArray } from '../tensor';
@@ -125,6 +124,9 @@ export function mpiCommunicator(timeoutMs: number): CommunicatorImpl {
   // The code is told here; the finalize or abort runs at the C runtime's exit, after Node has
   // printed an uncaught error (the 'exit' event comes before it).
   process.on('exit', (code) => binding.mpiExit(typeof code === 'number' ? code : Number(process.exitCode ?? 0), timeoutMs));
+  // node:v8 loaded here, not at the module's top: runtimes without it (Bun, Deno) still load the package.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const v8 = require('node:v8') as typeof import('node:v8');
   const collectives: Collectives = {
     allGather: <T>(value: T): T[] =>
       binding.mpiAllGatherBytes(new Uint8Array(v8.serialize(value)), timeoutMs).map((bytes) => v8.deserialize(bytes) as T),
