@@ -185,26 +185,12 @@ std::size_t bytes_of(const Napi::Value& value) {
   return n >= 1 ? static_cast<std::size_t>(n) : 1;
 }
 
-// mpiReduceMean(send[], pieces[], cuts[][], bucketBytes, check, timeoutMs, async) → boolean:
-// whether every rank's piece is finite (true without check). Pieces are checked against the
-// cuts on the owner thread's side: each must hold its rank's share.
-Napi::Value MpiReduceMean(const Napi::CallbackInfo& info) {
-  require_started(info.Env());
-  std::vector<Napi::Value> keep;
-  Napi::Value send = info[0];
-  auto groups = groups_of(info, &send, info[1], info[2], keep);
-  const std::size_t bucket = bytes_of(info[3]);
-  const bool check = info[4].ToBoolean();
-  const double timeout = timeout_of(info[5]);
-  auto finite = std::make_shared<bool>(true);
-  return run(
-      info.Env(), info[6].ToBoolean(), [=] { *finite = core::mpi_reduce_mean(groups, bucket, check, timeout); },
-      [finite](Napi::Env env) { return Napi::Boolean::New(env, *finite); }, keep);
-}
+using MeanFunction = bool (*)(const std::vector<core::MpiGroup>&, std::size_t, bool, double);
 
-// mpiAllReduceMean(send[], means[], cuts[][], bucketBytes, check, timeoutMs, async) → boolean:
-// not sharded, the whole mean on every rank; whether it is finite (true without check).
-Napi::Value MpiAllReduceMean(const Napi::CallbackInfo& info) {
+// (send[], out[], cuts[][], bucketBytes, check, timeoutMs, async) → boolean: `mean` over the
+// groups; whether the mean is finite (true without check).
+template <MeanFunction mean>
+Napi::Value Mean(const Napi::CallbackInfo& info) {
   require_started(info.Env());
   std::vector<Napi::Value> keep;
   Napi::Value send = info[0];
@@ -214,7 +200,7 @@ Napi::Value MpiAllReduceMean(const Napi::CallbackInfo& info) {
   const double timeout = timeout_of(info[5]);
   auto finite = std::make_shared<bool>(true);
   return run(
-      info.Env(), info[6].ToBoolean(), [=] { *finite = core::mpi_allreduce_mean(groups, bucket, check, timeout); },
+      info.Env(), info[6].ToBoolean(), [=] { *finite = mean(groups, bucket, check, timeout); },
       [finite](Napi::Env env) { return Napi::Boolean::New(env, *finite); }, keep);
 }
 
@@ -244,8 +230,11 @@ void DefineMpi(Napi::Env env, Napi::Object exports) {
   exports["mpiStart"] = Napi::Function::New<MpiStart>(env, "mpiStart");
   exports["mpiBarrier"] = Napi::Function::New<MpiBarrier>(env, "mpiBarrier");
   exports["mpiAllGatherBytes"] = Napi::Function::New<MpiAllGatherBytes>(env, "mpiAllGatherBytes");
-  exports["mpiReduceMean"] = Napi::Function::New<MpiReduceMean>(env, "mpiReduceMean");
-  exports["mpiAllReduceMean"] = Napi::Function::New<MpiAllReduceMean>(env, "mpiAllReduceMean");
+  // mpiReduceMean(send[], pieces[], …): sharded, this rank's piece of the mean (the pieces are
+  // checked against the cuts: each must hold its rank's share), finite on every rank.
+  exports["mpiReduceMean"] = Napi::Function::New<Mean<core::mpi_reduce_mean>>(env, "mpiReduceMean");
+  // mpiAllReduceMean(send[], means[], …): not sharded, the whole mean on every rank.
+  exports["mpiAllReduceMean"] = Napi::Function::New<Mean<core::mpi_allreduce_mean>>(env, "mpiAllReduceMean");
   exports["mpiGather"] = Napi::Function::New<MpiGather>(env, "mpiGather");
   exports["mpiExit"] = Napi::Function::New<MpiExit>(env, "mpiExit");
 }

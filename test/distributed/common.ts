@@ -103,3 +103,25 @@ export function expectIdenticalRanks(results: RankResult[], size: number): void 
   }
 }
 
+
+/** A NaN on rank 1 at step 2 of 5, with a dynamic loss scale, on 3 ranks. */
+export const OVERFLOW_CASE: Config = { preset: 'mixed', steps: 5, nanAt: { rank: 1, step: 2 }, dynamicScale: { initLossScale: 1024, scaleWindow: 2 }, lossScales: true, stateDict: 'mindspore' };
+
+/**
+ * The ranks of OVERFLOW_CASE skipped step 2 alike (nothing changed, every rank's scale equal to
+ * one process's) and stepped the others; returns the one-process reference for the values.
+ */
+export async function expectOverflowSkippedAlike(results: RankResult[]): Promise<ReturnType<typeof reference>> {
+  expectIdenticalRanks(results, 3);
+  const ref = reference(OVERFLOW_CASE, 3);
+  const returns = await ref.steps(0, OVERFLOW_CASE.steps);
+  expect(returns).toEqual([true, true, false, true, true]);
+  for (const r of results) {
+    expect(r.returns).toEqual(returns);
+    expect(r.hashes[2]).toBe(r.hashes[1]); // the skipped step changed nothing
+    expect(r.scales).toEqual(results[0].scales);
+    expect(r.lossScale).toBe(ref.opt.lossScale);
+    expect(r.globalStep).toBe(4);
+  }
+  return ref;
+}
