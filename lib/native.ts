@@ -110,6 +110,8 @@ export interface NativeBinding {
    * whether those values of `out` are all finite (with `check`; else true).
    */
   reduceMean(out: Float32Array | Float64Array, at: number, from: number, to: number, check: boolean, ...inputs: (Float32Array | Float64Array)[]): boolean;
+  /** out[at + j] = input[j] · factor, rounded once to the dtype (both float32 or both float64; in place allowed). */
+  scaleInto(out: Float32Array | Float64Array, at: number, input: Float32Array | Float64Array, factor: number): void;
   /**
    * The MPI backend (binding/napi/mpi.cc; lib/distributed/mpi.ts): loads the MPI plugin at
    * `plugin` and runs MPI_Init on the MPI owner thread (once per process). Throws the loader's or

@@ -30,6 +30,13 @@ void mean_of_ranks(const T* const* inputs, std::size_t ranks, std::size_t count,
   }
 }
 
+template <typename T>
+void scale_into(const T* in, std::size_t count, double factor, T* out) {
+  for (std::size_t j = 0; j < count; ++j) out[j] = static_cast<T>(static_cast<double>(in[j]) * factor);
+}
+
+template void scale_into<float>(const float*, std::size_t, double, float*);
+template void scale_into<double>(const double*, std::size_t, double, double*);
 template void mean_of_ranks<float>(const float* const*, std::size_t, std::size_t, float*);
 template void mean_of_ranks<double>(const double* const*, std::size_t, std::size_t, double*);
 

@@ -13,4 +13,10 @@ namespace rmsprop::core {
 template <typename T>
 void mean_of_ranks(const T* const* inputs, std::size_t ranks, std::size_t count, T* out);
 
+// out[j] = T(double(in[j]) · factor) for j in [0, count), rounded once (in and out may be the
+// same memory): the MPI exchange's share of the mean, each rank's gradients × 1/ranks before
+// MPI sums them (lib/distributed/mpi.ts).
+template <typename T>
+void scale_into(const T* in, std::size_t count, double factor, T* out);
+
 }  // namespace rmsprop::core

@@ -198,30 +198,17 @@ void bucket_counts(const std::vector<std::size_t>& cuts, std::size_t a, std::siz
   }
 }
 
-// Sums into means and, with check, whether all are finite (the active level's finite check, as a
-// step's skipNonFinite uses). float32: the sum times 1/ranks in double, rounded once to float32:
-// exact scaling for a power of two (2 ranks give the bits of a float64 mean), for others the
-// correctly rounded quotient but where the double product lands within one double ulp of a
-// float32 rounding boundary (a multiply, not a divide, so the pass runs at memory speed).
-// float64: the quotient.
+// With check, whether the values (sums of gradients already × 1/ranks: means) are all finite,
+// by the active level's finite check, as a step's skipNonFinite uses.
 template <typename T>
-void divide_and_check(T* values, std::size_t len, bool check, bool& finite) {
-  const double n = static_cast<double>(world.size);
-  const double inverse = 1.0 / n;
-  if constexpr (std::is_same_v<T, float>) {
-    for (std::size_t j = 0; j < len; ++j) values[j] = static_cast<float>(static_cast<double>(values[j]) * inverse);
-  } else {
-    for (std::size_t j = 0; j < len; ++j) values[j] /= n;
-  }
-  if (check && len > 0) {
-    const KernelTable& kernels = active_kernels();
-    if constexpr (std::is_same_v<T, float>) finite = finite && kernels.finite_f32(values, len);
-    else finite = finite && kernels.finite_f64(values, len);
-  }
+void check_finite(const T* values, std::size_t len, bool check, bool& finite) {
+  if (!check || len == 0) return;
+  const KernelTable& kernels = active_kernels();
+  if constexpr (std::is_same_v<T, float>) finite = finite && kernels.finite_f32(values, len);
+  else finite = finite && kernels.finite_f64(values, len);
 }
 
-// The sums of one group, bucket by bucket, into this rank's piece; then the piece divided by
-// the ranks, and (with check) whether it is finite.
+// The sums of one group, bucket by bucket, into this rank's piece; (with check) whether it is finite.
 template <typename T>
 int reduce_group(const Plugin& p, const MpiGroup& g, std::size_t bucket, bool check, bool& finite) {
   const std::size_t total = g.cuts.back();
@@ -236,11 +223,11 @@ int reduce_group(const Plugin& p, const MpiGroup& g, std::size_t bucket, bool ch
     T* recv = piece + (std::max(a, me_from) - me_from) * (counts[world.rank] > 0);
     if (int rc = p.reduce_scatter_sum(send + a, recv, counts.data(), g.dtype)) return rc;
   }
-  divide_and_check(piece, me_to - me_from, check, finite);
+  check_finite(piece, me_to - me_from, check, finite);
   return 0;
 }
 
-// The sums of one whole group on every rank, bucket by bucket; then divided and checked.
+// The sums of one whole group on every rank, bucket by bucket; (with check) whether finite.
 template <typename T>
 int allreduce_group(const Plugin& p, const MpiGroup& g, std::size_t bucket, bool check, bool& finite) {
   const std::size_t total = g.cuts.back();
@@ -250,7 +237,7 @@ int allreduce_group(const Plugin& p, const MpiGroup& g, std::size_t bucket, bool
     const int count = static_cast<int>(std::min(bucket, total - a));
     if (int rc = p.allreduce_sum(send + a, mean + a, count, g.dtype)) return rc;
   }
-  divide_and_check(mean, total, check, finite);
+  check_finite(mean, total, check, finite);
   return 0;
 }
 

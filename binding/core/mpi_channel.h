@@ -1,7 +1,7 @@
 // The MPI backend's native side (docs/ARCHITECTURE.md, "Data-parallel", "MPI"): the MPI plugin
 // (mpi/rmsprop_mpi.h) loaded with dlopen, one thread that owns every MPI call, and the
-// collectives of the data-parallel exchange built on the plugin's calls (buckets, the mean, the
-// finite check). No Node here: binding/napi/mpi.cc gives it to JavaScript.
+// collectives of the data-parallel exchange built on the plugin's calls (buckets, the finite
+// check). No Node here: binding/napi/mpi.cc gives it to JavaScript.
 #ifndef RMSPROP_CORE_MPI_CHANNEL_H_
 #define RMSPROP_CORE_MPI_CHANNEL_H_
 
@@ -48,13 +48,14 @@ bool mpi_started();
 void mpi_barrier(double timeout_ms);
 // Every rank's bytes, in rank order.
 std::vector<std::vector<std::uint8_t>> mpi_allgather_bytes(const std::uint8_t* data, std::size_t length, double timeout_ms);
-// The mean over the ranks of every group's `send` into this rank's piece (`data`), in buckets of
-// at most bucket_bytes; with `check`, returns whether every rank's piece is finite (one more
-// small collective), else true.
+// The sum over the ranks of every group's `send` (each rank's gradients already × 1/ranks, so
+// the sum is the mean) into this rank's piece (`data`), in buckets of at most bucket_bytes;
+// with `check`, returns whether every rank's piece is finite (one more small collective), else
+// true.
 bool mpi_reduce_mean(const std::vector<MpiGroup>& groups, std::size_t bucket_bytes, bool check, double timeout_ms);
-// Not sharded: the mean over the ranks of every group's whole `send` into its whole `data` on
-// every rank (MPI_Allreduce, in buckets), the same bits everywhere; with `check`, whether it is
-// finite (every rank finds the same), else true.
+// Not sharded: the sum over the ranks of every group's whole `send` (already × 1/ranks) into its
+// whole `data` on every rank (MPI_Allreduce, in buckets), the same bits everywhere; with
+// `check`, whether it is finite (every rank finds the same), else true.
 bool mpi_allreduce_mean(const std::vector<MpiGroup>& groups, std::size_t bucket_bytes, bool check, double timeout_ms);
 // Every rank's piece of each group's `data` (full length, own piece in place) to every rank.
 void mpi_gather(const std::vector<MpiGroup>& groups, std::size_t bucket_bytes, double timeout_ms);

@@ -106,6 +106,24 @@ Napi::Value ReduceMean(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), finite);
 }
 
+// scaleInto(out, at, input, factor): out[at + j] = input[j] · factor, rounded once to the dtype
+// (both float32 or both float64; in place when input views out there): a rank's gradients
+// into the MPI exchange, × 1/ranks (lib/distributed/optimizer.ts).
+Napi::Value ScaleInto(const Napi::CallbackInfo& info) {
+  if (info.Length() < 4 || !info[1].IsNumber() || !info[3].IsNumber() || !info[2].IsTypedArray()) {
+    throw Napi::TypeError::New(info.Env(), "scaleInto(out, at, input, factor)");
+  }
+  const auto at = static_cast<std::size_t>(info[1].As<Napi::Number>().Int64Value());
+  const std::size_t count = info[2].As<Napi::TypedArray>().ElementLength();
+  const double factor = info[3].As<Napi::Number>().DoubleValue();
+  if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
+    core::scale_into(elements<double>(info[2], 0, count, "input"), count, factor, elements<double>(info[0], at, at + count, "out"));
+  } else {
+    core::scale_into(elements<float>(info[2], 0, count, "input"), count, factor, elements<float>(info[0], at, at + count, "out"));
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Object PlanLayout(Napi::Env env) {
   Napi::Object layout = Napi::Object::New(env);
   layout["decay"] = static_cast<double>(plan::kDecay);
@@ -140,6 +158,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["planLayout"] = PlanLayout(env);
   exports["cudaLoad"] = Napi::Function::New<CudaLoad>(env, "cudaLoad");
   exports["reduceMean"] = Napi::Function::New<ReduceMean>(env, "reduceMean");
+  exports["scaleInto"] = Napi::Function::New<ScaleInto>(env, "scaleInto");
   DefineMpi(env, exports);
   return exports;
 }

@@ -24,6 +24,11 @@ export interface ExchangeSetup {
 export interface Exchange {
   /** This rank's gradients, one full-length array per flat group, in the reduce dtype. */
   readonly send: readonly ReduceArray[];
+  /**
+   * What each gradient is multiplied by as it is written into `send` (rounded once): 1 where the
+   * transport forms the mean itself, 1/size where the ranks' scaled gradients are summed.
+   */
+  readonly scale: number;
   /** The parameters, one full-length array per flat group in their own dtype: pieces meet here. */
   readonly params: readonly TensorArray[];
   /** Not sharded: the whole mean every rank steps with, per group (else null). */
@@ -55,6 +60,7 @@ const padded = (n: number) => Math.ceil(n / PAD) * PAD;
  */
 export class SharedExchange implements Exchange {
   readonly send: readonly ReduceArray[];
+  readonly scale = 1;
   readonly params: readonly TensorArray[];
   readonly mean: readonly ReduceArray[] | null;
   /** Each rank's gradients: `slots[rank][group]`. */

@@ -62,12 +62,14 @@ function start(timeoutMs: number): { rank: number; size: number } {
 
 /**
  * The exchange by messages: this rank's gradients, the mean and the parameters in its own
- * memory; one reduce-scatter (sum, then ÷ ranks natively) gives each rank its piece of the mean,
- * one all-gather (in place) gives every rank every updated piece; not sharded, one all-reduce
- * gives every rank the whole mean.
+ * memory. Each rank's gradients are written × 1/size (in double, rounded once: exact for a
+ * power of two), so MPI's sum is the mean (as PyTorch DDP divides before its all-reduce): one
+ * reduce-scatter gives each rank its piece of it, one all-gather (in place) gives every rank
+ * every updated piece; not sharded, one all-reduce gives every rank the whole mean.
  */
 class MpiExchange implements Exchange {
   readonly send: readonly ReduceArray[];
+  readonly scale: number;
   readonly params: readonly TensorArray[];
   readonly mean: readonly ReduceArray[] | null;
   private readonly cuts: number[][];
@@ -79,6 +81,7 @@ class MpiExchange implements Exchange {
     const { layout, sharded } = setup;
     this.cuts = layout.groups.map((g) => [...g.cuts]);
     this.send = layout.groups.map((g) => new (reduceType(g.dtype))(g.total));
+    this.scale = 1 / setup.size;
     this.params = layout.groups.map((g) => new (storageType(g.dtype))(g.total));
     this.mean = sharded ? null : layout.groups.map((g) => new (reduceType(g.dtype))(g.total));
   }

@@ -19,6 +19,7 @@ import { encodeState, stateBuffersOf, writeFileAtomically, type LoadedState, typ
 import { boolean } from '../checks';
 import { typeError, valueError, ValueError } from '../errors';
 import { GradientReader } from '../gradients';
+import { binding } from '../native';
 import { readParams, type ParameterEntry, type ParamsInput } from '../groups';
 import { fromHalfBits } from '../half';
 import { readOptions, skipsNonFinite, type ResolvedOptions } from '../options';
@@ -208,7 +209,9 @@ export class DataParallelRMSProp extends RMSProp {
       const mine = this.setup.exchange.send;
       this.bufferViews = this.setup.entries.map(({ param }, i) => {
         const { group, offset, size } = this.setup.layout.placement[i];
-        return isHalf(param.dtype) ? new Uint16Array(size) : mine[group].subarray(offset, offset + size);
+        // Views of the exchange where it takes the gradients as they are (else they are scaled in).
+        if (isHalf(param.dtype)) return new Uint16Array(size);
+        return this.setup.exchange.scale === 1 ? mine[group].subarray(offset, offset + size) : new (reduceType(param.dtype))(size);
       });
     }
     return [...this.bufferViews];
@@ -256,6 +259,7 @@ export class DataParallelRMSProp extends RMSProp {
     this.fullPlan.learningRates(this.globalStep); // a table that has run out: a ValueError here, on every rank alike
     const { entries, layout, exchange } = this.setup;
     const mine = exchange.send;
+    const { scale } = exchange;
     entries.forEach(({ param }, i) => {
       const { group, offset, size } = layout.placement[i];
       const grad = this.reader.buffers[i];
@@ -263,9 +267,12 @@ export class DataParallelRMSProp extends RMSProp {
       if (grad.buffer === slot.buffer && grad.byteOffset === slot.byteOffset + offset * slot.BYTES_PER_ELEMENT) return; // gradientBuffers()
       if (grad instanceof Uint16Array) {
         const table = halfTable(param.dtype as HalfDType);
-        for (let j = 0; j < size; j++) slot[offset + j] = table[grad[j]];
-      } else {
+        if (scale === 1) for (let j = 0; j < size; j++) slot[offset + j] = table[grad[j]];
+        else for (let j = 0; j < size; j++) slot[offset + j] = table[grad[j]] * scale; // one rounding, from double
+      } else if (scale === 1) {
         slot.set(grad, offset);
+      } else {
+        binding.scaleInto(slot, offset, grad as ReduceArray, scale);
       }
     });
   }
