@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The newcomer path, as a new user meets it: a fresh clone of this repository's HEAD, a PATH with
 # only what the README asks for (Node, npm, CMake, a C++ compiler, the usual system tools) and none
-# of the optional tools (Debian's aarch64 cross toolchain, qemu, the CUDA toolkit), then the
+# of the optional tools (Debian's aarch64 cross toolchain, qemu, the CUDA toolkit, Open MPI's
+# launcher and compiler wrappers), then the
 # README's first command with a small budget. Fails unless the demo ends with `test accuracy: A`
 # and A is at least the minimum asked for (default 0.4, four times chance: the network learned; the default budget gives ~0.57).
 #   bash scripts/newcomer-check.sh [--min-accuracy A] [demo arguments, instead of the small budget]
@@ -22,12 +23,12 @@ for dir in "${dirs[@]}"; do
   [ -d "$dir" ] || continue
   for tool in "$dir"/*; do
     name=$(basename "$tool")
-    case "$name" in aarch64-linux-gnu-* | qemu-* | nvcc | cuda-* ) continue ;; esac
+    case "$name" in aarch64-linux-gnu-* | qemu-* | nvcc | cuda-* | mpi* | orte* | ompi* | opal* ) continue ;; esac
     [ -x "$tool" ] && [ ! -e "$work/bin/$name" ] && ln -s "$tool" "$work/bin/$name"
   done
 done
 export PATH="$work/bin"
-for tool in aarch64-linux-gnu-g++ qemu-aarch64 nvcc; do
+for tool in aarch64-linux-gnu-g++ qemu-aarch64 nvcc mpirun mpicc; do
   if command -v "$tool" > /dev/null; then echo "newcomer check: $tool is still on PATH"; exit 1; fi
 done
 for tool in node npm cmake c++; do
@@ -36,7 +37,7 @@ done
 
 git clone -q "$root" "$work/clone"
 cd "$work/clone"
-echo "newcomer check: fresh clone of $(git rev-parse --short HEAD), PATH without the cross toolchain, qemu and nvcc"
+echo "newcomer check: fresh clone of $(git rev-parse --short HEAD), PATH without the cross toolchain, qemu, nvcc and Open MPI"
 echo "\$ npm install && npm run demo -- ${budget[*]}"
 start=$(date +%s)
 npm install --no-audit --no-fund > "$work/install.log" 2>&1 || { cat "$work/install.log"; exit 1; }
