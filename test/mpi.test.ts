@@ -217,6 +217,13 @@ if (!mpirun) {
       expect(survivors(dir)).toEqual([]);
     });
 
+    test('a rank killed (SIGKILL) at step 2: mpirun ends non-zero within 30 s and no rank is left', async () => {
+      const { status, ms, dir } = await runMpi({ preset: 'mixed', steps: 8, faults: [{ rank: 2, step: 2, kind: 'kill' }] }, 3);
+      expect(status).not.toBe(0);
+      expect(ms).toBeLessThan(30000);
+      expect(survivors(dir)).toEqual([]);
+    });
+
     test('a rank that throws at step 2: its error is printed, mpirun ends non-zero, no rank is left', async () => {
       const { status, stderr, ms, dir } = await runMpi({ preset: 'float64', steps: 6, async: true, faults: [{ rank: 2, step: 2, kind: 'throw' }] }, 3);
       expect(status).not.toBe(0);

@@ -31,7 +31,7 @@ export interface Config {
   lossScales?: boolean;
   nanAt?: { rank: number; step: number };
   renameOn?: number;
-  faults?: { rank: number; step: number; kind: 'throw' | 'exit' | 'sleep' | 'short'; code?: number; ms?: number }[];
+  faults?: { rank: number; step: number; kind: 'throw' | 'exit' | 'sleep' | 'short' | 'kill'; code?: number; ms?: number }[];
   timeoutMs?: number;
   save?: string;
   load?: string;

@@ -63,6 +63,7 @@ async function main() {
       const fault = (config.faults || []).find((f) => f.rank === comm.rank && f.step === step);
       if (fault && fault.kind === 'throw') throw new Error(`rank ${comm.rank} throws at step ${step} on purpose`);
       if (fault && fault.kind === 'exit') process.exit(fault.code);
+      if (fault && fault.kind === 'kill') process.kill(process.pid, 'SIGKILL'); // MPI ranks only: a process that dies
       if (fault && fault.kind === 'sleep') sleep(fault.ms);
       let grads = scenario.gradients(config, comm.rank, step);
       if (fault && fault.kind === 'short') grads = [grads[0].subarray(1), ...grads.slice(1)];
