@@ -1,5 +1,6 @@
 /**
- * Finding and loading the CUDA plugin (`librmsprop_cuda.so`, built by `npm run build:cuda`).
+ * Finding and loading the CUDA plugin (`librmsprop_cuda.so`, built by `npx rmsprop-native-build --cuda`
+ * in an installed package, `npm run build:cuda` in a checkout).
  * The main addon never links CUDA: the plugin is loaded with dlopen on the first use of
  * `device: 'cuda'` (or of `cudaAvailable()` / `cudaInfo()`).
  */
@@ -43,7 +44,7 @@ function probe(): CudaInfo {
   if (!library) {
     return {
       available: false,
-      reason: `the CUDA plugin is not built (run 'npm run build:cuda' where the CUDA toolkit is installed; looked for ${places.join(', ')})`,
+      reason: `the CUDA plugin is not built (run 'npx rmsprop-native-build --cuda' where the CUDA toolkit is installed, 'npm run build:cuda' in a checkout; looked for ${places.join(', ')})`,
     };
   }
   const loaded = binding.cudaLoad(library);

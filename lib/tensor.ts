@@ -135,6 +135,12 @@ function checkShape(owner: string, shape: unknown, length: number): number[] {
  * of numbers (copied into a new array of `dtype`, float32 by default) or a number (a 0-D tensor).
  * `shape` defaults to `[data.length]` (`[]` for a number); its product must equal the length.
  */
+/**
+ * Each tensor's dtype, kept out of the object (not a `#private` field: a declaration with one
+ * fails to compile under TypeScript's default target, TS18028, in users' projects).
+ */
+const dtypes = new WeakMap<object, DType>();
+
 export class Tensor<A extends TensorArray = FloatArray> {
   /**
    * The elements, row-major (the 16-bit patterns for float16 and bfloat16). Shared with the
@@ -143,7 +149,6 @@ export class Tensor<A extends TensorArray = FloatArray> {
   readonly data: A;
   /** The dimensions; `[]` for a 0-D tensor. */
   readonly shape: readonly number[];
-  readonly #dtype: DType;
 
   constructor(data: A, shape?: readonly number[], options?: TensorOptions);
   constructor(data: readonly number[] | number, shape?: readonly number[], options?: TensorOptions);
@@ -152,14 +157,14 @@ export class Tensor<A extends TensorArray = FloatArray> {
     if (options === null || typeof options !== 'object') throw typeError(owner, 'options', 'an object', options);
     const { array, dtype } = readData(owner, data, options.dtype);
     this.data = array as A;
-    this.#dtype = dtype;
+    dtypes.set(this, dtype);
     const defaultShape = typeof data === 'number' ? [] : [this.data.length];
     this.shape = Object.freeze(checkShape(owner, shape ?? defaultShape, this.data.length));
   }
 
   /** `'float32'`, `'float64'`, `'float16'` or `'bfloat16'`. */
   get dtype(): DType {
-    return this.#dtype;
+    return dtypes.get(this)!;
   }
 
   /** The number of elements. */

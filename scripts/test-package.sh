@@ -1,22 +1,47 @@
 #!/usr/bin/env bash
-# Installs the packed package the way a user without a compiler does: builds the prebuilds,
-# packs the tarball, installs it into a fresh project with --ignore-scripts and with no compiler,
-# make or cmake on PATH, then loads it and runs a step. Prints the tarball and binary sizes.
+# Installs the packed package the way a user without a compiler does: packs a clean clone of
+# HEAD (prepack builds dist/ and the prebuilds), checks what the tarball carries, installs it into
+# a fresh project with --ignore-scripts and with no compiler, make or cmake on PATH, then loads
+# it, steps, compiles a user's TypeScript file against it, runs the launchers and builds from
+# source. Prints the tarball and binary sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-npm run build:ts --silent
-npm run prebuilds --silent   # linux-arm64 too where the cross toolchain is installed (says so if not)
-for f in prebuilds/*/*.node; do
-  size=$(stat -c %s "$f")
-  echo "prebuild $f: $size bytes"
-  if [ "$size" -gt 1048576 ]; then echo "prebuild $f is over 1 MB"; exit 1; fi
-done
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
-echo "npm pack: $tarball, $(stat -c %s "$work/$tarball") bytes"
+
+# Packed as a release is: from a clean clone of HEAD, where `npm pack` runs prepack
+# (scripts/prepack.js), which builds dist/ and both prebuilds, or refuses to pack without one.
+git clone -q "$root" "$work/clone"
+ln -s "$root/node_modules" "$work/clone/node_modules"
+git -C "$root" diff --quiet HEAD || echo "test:package packs the committed HEAD: uncommitted changes are not in it"
+pack() { (cd "$work/clone" && npm pack --silent --pack-destination "$work" | tail -n 1); }
+if command -v aarch64-linux-gnu-g++ >/dev/null 2>&1; then
+  arm64=yes
+  tarball=$(pack)
+else
+  arm64=no
+  if pack > /dev/null 2> "$work/refusal.log"; then echo "npm pack packed without the linux-arm64 prebuild"; exit 1; fi
+  grep -q "refusing to pack without prebuilds/linux-arm64" "$work/refusal.log" || { cat "$work/refusal.log"; exit 1; }
+  echo "npm pack without the cross toolchain: refused, as it should ($(grep -o 'refusing to pack[^(]*' "$work/refusal.log"))"
+  tarball=$(RMSPROP_PACK_X64_ONLY=1 pack)
+fi
+echo "npm pack (clean clone): $tarball, $(stat -c %s "$work/$tarball") bytes"
+
+# What the tarball carries: both prebuilds (each under 1 MB), LICENSE, declarations, source maps
+# with their sources; no test, bench or cross-build files.
+contents=$(tar tzf "$work/$tarball")
+need=(package/LICENSE package/dist/index.d.ts package/dist/tfjs.d.ts package/prebuilds/linux-x64/rmsprop-native.glibc.node)
+[ "$arm64" = no ] || need+=(package/prebuilds/linux-arm64/rmsprop-native.glibc.node)
+for f in "${need[@]}"; do grep -qx "$f" <<< "$contents" || { echo "the tarball lacks $f"; exit 1; }; done
+if grep -E '^package/(test|bench|cmake|examples)/|^package/cuda/(test|bench|emulator|emulation)/' <<< "$contents"; then
+  echo "the tarball carries the files above, of no use installed"; exit 1
+fi
+tar xzf "$work/$tarball" -C "$work" package/dist/rmsprop.js.map
+grep -q '"sourcesContent"' "$work/package/dist/rmsprop.js.map" || { echo "dist/*.js.map point at lib/*.ts, which is not shipped"; exit 1; }
+tar tvzf "$work/$tarball" | awk '/prebuilds\/.*\.(node|so)$/ { print "prebuild " $6 ": " $3 " bytes"; if ($6 ~ /\.node$/ && $3 > 1048576) bad = 1 } END { exit bad }' \
+  || { echo "a prebuild is over 1 MB"; exit 1; }
+echo "tarball: LICENSE, dist with declarations and embedded sources, prebuilds for linux-x64$([ "$arm64" = no ] || echo ' and linux-arm64'); no test, bench or cross-build files"
 
 # A PATH with node and npm only: no cc, c++, g++, make or cmake.
 mkdir -p "$work/bin" "$work/app"
@@ -41,6 +66,29 @@ const p = new Parameter(new Float32Array([1, 2]), 'w');
 new RMSProp([p], { learningRate: new CosineDecayLR(0.01, 0.1, 10) }).step([new Float32Array([0.1, 0.2])]);
 console.log('ESM import by package name: step ok');
 "
+# TypeScript users: a user's file compiles against the installed declarations with tsc's defaults
+# (no tsconfig: target ES5, module resolution node10; a Node project's @types/node, and
+# tfjs-core for the tfjs entry) and with --module nodenext, in a project of its own.
+mkdir "$work/ts"
+cd "$work/ts"
+env PATH="$work/bin" npm init -y > /dev/null
+env PATH="$work/bin" npm install --ignore-scripts --no-audit --no-fund "$work/$tarball" "$root/node_modules/@types/node" "$root/node_modules/@tensorflow/tfjs-core" > /dev/null
+cat > user.ts <<'SCRIPT'
+import { distributed, Parameter, RMSProp, Tensor } from 'rmsprop-native';
+import { TfjsRMSProp } from 'rmsprop-native/tfjs';
+const p = new Parameter(new Float32Array([1, 2]), 'w');
+const opt = new RMSProp([p], { learningRate: 0.01, momentum: 0.9 });
+const applied: boolean = opt.step([new Float32Array([0.1, 0.2])]);
+const dtype: string = new Tensor([1, 2, 3]).dtype;
+const tfjsOptimizer = new TfjsRMSProp({ learningRate: 0.01, flavor: 'tfjs' });
+console.log(applied, dtype, typeof tfjsOptimizer.minimize, typeof distributed.init);
+SCRIPT
+tsc="$root/node_modules/typescript/bin/tsc"
+env PATH="$work/bin" node "$tsc" --strict --noEmit user.ts
+env PATH="$work/bin" node "$tsc" --strict --noEmit --module nodenext user.ts
+echo "TypeScript $(node "$tsc" --version | cut -d' ' -f2): a user's file compiles with tsc --strict (defaults) and with --module nodenext"
+cd "$work/app"
+
 # Data-parallel from the installed package: the launcher's bin runs an ESM script as 2 ranks.
 cat > train.mjs <<'SCRIPT'
 import { distributed, Parameter, RMSProp } from 'rmsprop-native';
@@ -78,8 +126,14 @@ distributed.init({ backend: 'mpi' }).then(() => { throw new Error('joined MPI wi
 "
 
 # The fallback for a platform without a prebuild: build from source inside the installed package.
+# Its tools (cmake-js, node-addon-api) go to the package's own .build-tools/: the user's tree is
+# left as it was (the same packages, `npm ls` clean).
 rm -rf node_modules/rmsprop-native/prebuilds
+before=$(ls node_modules node_modules/@* | sort)
 npx --no-install rmsprop-native-build > "$work/build-from-source.log" 2>&1 || { cat "$work/build-from-source.log"; exit 1; }
+[ "$(ls node_modules node_modules/@* | sort)" = "$before" ] || { echo "npx rmsprop-native-build changed the user's node_modules"; exit 1; }
+npm ls --all > "$work/npm-ls.log" 2>&1 || { cat "$work/npm-ls.log"; echo "npm ls is not clean after npx rmsprop-native-build"; exit 1; }
+echo "npx rmsprop-native-build: the user's node_modules unchanged, npm ls clean; tools in node_modules/rmsprop-native/.build-tools ($(ls node_modules/rmsprop-native/.build-tools/node_modules | wc -l) packages)"
 node -e "
 const { Parameter, RMSProp } = require('rmsprop-native');
 const p = new Parameter(new Float32Array([1, 2]), 'w');
@@ -88,6 +142,20 @@ const loaded = Object.keys(require.cache).find((f) => f.endsWith('.node'));
 if (!loaded.includes('build/Release')) throw new Error('not the source build: ' + loaded);
 console.log('built from source with npx rmsprop-native-build: step ok, loaded ' + require('path').relative(process.cwd(), loaded));
 "
+# The CUDA plugin from the installed package, where the CUDA toolkit is (the error's advice).
+advice=$(node -e "console.log(require('rmsprop-native').cudaInfo().reason)")
+grep -q "npx rmsprop-native-build --cuda" <<< "$advice" || { echo "the CUDA advice does not name npx rmsprop-native-build --cuda: $advice"; exit 1; }
+if command -v nvcc >/dev/null 2>&1; then
+  npx --no-install rmsprop-native-build --cuda > "$work/build-cuda.log" 2>&1 || { cat "$work/build-cuda.log"; exit 1; }
+  node -e "
+const info = require('rmsprop-native').cudaInfo();
+if (!info.library || !info.library.endsWith('build-cuda/librmsprop_cuda.so') || /not built/.test(info.reason || '')) throw new Error(JSON.stringify(info));
+console.log('npx rmsprop-native-build --cuda: built ' + require('path').relative(process.cwd(), info.library) + (info.available ? ', GPU ' + info.device : ', loaded; ' + info.reason));
+"
+else
+  echo "nvcc not on PATH: npx rmsprop-native-build --cuda not tested here"
+fi
+
 # Where Open MPI is installed, the build from source builds the MPI plugin too.
 if command -v mpirun >/dev/null 2>&1 && command -v mpicc >/dev/null 2>&1; then
   [ -f node_modules/rmsprop-native/build/Release/librmsprop_mpi.so ] || { echo "npx rmsprop-native-build did not build the MPI plugin"; exit 1; }

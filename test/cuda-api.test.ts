@@ -17,14 +17,14 @@ describe('without the CUDA plugin', () => {
   it('cudaAvailable() is false and cudaInfo() says why', () => {
     expect(cudaAvailable()).toBe(false);
     expect(cudaInfo()).toEqual({ available: false, reason: expect.stringContaining(MISSING) });
-    expect(cudaInfo().reason).toContain('npm run build:cuda');
+    expect(cudaInfo().reason).toContain("'npx rmsprop-native-build --cuda' where the CUDA toolkit is installed, 'npm run build:cuda' in a checkout");
   });
 
   it("device: 'cuda' throws a clear Error (not a TypeError or ValueError) naming the reason", () => {
     const e = thrown(() => new RMSProp([w()], { device: 'cuda' }));
     expect(e.constructor).toBe(Error);
     expect(e.message).toContain('cudaAvailable() is false');
-    expect(e.message).toContain('npm run build:cuda');
+    expect(e.message).toContain('npx rmsprop-native-build --cuda');
     expect(e.message).toContain("device: 'cpu'");
   });
 });
