@@ -72,7 +72,9 @@ console.log('ESM import by package name: step ok');
 mkdir "$work/ts"
 cd "$work/ts"
 env PATH="$work/bin" npm init -y > /dev/null
-env PATH="$work/bin" npm install --ignore-scripts --no-audit --no-fund "$work/$tarball" "$root/node_modules/@types/node" "$root/node_modules/@tensorflow/tfjs-core" > /dev/null
+# (From this checkout's node_modules, offline: tfjs-core and the @types packages it brings.)
+env PATH="$work/bin" npm install --ignore-scripts --no-audit --no-fund "$work/$tarball" "$root/node_modules/@types/node" \
+  "$root/node_modules/@tensorflow/tfjs-core" "$root"/node_modules/@types/{long,offscreencanvas,seedrandom} > /dev/null
 cat > user.ts <<'SCRIPT'
 import { distributed, Parameter, RMSProp, Tensor } from 'rmsprop-native';
 import { TfjsRMSProp } from 'rmsprop-native/tfjs';
