@@ -131,9 +131,10 @@ distributed.init({ backend: 'mpi' }).then(() => { throw new Error('joined MPI wi
 # Its tools (cmake-js, node-addon-api) go to the package's own .build-tools/: the user's tree is
 # left as it was (the same packages, `npm ls` clean).
 rm -rf node_modules/rmsprop-native/prebuilds
-before=$(ls node_modules node_modules/@* | sort)
+listing() { find node_modules -mindepth 1 -maxdepth 2 -not -path "node_modules/rmsprop-native/*" | sort; }
+before=$(listing)
 npx --no-install rmsprop-native-build > "$work/build-from-source.log" 2>&1 || { cat "$work/build-from-source.log"; exit 1; }
-[ "$(ls node_modules node_modules/@* | sort)" = "$before" ] || { echo "npx rmsprop-native-build changed the user's node_modules"; exit 1; }
+[ "$(listing)" = "$before" ] || { echo "npx rmsprop-native-build changed the user's node_modules"; exit 1; }
 npm ls --all > "$work/npm-ls.log" 2>&1 || { cat "$work/npm-ls.log"; echo "npm ls is not clean after npx rmsprop-native-build"; exit 1; }
 echo "npx rmsprop-native-build: the user's node_modules unchanged, npm ls clean; tools in node_modules/rmsprop-native/.build-tools ($(ls node_modules/rmsprop-native/.build-tools/node_modules | wc -l) packages)"
 node -e "
