@@ -146,15 +146,21 @@ if (!loaded.includes('build/Release')) throw new Error('not the source build: ' 
 console.log('built from source with npx rmsprop-native-build: step ok, loaded ' + require('path').relative(process.cwd(), loaded));
 "
 # The CUDA plugin from the installed package, where the CUDA toolkit is (the error's advice).
-advice=$(node -e "console.log(require('rmsprop-native').cudaInfo().reason)")
+cuda_error() {
+  node -e "
+const { Parameter, RMSProp, cudaAvailable } = require('rmsprop-native');
+try { new RMSProp([new Parameter(new Float32Array(4), 'w')], { device: 'cuda' }); console.log('cuda available: ' + cudaAvailable()); } catch (e) { console.log(e.message); }
+"
+}
+advice=$(cuda_error)
 grep -q "npx rmsprop-native-build --cuda" <<< "$advice" || { echo "the CUDA advice does not name npx rmsprop-native-build --cuda: $advice"; exit 1; }
+echo "device 'cuda' without the plugin says: ${advice:0:160}…"
 if command -v nvcc >/dev/null 2>&1; then
   npx --no-install rmsprop-native-build --cuda > "$work/build-cuda.log" 2>&1 || { cat "$work/build-cuda.log"; exit 1; }
-  node -e "
-const info = require('rmsprop-native').cudaInfo();
-if (!info.library || !info.library.endsWith('build-cuda/librmsprop_cuda.so') || /not built/.test(info.reason || '')) throw new Error(JSON.stringify(info));
-console.log('npx rmsprop-native-build --cuda: built ' + require('path').relative(process.cwd(), info.library) + (info.available ? ', GPU ' + info.device : ', loaded; ' + info.reason));
-"
+  [ -f node_modules/rmsprop-native/build-cuda/librmsprop_cuda.so ] || { echo "npx rmsprop-native-build --cuda built no plugin"; exit 1; }
+  after=$(cuda_error)
+  if grep -q "not built" <<< "$after"; then echo "the plugin built by --cuda is not found: $after"; exit 1; fi
+  echo "npx rmsprop-native-build --cuda: built node_modules/rmsprop-native/build-cuda/librmsprop_cuda.so; device 'cuda' now says: ${after:0:120}"
 else
   echo "nvcc not on PATH: npx rmsprop-native-build --cuda not tested here"
 fi
