@@ -44,6 +44,26 @@ export interface TfjsRMSPropOptions extends RMSPropOptions {
   groups?: readonly TfjsParameterGroup[];
 }
 
+/** The variable a weight of `getWeights()` belongs to (`<kind>.<variable>`). */
+const variableOf = (weight: string) => weight.slice(weight.indexOf('.') + 1);
+
+/** One weight of `setWeights`, copied out of its tensor. */
+interface SavedWeight {
+  readonly name: string;
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
+}
+
+/** A state dict of saved weights at `step`, each variable named by `rename`. */
+function stateDictOf(values: readonly SavedWeight[], step: number, rename: (variable: string) => string): Record<string, Tensor | number> {
+  const dict: Record<string, Tensor | number> = { global_step: step };
+  for (const { name, data, shape } of values) {
+    const kind = name.slice(0, name.indexOf('.'));
+    dict[`${kind}.${rename(variableOf(name))}`] = new Tensor(data, shape);
+  }
+  return dict;
+}
+
 function namedGradients(variableGradients: tfc.NamedTensorMap | NamedTensor[]): [string, tfc.Tensor][] {
   return Array.isArray(variableGradients)
     ? variableGradients.map((g) => [g.name, g.tensor] as [string, tfc.Tensor])
@@ -73,6 +93,8 @@ export class TfjsRMSProp extends tf.Optimizer {
   /** The array each variable was last given (its storage until something else assigns it). */
   private readonly given: (Float32Array | undefined)[] = [];
   private readonly byName = new Map<string, number>();
+  /** Weights given to `setWeights` before the first step: applied at the first step, by position. */
+  private pending?: { readonly names: readonly string[]; readonly values: readonly SavedWeight[]; readonly step: number };
 
   constructor(options: TfjsRMSPropOptions = {}) {
     super();
@@ -87,7 +109,10 @@ export class TfjsRMSProp extends tf.Optimizer {
     this.options = options;
   }
 
-  /** The underlying optimizer (created at the first step), e.g. for `state()` or `saveState()`. */
+  /**
+   * The underlying optimizer, e.g. for `state()` or `saveState()`: `undefined` until the first
+   * step names the variables it trains.
+   */
   get rmsprop(): RMSProp | undefined {
     return this.optimizer;
   }
@@ -95,6 +120,7 @@ export class TfjsRMSProp extends tf.Optimizer {
   applyGradients(variableGradients: tfc.NamedTensorMap | NamedTensor[]): void {
     const named = namedGradients(variableGradients);
     const optimizer = this.ensureOptimizer(named.map(([name]) => name));
+    if (this.pending) this.applyPending(optimizer);
     const gradients: Float32Array[] = new Array(this.variables.length);
     for (const [name, tensor] of named) {
       const index = this.byName.get(name);
@@ -126,21 +152,48 @@ export class TfjsRMSProp extends tf.Optimizer {
   }
 
   override async getWeights(): Promise<NamedTensor[]> {
+    if (!this.optimizer && this.pending) {
+      return [await this.saveIterations(), ...this.pending.values.map(({ name, data, shape }) => ({ name, tensor: tf.tensor(data, [...shape]) }))];
+    }
     const state = this.optimizer ? this.optimizer.stateDict() : {};
     const entries = Object.entries(state).filter(([name]) => name !== 'global_step');
     return [await this.saveIterations(), ...entries.map(([name, t]) => ({ name, tensor: tf.tensor((t as Tensor).data, [...(t as Tensor).shape]) }))];
   }
 
+  /**
+   * Restores the state `getWeights()` gave (as `tf.loadLayersModel` does for a model saved with
+   * `includeOptimizer: true`), by position, as TensorFlow.js's own optimizers do: the i-th saved
+   * variable's state goes to the i-th variable this optimizer trains (the same model: the same
+   * order; a reloaded model names its variables anew). Before the first step it is kept and
+   * applied at the first step, which names the variables; a different count of variables is a
+   * `ValueError` then.
+   */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     const values = await this.extractIterations(weightValues);
     if (values.length === 0) return;
-    const names = [...new Set(values.map((v) => v.name.slice(v.name.indexOf('.') + 1)))];
-    const optimizer = this.ensureOptimizer(names);
-    const dict: Record<string, Tensor | number> = { global_step: this.iterations };
-    for (const { name, tensor } of values) dict[name] = new Tensor(tensor.dataSync() as Float32Array, tensor.shape);
-    optimizer.loadStateDict(dict);
+    // Copied now: the caller (tf.loadLayersModel) disposes the tensors once this returns.
+    const saved = values.map(({ name, tensor }) => ({ name, data: tensor.dataSync().slice() as Float32Array, shape: tensor.shape }));
+    this.pending = { names: [...new Set(saved.map((v) => variableOf(v.name)))], values: saved, step: this.iterations };
+    if (this.optimizer) this.applyPending(this.optimizer);
   }
 
+  // The weights of setWeights onto this optimizer's variables, by position.
+  private applyPending(optimizer: RMSProp): void {
+    const { names, values, step } = this.pending!;
+    const trained = optimizer.parameters.map((p) => p.name);
+    if (trained.length !== names.length) {
+      throw valueError(OWNER, 'setWeights', `weights of as many variables as this model trains (${trained.length})`, `weights of ${names.length}`);
+    }
+    const renamed = new Map(names.map((name, i) => [name, trained[i]]));
+    optimizer.loadStateDict(stateDictOf(values, step, (name) => renamed.get(name)!));
+    this.pending = undefined;
+  }
+
+  /**
+   * The options, for `model.save` (tfjs serializes them as JSON): numbers, booleans and strings,
+   * and `groups`. An option that is a function or an object (a learning-rate schedule, a
+   * `DynamicLossScaler`) cannot be serialized: a `TypeError` naming it.
+   */
   getConfig(): tfc.serialization.ConfigDict {
     const plain = (value: unknown) => typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string';
     const config: tfc.serialization.ConfigDict = {};
@@ -153,11 +206,17 @@ export class TfjsRMSProp extends tf.Optimizer {
     return config;
   }
 
+  /**
+   * Rebuilds an optimizer from `getConfig()` (as `tf.loadLayersModel` does; the `customObjects`
+   * it adds to the config are not options).
+   */
   static override fromConfig<T extends tfc.serialization.Serializable>(
     cls: tfc.serialization.SerializableConstructor<T>,
     config: tfc.serialization.ConfigDict,
   ): T {
-    return new cls(config as never);
+    const { customObjects, ...options } = config;
+    void customObjects;
+    return new cls(options as never);
   }
 
   // Builds the native optimizer over the named variables, once.

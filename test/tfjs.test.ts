@@ -102,6 +102,14 @@ eachLevel(() => {
       const restored = new TfjsRMSProp({ centered: true, momentum: 0.5 });
       await restored.setWeights(weights);
       expect(restored.iterations).toBe(3);
+      // Applied at the first step: from the same values, the restored optimizer steps as the original.
+      const start = [p.w.dataSync().slice(), p.b.dataSync().slice()];
+      optimizer.minimize(p.loss);
+      const original = [Array.from(p.w.dataSync()), Array.from(p.b.dataSync())];
+      p.w.assign(tf.tensor(start[0], p.w.shape));
+      p.b.assign(tf.tensor(start[1], p.b.shape));
+      restored.minimize(p.loss);
+      expect([Array.from(p.w.dataSync()), Array.from(p.b.dataSync())]).toEqual(original);
       expect(restored.rmsprop!.stateDict()).toEqual(optimizer.rmsprop!.stateDict());
     });
 
@@ -255,7 +263,7 @@ eachLevel(() => {
       expect(rebuilt.getConfig()).toEqual(options);
     });
 
-    it('getWeights / setWeights with a variable whose name holds dots', async () => {
+    it('getWeights / setWeights with a variable whose name holds dots: the state is restored at the first step', async () => {
       const v = tf.variable(tf.tensor1d([1, 2, 3]), true, 'block.1.dense.kernel');
       const source = new TfjsRMSProp({ flavor: 'tfjs', learningRate: 0.1, momentum: 0.5 });
       source.applyGradients({ [v.name]: tf.tensor1d([0.1, -0.2, 0.3]) });
@@ -263,8 +271,73 @@ eachLevel(() => {
       expect(weights.map((w) => w.name)).toEqual(['iter', 'mean_square.block.1.dense.kernel', 'moment.block.1.dense.kernel']);
       const target = new TfjsRMSProp({ flavor: 'tfjs', learningRate: 0.1, momentum: 0.5 });
       await target.setWeights(weights);
+      expect(target.rmsprop).toBeUndefined(); // until the first step names the variables
+      expect((await target.getWeights()).map((w) => Array.from(w.tensor.dataSync()))).toEqual(weights.map((w) => Array.from(w.tensor.dataSync())));
+      const before = v.dataSync().slice();
+      source.applyGradients({ [v.name]: tf.tensor1d([0.2, 0.1, -0.1]) });
+      const bySource = v.dataSync().slice();
+      v.assign(tf.tensor1d(before));
+      target.applyGradients({ [v.name]: tf.tensor1d([0.2, 0.1, -0.1]) });
+      expect(Array.from(v.dataSync())).toEqual(Array.from(bySource));
       expect(Array.from(target.rmsprop!.state(target.rmsprop!.parameters[0]).moment)).toEqual(Array.from(source.rmsprop!.state(source.rmsprop!.parameters[0]).moment));
       expect(target.rmsprop!.parameters[0].name).toBe('block.1.dense.kernel');
     });
+  });
+});
+
+describe('a tfjs-layers model saved with its TfjsRMSProp (includeOptimizer)', () => {
+  afterAll(() => tf.disposeVariables());
+  const x = tf.tensor2d(Array.from({ length: 32 * 3 }, (_, i) => Math.sin(0.7 * i)), [32, 3]);
+  const y = tf.tensor2d(Array.from({ length: 32 }, (_, i) => Math.cos(0.3 * i)), [32, 1]);
+  const model = () => {
+    const m = tfl.sequential();
+    m.add(tfl.layers.dense({ units: 5, inputShape: [3], activation: 'tanh', kernelInitializer: tfl.initializers.glorotUniform({ seed: 7 }) }));
+    m.add(tfl.layers.dense({ units: 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: 8 }) }));
+    m.compile({ optimizer: new TfjsRMSProp({ learningRate: 0.01, momentum: 0.9, centered: true, flavor: 'tfjs' }), loss: 'meanSquaredError' });
+    return m;
+  };
+  const fit = (m: tfl.LayersModel, epochs: number) => m.fit(x, y, { epochs, batchSize: 8, shuffle: false, verbose: 0 });
+  const weights = (m: tfl.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
+
+  it('reloads with tf.loadLayersModel, its optimizer restored, and resumes to the weights of an uninterrupted run', async () => {
+    const uninterrupted = model();
+    await fit(uninterrupted, 6);
+    const first = model();
+    await fit(first, 3);
+    let saved: tf.io.ModelArtifacts | undefined;
+    await first.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+      { includeOptimizer: true },
+    );
+    expect((saved?.trainingConfig?.optimizer_config as { class_name?: string }).class_name).toBe('TfjsRMSProp');
+    const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+    expect(loaded.optimizer).toBeInstanceOf(TfjsRMSProp);
+    expect(weights(loaded)).toEqual(weights(first));
+    await fit(loaded, 3);
+    expect(weights(loaded)).toEqual(weights(uninterrupted));
+    const restored = (loaded.optimizer as TfjsRMSProp).rmsprop!;
+    expect(restored.globalStep).toBe((uninterrupted.optimizer as TfjsRMSProp).rmsprop!.globalStep);
+    // Without the optimizer's weights (a fresh TfjsRMSProp), the same 3 epochs land elsewhere.
+    const fresh = await tfl.loadLayersModel(tf.io.fromMemory({ ...saved!, weightSpecs: saved!.weightSpecs!.filter((s) => !s.name.includes('.') && s.name !== 'iter') }));
+    await fit(fresh, 3);
+    expect(weights(fresh)).not.toEqual(weights(uninterrupted));
+  });
+
+  it("weights of another model (another count of variables) are a ValueError at the first step, naming 'setWeights'", async () => {
+    const source = new TfjsRMSProp({ learningRate: 0.01, flavor: 'tfjs' });
+    const v = tf.variable(tf.tensor1d([1, 2]), true, 'elsewhere/only');
+    source.applyGradients({ [v.name]: tf.tensor1d([0.1, 0.2]) });
+    const saved = await source.getWeights();
+    v.dispose();
+    const target = new TfjsRMSProp({ learningRate: 0.01, flavor: 'tfjs' });
+    await target.setWeights(saved.map((w) => ({ name: w.name.replace('elsewhere/only', 'gone/only'), tensor: w.tensor })));
+    const a = tf.variable(tf.tensor1d([1, 2]), true, 'here/a');
+    const b = tf.variable(tf.tensor1d([3]), true, 'here/b');
+    expect(() => target.applyGradients({ [a.name]: tf.tensor1d([0.1, 0.2]), [b.name]: tf.tensor1d([0.3]) })).toThrow(
+      /For 'TfjsRMSProp', the 'setWeights' must be weights of as many variables as this model trains \(2\), but got/,
+    );
   });
 });
