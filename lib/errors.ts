@@ -16,9 +16,27 @@ export class ValueError extends RangeError {
 
 const MAX_SHOWN = 40;
 
+/** A value already worded for a message (a shape `[3, 3]`, a name `'w'`): shown as it is. */
+export class Shown {
+  constructor(readonly text: string) {}
+}
+
+/** `text` shown in a message as it is (not as "the string '…'"). */
+export const shown = (text: string): Shown => new Shown(text);
+
+/** "a" or "an" before a word. */
+export const article = (word: string): string => (/^[aeiou]/i.test(word) ? 'an' : 'a');
+
+/** A TensorFlow.js tensor or variable (duck-typed: this package does not load tfjs for it). */
+function isTfjsTensor(value: object): value is { dtype: string; shape: number[] } {
+  const v = value as { dataSync?: unknown; shape?: unknown; dtype?: unknown; dataId?: unknown };
+  return typeof v.dataSync === 'function' && Array.isArray(v.shape) && typeof v.dtype === 'string' && v.dataId !== undefined;
+}
+
 /** A short, unambiguous description of any value for an error message. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
+  if (value instanceof Shown) return value.text;
   switch (typeof value) {
     case 'undefined':
       return 'undefined';
@@ -43,15 +61,25 @@ export function describeValue(value: unknown): string {
   if (ArrayBuffer.isView(value)) {
     const length = (value as unknown as { length?: number }).length;
     const kind = Object.prototype.toString.call(value).slice(8, -1);
-    return length === undefined ? `a ${kind}` : `a ${kind} of length ${length}`;
+    return length === undefined ? `${article(kind)} ${kind}` : `${article(kind)} ${kind} of length ${length}`;
+  }
+  if (isTfjsTensor(value as object)) {
+    const { dtype, shape } = value as { dtype: string; shape: number[] };
+    return (
+      `a TensorFlow.js tensor (${dtype} [${shape.join(', ')}]; pass its dataSync() array, ` +
+      "or train through TfjsRMSProp from 'rmsprop-native/tfjs')"
+    );
   }
   const ctor = (value as { constructor?: { name?: string } }).constructor;
-  return ctor && ctor.name && ctor.name !== 'Object' ? `a ${ctor.name}` : 'an object';
+  return ctor && ctor.name && ctor.name !== 'Object' ? `${article(ctor.name)} ${ctor.name}` : 'an object';
 }
+
+/** `what` in a message: a key or path in quotes; a phrase that quotes its own names as it is. */
+const subject = (what: string): string => (/^[\w.$[\]()]+$/.test(what) ? `'${what}'` : what);
 
 /** The message of every validation error: names what, the rule and the value received. */
 export function mustBe(owner: string, what: string, rule: string, value: unknown): string {
-  return `For '${owner}', the '${what}' must be ${rule}, but got ${describeValue(value)}.`;
+  return `For '${owner}', the ${subject(what)} must be ${rule}, but got ${describeValue(value)}.`;
 }
 
 /** A `TypeError` for a value of the wrong type. */

@@ -35,6 +35,8 @@ export class GradientReader {
   /** Whether `buffers` holds the same array objects as at the previous native call. */
   same = false;
   private read = false;
+  /** Whether the binding holds `buffers` (handTo gave them with readGradients). */
+  private handed = false;
   private arenaViews?: readonly TensorArray[];
 
   /** @param assertStateAttached throws when a state buffer was transferred. */
@@ -94,9 +96,10 @@ export class GradientReader {
         break;
       }
     }
-    this.same = same && this.read;
+    this.same = same && this.read && this.handed;
     if (this.same) return;
     this.read = false; // until every entry below has passed
+    this.handed = false; // until handTo gives these arrays to the binding
     this.assertParametersAttached();
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i];
@@ -141,6 +144,7 @@ export class GradientReader {
     if (this.same) return true;
     if (this.buffers.length > MAX_ARGUMENT_GRADIENTS) return false;
     native.readGradients(...this.buffers);
+    this.handed = true;
     return true;
   }
 

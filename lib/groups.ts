@@ -5,7 +5,7 @@
  * and centralization flag resolved (docs/semantics.md §4 step 1–2).
  */
 import { boolean } from './checks';
-import { typeError, valueError } from './errors';
+import { shown, typeError, valueError } from './errors';
 import {
   isDynamic,
   resolveLearningRate,
@@ -132,9 +132,9 @@ function readGroups(owner: string, list: readonly unknown[], options: ResolvedOp
     const keys = Object.keys(group);
     if (ORDER_KEY in group) {
       if (keys.length !== 1) {
-        throw valueError(owner, where, `an object with only the key '${ORDER_KEY}'`, `keys ${keys.join(', ')}`);
+        throw valueError(owner, where, `an object with only the key '${ORDER_KEY}'`, shown(`the keys ${keys.join(', ')}`));
       }
-      if (order) throw valueError(owner, where, `the only '${ORDER_KEY}' object`, 'a second one');
+      if (order) throw valueError(owner, where, `the only '${ORDER_KEY}' object`, shown('a second one'));
       order = parameterList(owner, `${where}.${ORDER_KEY}`, group[ORDER_KEY]);
       return;
     }
@@ -162,13 +162,13 @@ function reorder(owner: string, entries: readonly ParameterEntry[], order: reado
   const byParam = new Map(entries.map((e) => [e.param, e]));
   const rule = 'a permutation of the grouped parameters';
   if (order.length !== entries.length) {
-    throw valueError(owner, ORDER_KEY, `${rule} (${entries.length} of them)`, `${order.length} parameters`);
+    throw valueError(owner, ORDER_KEY, `${rule} (${entries.length} of them)`, shown(`${order.length} parameters`));
   }
   const used = new Set<AnyParameter>();
   return order.map((param) => {
     const entry = byParam.get(param);
     if (!entry || used.has(param)) {
-      throw valueError(owner, ORDER_KEY, rule, `'${param.name}' ${entry ? 'twice' : 'which is in no group'}`);
+      throw valueError(owner, ORDER_KEY, rule, shown(`'${param.name}' ${entry ? 'twice' : 'which is in no group'}`));
     }
     used.add(param);
     return entry;

@@ -16,6 +16,11 @@ export class OperationQueue {
     return result;
   }
 
+  /** Whether no asynchronous operation is pending. */
+  get idle(): boolean {
+    return this.pending === 0;
+  }
+
   /** Throws when an asynchronous operation is pending: synchronous state access must not interleave. */
   assertIdle(method: string): void {
     if (this.pending > 0) {

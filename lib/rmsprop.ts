@@ -17,7 +17,7 @@ import {
 } from './checkpoint';
 import { DynamicLossScaler, LOSS_SCALE_KEYS, lossScaleEntries, lossScaleFromEntries, type LossScaleState } from './loss-scale';
 import { createBackend, type Backend, type DeviceBuffers } from './backend';
-import { typeError, valueError } from './errors';
+import { shown, typeError, valueError } from './errors';
 import { detectFormat, fromFormat, readFormat, toFormat, torchPlaces, type StateFormat, type TorchPlace } from './formats';
 import { GradientReader } from './gradients';
 import type { ParameterEntry, ParamsInput } from './groups';
@@ -173,7 +173,7 @@ export class RMSProp {
   state(param: AnyParameter): ParameterState {
     if (!(param instanceof Parameter)) throw typeError(OWNER, 'param', 'a Parameter', param);
     const state = this.stateOf.get(param);
-    if (!state) throw valueError(OWNER, 'param', 'one of the parameters of this optimizer', `'${param.name}'`);
+    if (!state) throw valueError(OWNER, 'param', 'one of the parameters of this optimizer', shown(`the parameter '${param.name}'`));
     if (this.device === 'cuda') {
       this.operations.assertIdle('state');
       this.backend.pullState();
@@ -276,6 +276,14 @@ export class RMSProp {
    * views of `gradientBuffers()`, as for `step`.
    */
   stepAsync(gradients?: readonly Gradient[]): Promise<boolean> {
+    if (this.operations.idle) {
+      // Bad input rejects at once and is never queued: it does not hold up the next step().
+      try {
+        this.gradients.check(gradients);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     return this.operations.enqueue(() => this.applyAsync(gradients));
   }
 

@@ -163,8 +163,8 @@ export function makeHandle(parts: OptimizerParts, plan: StepPlan): SharedRMSProp
     version: 1,
     options: shared,
     groupLr: parts.groupLr,
-    lrs: plan.lrSources.map((v, i) => serializeStepValue(v, `lr ${i}`)),
-    weightDecays: plan.weightDecaySources.map((v, i) => serializeStepValue(v, `weightDecay ${i}`)),
+    lrs: plan.lrSources.map((v, i) => serializeStepValue(v, `learning rate of parameter ${i}`)),
+    weightDecays: plan.weightDecaySources.map((v, i) => serializeStepValue(v, `weight decay of parameter ${i}`)),
     parameters: entries.map(({ param, gradCentralization, group, declared }, i) => ({
       name: param.name,
       shape: param.shape,

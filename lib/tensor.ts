@@ -4,7 +4,7 @@
  */
 import { types } from 'node:util';
 
-import { typeError, valueError } from './errors';
+import { shown, typeError, valueError } from './errors';
 import { toHalfBits } from './half';
 
 /**
@@ -121,7 +121,7 @@ function checkShape(owner: string, shape: unknown, length: number): number[] {
   }
   const product = shape.reduce((a, b) => a * b, 1);
   if (product !== length) {
-    throw valueError(owner, 'shape', `an array whose product equals the data length ${length}`, `[${shape.join(', ')}]`);
+    throw valueError(owner, 'shape', `an array whose product equals the data length ${length}`, shown(`[${shape.join(', ')}]`));
   }
   return [...shape];
 }

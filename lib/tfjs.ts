@@ -9,7 +9,7 @@
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 
-import { typeError, valueError } from './errors';
+import { shown, typeError, valueError } from './errors';
 import type { OrderParamsGroup, ParameterGroup } from './groups';
 import { readOptions, type RMSPropOptions } from './options';
 import { RMSProp } from './rmsprop';
@@ -124,12 +124,12 @@ export class TfjsRMSProp extends tf.Optimizer {
     const gradients: Float32Array[] = new Array(this.variables.length);
     for (const [name, tensor] of named) {
       const index = this.byName.get(name);
-      if (index === undefined) throw valueError(OWNER, 'variableGradients', 'gradients of the variables of the first step', `'${name}'`);
+      if (index === undefined) throw valueError(OWNER, 'variableGradients', 'gradients of the variables of the first step', shown(`a gradient of '${name}'`));
       gradients[index] = tensor.dataSync() as Float32Array;
     }
     const missing = this.variables.findIndex((_, i) => gradients[i] === undefined);
     if (missing >= 0) {
-      throw valueError(OWNER, 'variableGradients', 'a gradient for every variable of the first step', `none for '${this.variables[missing].name}'`);
+      throw valueError(OWNER, 'variableGradients', 'a gradient for every variable of the first step', shown(`none for '${this.variables[missing].name}'`));
     }
     // The parameters are this optimizer's own arrays: the variables' values are copied in, and
     // each variable gets a new array of the result. TensorFlow.js's CPU backend keeps a tensor's
@@ -182,7 +182,7 @@ export class TfjsRMSProp extends tf.Optimizer {
     const { names, values, step } = this.pending!;
     const trained = optimizer.parameters.map((p) => p.name);
     if (trained.length !== names.length) {
-      throw valueError(OWNER, 'setWeights', `weights of as many variables as this model trains (${trained.length})`, `weights of ${names.length}`);
+      throw valueError(OWNER, 'setWeights', `weights of as many variables as this model trains (${trained.length})`, shown(`weights of ${names.length}`));
     }
     const renamed = new Map(names.map((name, i) => [name, trained[i]]));
     optimizer.loadStateDict(stateDictOf(values, step, (name) => renamed.get(name)!));
@@ -226,14 +226,14 @@ export class TfjsRMSProp extends tf.Optimizer {
     const parameters = new Map<string, Parameter>();
     for (const name of names) {
       const variable = registered[name];
-      if (!variable) throw valueError(OWNER, 'variable', 'a registered tf.Variable', `'${name}'`);
+      if (!variable) throw valueError(OWNER, 'variable', 'a registered tf.Variable', shown(`'${name}', which is not one`));
       if (variable.dtype !== 'float32') throw typeError(OWNER, `variable '${name}'`, 'float32', variable.dtype);
       parameters.set(name, new Parameter(new Float32Array(variable.size), name, { shape: variable.shape })); // filled at each step
     }
     const { groups, ...options } = this.options;
     const param = (name: string) => {
       const p = parameters.get(name);
-      if (!p) throw valueError(OWNER, 'groups', 'names of variables that are trained', `'${name}'`);
+      if (!p) throw valueError(OWNER, 'groups', 'names of variables that are trained', shown(`'${name}'`));
       return p;
     };
     const params = groups

@@ -105,6 +105,16 @@ describe('stepAsync', () => {
   };
   const grad = () => new Float32Array([0.1, -0.2, 0.3]);
 
+  it('bad input rejects at once and is not queued: a step() right after runs', async () => {
+    const a = make();
+    const b = make();
+    const rejected = a.opt.stepAsync([new Float32Array(2)]);
+    expect(a.opt.step([grad()])).toBe(true);
+    await expect(rejected).rejects.toThrow(/'gradients\[0\]'/);
+    b.opt.step([grad()]);
+    expect(Array.from(a.p.data)).toEqual(Array.from(b.p.data));
+  });
+
   it('resolves to true and matches step()', async () => {
     const a = make();
     const b = make();

@@ -267,3 +267,34 @@ describe('Tensor and Parameter validation', () => {
     expect(thrown(() => new Parameter([1], 'w', null as never))).toBeInstanceOf(TypeError);
   });
 });
+
+describe('error wording', () => {
+  const p = () => new Parameter(new Float32Array(9), 'w', { shape: [3, 3] });
+
+  it('shows shapes and names as they are, never as "the string"', () => {
+    expect(thrown(() => new Tensor(new Float32Array(4), [3, 3])).message).toBe(
+      "For 'Tensor', the 'shape' must be an array whose product equals the data length 4, but got [3, 3].",
+    );
+    const opt = new RMSProp([p()]);
+    expect(thrown(() => opt.state(new Parameter(new Float32Array(1), 'zz'))).message).toBe(
+      "For 'RMSProp', the 'param' must be one of the parameters of this optimizer, but got the parameter 'zz'.",
+    );
+  });
+
+  it('says "an" before a vowel', () => {
+    expect(thrown(() => new RMSProp([p()]).step([new Int32Array(9) as never])).message).toMatch(/but got an Int32Array of length 9/);
+  });
+
+  it('names a TensorFlow.js tensor passed as a gradient and says what to pass instead', () => {
+    const fake = { dataId: {}, dtype: 'float32', shape: [3, 3], dataSync: () => new Float32Array(9) }; // the shape of a tfjs tensor
+    const message = thrown(() => new RMSProp([p()]).step([fake as never])).message;
+    expect(message).toMatch(/but got a TensorFlow\.js tensor \(float32 \[3, 3\]; pass its dataSync\(\) array, or train through TfjsRMSProp from 'rmsprop-native\/tfjs'\)/);
+  });
+
+  it('suggests the option a typo meant: a wrong letter, two swapped letters, another case', () => {
+    expect(thrown(() => new RMSProp([p()], { momemtum: 0.9 } as never)).message).toMatch(/'momemtum' is not a known option\. Did you mean 'momentum'\?/);
+    expect(thrown(() => new RMSProp([p()], { cenetred: true } as never)).message).toMatch(/Did you mean 'centered'\?/);
+    expect(thrown(() => new RMSProp([p()], { Epsilon: 1e-8 } as never)).message).toMatch(/Did you mean 'epsilon'\?/);
+    expect(thrown(() => new RMSProp([p()], { zzz: 1 } as never)).message).not.toMatch(/Did you mean/);
+  });
+});
