@@ -15,8 +15,12 @@ const { installStaged } = require('../scripts/prebuilds.js') as {
   installStaged: (staged: string, prebuilds: string, folder: string) => string[];
 };
 
-/** Hooks that are meant to run before or after another script (none today). */
-const INTENDED_HOOKS: string[] = [];
+/**
+ * Hooks that are meant to run before or after another script: `prepack` builds dist/ and checks
+ * both prebuilds before `npm pack` / `npm publish` (scripts/prepack.js); it never runs when
+ * users install the package from the registry.
+ */
+const INTENDED_HOOKS: string[] = ['prepack'];
 /** npm lifecycle scripts that run on `npm install`, `npm pack` or `npm publish` without being asked. */
 const LIFECYCLE = ['preinstall', 'install', 'postinstall', 'prepublish', 'preprepare', 'prepare', 'postprepare', 'prepack', 'postpack', 'prepublishOnly', 'publish', 'postpublish'];
 
@@ -48,7 +52,7 @@ describe('package.json scripts', () => {
     expect(missing).toEqual([]);
   });
 
-  test('no install, pack or publish lifecycle script (users install prebuilt binaries, nothing runs)', () => {
+  test('no install lifecycle script, and no pack or publish one but the intended prepack (users install prebuilt binaries, nothing runs)', () => {
     expect(Object.keys(pkg.scripts).filter((name) => LIFECYCLE.includes(name) && !INTENDED_HOOKS.includes(name))).toEqual([]);
   });
 

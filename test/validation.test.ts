@@ -281,6 +281,12 @@ describe('error wording', () => {
     );
   });
 
+  it('words a subject that is a phrase without quotes around it', () => {
+    const shared = new Parameter(new Float32Array(new SharedArrayBuffer(16)), 'w');
+    const opt = new RMSProp([shared], { learningRate: (step: number) => 0.01 / (1 + step) });
+    expect(thrown(() => opt.share()).message).toMatch(/^For 'RMSProp\.share', the learning rate of parameter 0 must be a number, a table or one of this library's schedule classes/);
+  });
+
   it('says "an" before a vowel', () => {
     expect(thrown(() => new RMSProp([p()]).step([new Int32Array(9) as never])).message).toMatch(/but got an Int32Array of length 9/);
   });
