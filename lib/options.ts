@@ -85,7 +85,7 @@ export interface RMSPropOptions {
   /**
    * Skip a step whose gradients hold an inf or NaN (checked in the same native call, before
    * anything is written): nothing changes and `step()` returns `false`. Always on with a
-   * `DynamicLossScaler`. CPU only for now. Default `false`.
+   * `DynamicLossScaler`. On the CPU and on the GPU. Default `false`.
    */
   skipNonFinite?: boolean;
   /**
