@@ -14,10 +14,10 @@
  *   `<name>/momentum`, `<name>/mg` (centered).
  */
 import { checkKeys, GLOBAL_STEP, type StateDict } from './checkpoint';
-import { typeError, ValueError } from './errors';
+import { typeError, unknownKeyError, ValueError } from './errors';
 import type { ParameterEntry } from './groups';
 import { valueAt } from './learning-rate';
-import { oneOf, unknownKeyError, type ResolvedOptions } from './options';
+import { oneOf, type ResolvedOptions } from './options';
 import type { StepPlan } from './plan';
 import { stateDType, Tensor, type AnyParameter } from './tensor';
 

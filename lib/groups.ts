@@ -5,7 +5,7 @@
  * and centralization flag resolved (docs/semantics.md §4 step 1–2).
  */
 import { boolean } from './checks';
-import { shown, typeError, valueError } from './errors';
+import { shown, typeError, unknownKeyError, valueError } from './errors';
 import {
   isDynamic,
   resolveLearningRate,
@@ -14,7 +14,6 @@ import {
   type StepValue,
   type WeightDecay,
 } from './learning-rate';
-import { unknownKeyError } from './options';
 import type { ResolvedOptions } from './options';
 import { Parameter, type AnyParameter } from './tensor';
 

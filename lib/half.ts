@@ -4,7 +4,8 @@
  * conversions are native (binding/kernels/kernel_loop.h); these serve tensors built from numbers
  * and master weights' first values.
  */
-import type { HalfDType } from './tensor';
+/** The half-precision dtypes: 16-bit patterns, float32 state and arithmetic. */
+export type HalfDType = 'float16' | 'bfloat16';
 
 const scratch = new DataView(new ArrayBuffer(4));
 

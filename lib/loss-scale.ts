@@ -4,8 +4,7 @@
  * after `scaleWindow` steps without one. docs/semantics.md §10.
  */
 import { finiteNumber, positiveInteger } from './checks';
-import { typeError, valueError } from './errors';
-import { unknownKeyError } from './options';
+import { typeError, unknownKeyError, valueError } from './errors';
 
 const OWNER = 'DynamicLossScaler';
 

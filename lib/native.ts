@@ -34,7 +34,7 @@ export interface PlanLayout {
 /** A buffer kind of every tensor, for transfers between host and device. */
 export type DeviceBufferKind = 'param' | 'meanSquare' | 'moment' | 'meanGrad' | 'grad' | 'master';
 
-/** What a native step did (StepOutcome in binding/napi/common.h). */
+/** What a native step did (StepOutcome in binding/napi/step_counter.h). */
 export const StepOutcome = {
   /** The expected index was claimed by another step: nothing changed. */
   Taken: 0,
@@ -50,7 +50,7 @@ export type StepOutcome = (typeof StepOutcome)[keyof typeof StepOutcome];
  * call, none detached (pointers reusable). `expected`: the step index whose values are in the
  * plan; the binding claims it (under the parameters' locks with useLocking) and returns Taken,
  * changing nothing, when another step took it (the contract is stated once, at StepCounter in
- * binding/napi/common.h). With the plan's checkFinite, Skipped when a gradient is not finite.
+ * binding/napi/step_counter.h). With the plan's checkFinite, Skipped when a gradient is not finite.
  */
 export interface NativeOptimizer {
   readonly size: number;

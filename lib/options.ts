@@ -3,7 +3,7 @@
  * the constructor (and the source of the table in README.md).
  */
 import { boolean, nonNegative, positive } from './checks';
-import { typeError, valueError } from './errors';
+import { typeError, unknownKeyError, valueError } from './errors';
 import type { Communicator } from './distributed/communicator';
 import { DynamicLossScaler } from './loss-scale';
 import {
@@ -255,55 +255,6 @@ const ALIASES: Readonly<Record<string, keyof ResolvedOptions>> = {
   flavour: 'flavor',
 };
 
-/** Edits (insert, delete, substitute, swap two neighbours) between two words: the optimal string alignment distance. */
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.length][b.length];
-}
-
-/**
- * The key a mistyped one most likely meant, if any: the same in another case or snake_case, a
- * known alias, else the one name within two edits (a typo, two swapped letters; one edit for
- * keys of up to 5 letters) when no other is as near.
- */
-export function suggestKey(
-  key: string,
-  names: readonly string[],
-  aliases: Readonly<Record<string, string>> = {},
-): string | undefined {
-  const camel = key.replace(/_+([a-zA-Z])/g, (_, c: string) => c.toUpperCase());
-  const folded = camel.toLowerCase();
-  const exact = names.find((name) => name.toLowerCase() === folded) ?? aliases[key] ?? aliases[camel] ?? aliases[folded];
-  if (exact) return exact;
-  const limit = folded.length <= 5 ? 1 : 2;
-  const near = names.map((name) => ({ name, edits: editDistance(folded, name.toLowerCase()) })).filter((n) => n.edits <= limit);
-  const best = Math.min(...near.map((n) => n.edits));
-  const nearest = near.filter((n) => n.edits === best);
-  return nearest.length === 1 ? nearest[0].name : undefined;
-}
-
-/** A `TypeError` for an unknown key, naming it and the likely intended one. */
-export function unknownKeyError(
-  owner: string,
-  kind: string,
-  key: string,
-  names: readonly string[],
-  aliases: Readonly<Record<string, string>> = ALIASES,
-): TypeError {
-  const suggestion = suggestKey(key, names, aliases);
-  const hint = suggestion ? ` Did you mean '${suggestion}'?` : '';
-  return new TypeError(
-    `For '${owner}', '${key}' is not a known ${kind}.${hint} The ${kind}s are: ${names.join(', ')}.`,
-  );
-}
-
 /** Validates `options` (every rule, before anything is allocated) and fills in defaults. */
 export function readOptions(owner: string, options: unknown): ResolvedOptions {
   if (options === undefined) options = {};
@@ -313,7 +264,7 @@ export function readOptions(owner: string, options: unknown): ResolvedOptions {
   const given = options as Record<string, unknown>;
   for (const key of Object.keys(given)) {
     if (!(OPTION_NAMES as string[]).includes(key)) {
-      throw unknownKeyError(owner, 'option', key, OPTION_NAMES);
+      throw unknownKeyError(owner, 'option', key, OPTION_NAMES, ALIASES);
     }
   }
   const flavor = OPTION_SPECS.flavor.read(owner, 'flavor', given.flavor ?? OPTION_SPECS.flavor.default);

@@ -3,7 +3,7 @@
  * are evaluated into the plan first, outside any lock (a schedule may run any code, even step
  * another optimizer over the same parameters); then k is claimed by a compare-and-swap k -> k + 1,
  * by the facade, or by the binding under the parameters' locks (useLocking) or after its check for
- * non-finite gradients (skipNonFinite) (StepCounter in binding/napi/common.h). Another thread
+ * non-finite gradients (skipNonFinite) (StepCounter in binding/napi/step_counter.h). Another thread
  * having taken k, the next index is tried.
  */
 import { StepOutcome, type NativeOptimizer } from './native';

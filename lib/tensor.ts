@@ -5,7 +5,7 @@
 import { types } from 'node:util';
 
 import { shown, typeError, valueError } from './errors';
-import { toHalfBits } from './half';
+import { toHalfBits, type HalfDType } from './half';
 
 /**
  * Element type of a tensor. `'float16'` (IEEE binary16) and `'bfloat16'` hold 16-bit patterns
@@ -14,8 +14,7 @@ import { toHalfBits } from './half';
  */
 export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16';
 
-/** The half-precision dtypes. */
-export type HalfDType = 'float16' | 'bfloat16';
+export type { HalfDType } from './half';
 
 /** The typed arrays of float32 and float64 tensors (and of every optimizer state). */
 export type FloatArray = Float32Array | Float64Array;

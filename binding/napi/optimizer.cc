@@ -13,7 +13,10 @@
 #include "../core/lock_registry.h"
 #include "../core/multi_tensor_step.h"
 #include "../core/plan.h"
-#include "common.h"
+#include "arguments.h"
+#include "async_step.h"
+#include "gradient_reader.h"
+#include "step_counter.h"
 
 namespace rmsprop::napi {
 namespace {
@@ -49,11 +52,11 @@ void on_device(Napi::Env env, Work&& work) {
 // Registers the parameters and their state once and holds references so none is collected
 // while this object lives. A tensor's buffers share its length; float32 and float64 parameters
 // have state of their dtype, float16 and bfloat16 ones (Uint16Arrays, named in `dtypes`) float32
-// state and optionally a float32 master copy (`master`; see read_tensor_slots in common.h). The plan already holds each tensor's flags and slices. With a plugin path
+// state and optionally a float32 master copy (`master`; see read_tensor_slots in arguments.h). The plan already holds each tensor's flags and slices. With a plugin path
 // the step runs on that device (parameters and state move to device memory; the registered host
 // arrays are the host side of every transfer; with syncParams, every step uploads the host
 // parameters first and writes the updated ones back); with null, on the CPU. `counter`: the
-// global step (see StepCounter in common.h for who claims the step index).
+// global step (see StepCounter in step_counter.h for who claims the step index).
 class Optimizer : public Napi::ObjectWrap<Optimizer> {
  public:
   static Napi::Function Define(Napi::Env env) {
