@@ -27,10 +27,15 @@ export interface DeviceBuffers {
 }
 
 
-export interface Backend {
+/** The calls a step makes: the binding's, with the step-index contract of docs/semantics.md §8. */
+export type StepCalls = Pick<NativeOptimizer, 'step' | 'stepAsync'>;
+/** Where new gradient arrays are handed over before a step (lib/gradients.ts). */
+export type GradientSink = Pick<NativeOptimizer, 'readGradients'>;
+
+export interface Backend extends StepCalls, GradientSink {
   readonly device: 'cpu' | 'cuda';
-  /** The binding's optimizer: `step` / `stepAsync` with the step-index contract of docs/semantics.md §8. */
-  readonly native: NativeOptimizer;
+  /** The device addresses of every parameter's buffers (an Error on the CPU). */
+  deviceBuffers(): ReturnType<NativeOptimizer['deviceBuffers']>;
   /** Right before a step, after validation (the device: sends state the host holds ahead). */
   beforeStep(): void;
   /** Before the host reads the state (the device: fetches it when the GPU's is newer). */
@@ -86,10 +91,26 @@ export function createBackend(
   return new CudaBackend(native, meanGrad !== null, master.some((m) => m !== null), assertStateAttached);
 }
 
+/** What every backend passes straight to the binding's optimizer. */
+abstract class NativeBackend {
+  constructor(protected readonly native: NativeOptimizer) {}
+  step(...args: Parameters<NativeOptimizer['step']>): ReturnType<NativeOptimizer['step']> {
+    return this.native.step(...args);
+  }
+  stepAsync(...args: Parameters<NativeOptimizer['stepAsync']>): ReturnType<NativeOptimizer['stepAsync']> {
+    return this.native.stepAsync(...args);
+  }
+  readGradients(...grads: TensorArray[]): void {
+    this.native.readGradients(...grads);
+  }
+  deviceBuffers(): ReturnType<NativeOptimizer['deviceBuffers']> {
+    return this.native.deviceBuffers();
+  }
+}
+
 /** The CPU: the state lives in the host arrays, nothing to transfer. */
-class CpuBackend implements Backend {
+class CpuBackend extends NativeBackend implements Backend {
   readonly device = 'cpu' as const;
-  constructor(readonly native: NativeOptimizer) {}
   beforeStep(): void {}
   pullState(): void {}
   stateWritten(): void {}
@@ -105,18 +126,19 @@ class CpuBackend implements Backend {
 type HostState = 'synced' | 'stale' | 'ahead';
 
 /** A CUDA GPU: parameters and state in device memory, the host arrays their mirrors. */
-class CudaBackend implements Backend {
+class CudaBackend extends NativeBackend implements Backend {
   readonly device = 'cuda' as const;
   private hostState: HostState = 'synced';
   private disposed = false;
   private readonly kinds: ('meanSquare' | 'moment' | 'meanGrad' | 'master')[];
 
   constructor(
-    readonly native: NativeOptimizer,
+    native: NativeOptimizer,
     centered: boolean,
     masters: boolean,
     private readonly assertStateAttached: () => void,
   ) {
+    super(native);
     this.kinds = ['meanSquare', 'moment'];
     if (centered) this.kinds.push('meanGrad');
     if (masters) this.kinds.push('master'); // master weights are state: they travel with it

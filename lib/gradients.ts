@@ -3,7 +3,7 @@
  * changes, and the fast path of a training loop that passes the very same arrays every step.
  */
 import { typeError, valueError } from './errors';
-import type { NativeOptimizer } from './native';
+import type { GradientSink } from './backend';
 import { dtypeOf, halfBits, isFloat16Array, isHalf, Tensor, type DType, type TensorArray, type AnyParameter } from './tensor';
 
 const OWNER = 'RMSProp';
@@ -140,7 +140,7 @@ export class GradientReader {
    * `readGradients` call (cheaper per tensor than the binding reading an array's elements),
    * unless there are too many for the arguments of a call.
    */
-  handTo(native: NativeOptimizer): boolean {
+  handTo(native: GradientSink): boolean {
     if (this.same) return true;
     if (this.buffers.length > MAX_ARGUMENT_GRADIENTS) return false;
     native.readGradients(...this.buffers);

@@ -212,7 +212,7 @@ export class RMSProp {
   deviceBuffers(): DeviceBuffers[] {
     this.requireDevice('deviceBuffers');
     const { entries } = this.parts;
-    return this.backend.native.deviceBuffers().map((b, i) => {
+    return this.backend.deviceBuffers().map((b, i) => {
       const { param } = entries[i];
       return Object.freeze({ name: param.name, dtype: param.dtype, length: param.size, ...b });
     });
@@ -226,7 +226,7 @@ export class RMSProp {
     this.requireDevice('stepDeviceGradients');
     this.gradients.assertParametersAttached();
     this.backend.beforeStep();
-    return this.stepped(this.index.step(this.backend.native, null, false));
+    return this.stepped(this.index.step(this.backend, null, false));
   }
 
   /**
@@ -291,14 +291,14 @@ export class RMSProp {
   protected apply(gradients: readonly Gradient[] | undefined): boolean {
     this.gradients.check(gradients);
     this.backend.beforeStep();
-    return this.stepped(this.index.step(this.backend.native, this.gradients.buffers, this.gradients.handTo(this.backend.native)));
+    return this.stepped(this.index.step(this.backend, this.gradients.buffers, this.gradients.handTo(this.backend)));
   }
 
   /** One step off the JavaScript thread (the body of `stepAsync`'s operation). */
   protected async applyAsync(gradients: readonly Gradient[] | undefined): Promise<boolean> {
     this.gradients.check(gradients);
     this.backend.beforeStep();
-    return this.stepped(await this.index.stepAsync(this.backend.native, this.gradients.buffers, this.gradients.handTo(this.backend.native)));
+    return this.stepped(await this.index.stepAsync(this.backend, this.gradients.buffers, this.gradients.handTo(this.backend)));
   }
 
   /** After a step (applied, or skipped for a non-finite gradient): the dynamic scale's rule. */

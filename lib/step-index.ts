@@ -6,7 +6,8 @@
  * non-finite gradients (skipNonFinite) (StepCounter in binding/napi/step_counter.h). Another thread
  * having taken k, the next index is tried.
  */
-import { StepOutcome, type NativeOptimizer } from './native';
+import type { StepCalls } from './backend';
+import { StepOutcome } from './native';
 import type { StepPlan } from './plan';
 import type { TensorArray } from './tensor';
 
@@ -36,7 +37,7 @@ export class StepIndex {
    * Claims an index and runs the native step with its values (`grads` null: device gradients).
    * @returns whether it applied (false: skipped for a non-finite gradient, no index claimed).
    */
-  step(native: NativeOptimizer, grads: TensorArray[] | null, same: boolean): boolean {
+  step(native: StepCalls, grads: TensorArray[] | null, same: boolean): boolean {
     if (!this.nativeClaims) {
       this.claim();
       return native.step(grads, same) === StepOutcome.Applied;
@@ -50,7 +51,7 @@ export class StepIndex {
   }
 
   /** The same, with the native step on a libuv thread. */
-  async stepAsync(native: NativeOptimizer, grads: TensorArray[], same: boolean): Promise<boolean> {
+  async stepAsync(native: StepCalls, grads: TensorArray[], same: boolean): Promise<boolean> {
     if (!this.nativeClaims) {
       this.claim();
       return (await native.stepAsync(grads, same)) === StepOutcome.Applied;
