@@ -4,7 +4,7 @@
 // Usage: node bench/grain.js [--samples K]
 'use strict';
 const { Parameter, RMSProp, numThreads, setNumThreads } = require('..');
-const { binding } = require('../dist/native');
+const { binding } = require('../dist/native/native');
 const { numberArg, timeSync, gradient } = require('./harness');
 
 const samples = numberArg('samples', 15);

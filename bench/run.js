@@ -24,7 +24,7 @@ const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 
 const { Parameter, RMSProp, numThreads, setNumThreads, simdLevel } = require('..');
-const { FLAVORS } = require('../dist/options');
+const { FLAVORS } = require('../dist/config/options');
 const { flag, measureInterleaved } = require('./harness');
 const { naiveStep } = require('./naive');
 const { makeStream } = require('./stream');

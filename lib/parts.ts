@@ -3,10 +3,10 @@
  * with their groups' values, the state and the global step, read from the user's arguments or
  * (by `RMSProp.fromShared`) from a shared handle. Not exported by the package.
  */
-import { readParams, type ParamsInput } from './groups';
-import { readOptions, type RMSPropOptions } from './options';
-import { isShared, type OptimizerParts } from './sharing';
-import { allocateStates, type ParameterState } from './state';
+import { readParams, type ParamsInput } from './config/groups';
+import { readOptions, type RMSPropOptions } from './config/options';
+import { isShared, type OptimizerParts } from './state/sharing';
+import { allocateStates, type ParameterState } from './state/state';
 
 const OWNER = 'RMSProp';
 

@@ -1,6 +1,6 @@
 /**
  * The optimizer's facade: `RMSProp` keeps the meaning (options, groups, learning rates, the
- * global step, checkpoints) and delegates where a step runs to its backend (lib/backend.ts).
+ * global step, checkpoints) and delegates where a step runs to its backend (lib/native/backend.ts).
  */
 import {
   applyLoadedState,
@@ -14,21 +14,21 @@ import {
   type LoadedState,
   type StateBuffer,
   type StateDict,
-} from './checkpoint';
-import { DynamicLossScaler, LOSS_SCALE_KEYS, lossScaleEntries, lossScaleFromEntries, type LossScaleState } from './loss-scale';
-import { createBackend, type Backend, type DeviceBuffers } from './backend';
-import { shown, typeError, valueError } from './errors';
-import { detectFormat, fromFormat, readFormat, toFormat, torchPlaces, type StateFormat, type TorchPlace } from './formats';
-import { GradientReader } from './gradients';
-import type { ParameterEntry, ParamsInput } from './groups';
-import { OperationQueue } from './operations';
-import { skipsNonFinite, type RMSPropOptions } from './options';
+} from './state/checkpoint';
+import { DynamicLossScaler, LOSS_SCALE_KEYS, lossScaleEntries, lossScaleFromEntries, type LossScaleState } from './schedules/loss-scale';
+import { createBackend, type Backend, type DeviceBuffers } from './native/backend';
+import { shown, typeError, valueError } from './base/errors';
+import { detectFormat, fromFormat, readFormat, toFormat, torchPlaces, type StateFormat, type TorchPlace } from './state/formats';
+import { GradientReader } from './step/gradients';
+import type { ParameterEntry, ParamsInput } from './config/groups';
+import { OperationQueue } from './step/operations';
+import { skipsNonFinite, type RMSPropOptions } from './config/options';
 import { Parts } from './parts';
-import { StepPlan } from './plan';
-import { makeHandle, readHandle, type SharedRMSProp } from './sharing';
-import { attachmentCheck, type ParameterState } from './state';
-import { StepIndex } from './step-index';
-import { Parameter, Tensor, type DType, type FloatArray, type TensorArray, type AnyParameter } from './tensor';
+import { StepPlan } from './step/plan';
+import { makeHandle, readHandle, type SharedRMSProp } from './state/sharing';
+import { attachmentCheck, type ParameterState } from './state/state';
+import { StepIndex } from './step/step-index';
+import { Parameter, Tensor, type DType, type FloatArray, type TensorArray, type AnyParameter } from './base/tensor';
 
 export type { SharedRMSProp };
 
@@ -313,7 +313,7 @@ export class RMSProp {
   /**
    * Copies of every state buffer as `Tensor`s under MindSpore's names (`mean_square.<name>`,
    * `moment.<name>`, `mean_grad.<name>` when centered) and the number `global_step`; with
-   * `{ format }` (`'pytorch'`, `'keras'`, `'tfjs'`) in that framework's layout (lib/formats.ts).
+   * `{ format }` (`'pytorch'`, `'keras'`, `'tfjs'`) in that framework's layout (lib/state/formats.ts).
    */
   stateDict(options?: { format?: 'mindspore' }): StateDict;
   stateDict(options: { format: StateFormat }): Record<string, unknown>;
@@ -398,7 +398,7 @@ export class RMSProp {
     return this.stateBuffers;
   }
 
-  /** Where each parameter sits in PyTorch's layout now (lib/formats.ts). */
+  /** Where each parameter sits in PyTorch's layout now (lib/state/formats.ts). */
   private torchPlaces(): TorchPlace[] {
     return torchPlaces(this.wholeEntries, this.wholePlan, this.globalStep);
   }

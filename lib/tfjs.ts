@@ -9,11 +9,11 @@
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 
-import { shown, typeError, valueError } from './errors';
-import type { OrderParamsGroup, ParameterGroup } from './groups';
-import { readOptions, type RMSPropOptions } from './options';
+import { shown, typeError, valueError } from './base/errors';
+import type { OrderParamsGroup, ParameterGroup } from './config/groups';
+import { readOptions, type RMSPropOptions } from './config/options';
 import { RMSProp } from './rmsprop';
-import { Parameter, Tensor } from './tensor';
+import { Parameter, Tensor } from './base/tensor';
 
 function loadTfjs(): typeof tfc {
   try {

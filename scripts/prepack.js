@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm's `prepack` (runs before every `npm pack` and `npm publish`): a package is only packed
-// with what users load. Builds dist/ (tsc), then checks that prebuilds/linux-x64 and
+// with what users load. Builds dist/ afresh (tsc), then checks that prebuilds/linux-x64 and
 // prebuilds/linux-arm64 each hold an addon at least as new as the native sources, building the
 // ones that are missing or stale (scripts/prebuilds.js; arm64 needs Debian's
 // g++-aarch64-linux-gnu). Where one cannot be built, packing stops with the reason.
@@ -32,6 +32,7 @@ const sources = Math.max(
 );
 
 function main() {
+  fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true }); // no file of an older layout ships
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], { cwd: root, stdio: ['ignore', 2, 2] }); // output on stderr: `npm pack`'s stdout is the tarball's name
   const x64Only = process.env.RMSPROP_PACK_X64_ONLY === '1';
   for (const arch of x64Only ? ['x64'] : ['x64', 'arm64']) {

@@ -4,7 +4,7 @@ import path from 'node:path';
 
 import * as lib from '../lib';
 import { LearningRateSchedule, Parameter, RMSProp, Tensor, ValueError, cudaAvailable, simdLevel } from '../lib';
-import { binding } from '../lib/native';
+import { binding } from '../lib/native/native';
 
 const root = path.join(__dirname, '..');
 

@@ -3,7 +3,7 @@
  * test that fails on it, on every SIMD level where the code is per level.
  */
 import { DynamicLossScaler, Parameter, RMSProp, type RMSPropOptions } from '../lib';
-import { binding } from '../lib/native';
+import { binding } from '../lib/native/native';
 import { onLevel } from './helpers';
 
 const LEVELS = binding.supportedSimdLevels();

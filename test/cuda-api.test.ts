@@ -6,8 +6,8 @@ import { MISSING } from './fixtures/no-cuda-plugin';
 import path from 'node:path';
 
 import { Parameter, RMSProp, cudaAvailable } from '../lib';
-import { cudaInfo } from '../lib/cuda';
-import { binding } from '../lib/native';
+import { cudaInfo } from '../lib/native/cuda';
+import { binding } from '../lib/native/native';
 import { thrown } from './helpers';
 
 const root = path.join(__dirname, '..');

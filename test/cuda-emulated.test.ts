@@ -16,7 +16,7 @@ import '@tensorflow/tfjs-layers'; // registers the gradients of tfjs-core's ops
 
 import { Parameter, RMSProp, cudaAvailable } from '../lib';
 import { TfjsRMSProp } from '../lib/tfjs';
-import { cudaInfo } from '../lib/cuda';
+import { cudaInfo } from '../lib/native/cuda';
 import { defineDeviceSuite } from './cuda-suite';
 
 test('the emulator plugin loads and reports itself', () => {

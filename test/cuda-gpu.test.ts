@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 
-import { cudaInfo } from '../lib/cuda';
+import { cudaInfo } from '../lib/native/cuda';
 import { defineDeviceSuite } from './cuda-suite';
 
 const info = cudaInfo();

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { DynamicLossScaler, ExponentialDecayLR, Parameter, RMSProp, ValueError, type ParamsInput, type RMSPropOptions } from '../lib';
-import { toHalfBits } from '../lib/half';
+import { toHalfBits } from '../lib/base/half';
 import { thrown } from './helpers';
 import { mismatches, random, referenceStep, uniform, type Dtype, type FloatArray, type Hyper } from './reference';
 

@@ -6,9 +6,9 @@
 import fc from 'fast-check';
 
 import { Parameter, RMSProp, Tensor, ValueError } from '../lib';
-import { OPTION_SPECS } from '../lib/options';
+import { OPTION_SPECS } from '../lib/config/options';
 
-// Every option, from the one table (lib/options.ts), and the data-parallel ones.
+// Every option, from the one table (lib/config/options.ts), and the data-parallel ones.
 const OPTION_KEYS = [...Object.keys(OPTION_SPECS), 'communicator', 'shardState'];
 
 // Values of every kind, biased towards the edges of each rule.

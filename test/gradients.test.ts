@@ -5,7 +5,7 @@
  * give bit-identical results.
  */
 import { Parameter, RMSProp } from '../lib';
-import type { FloatArray } from '../lib/tensor';
+import type { FloatArray } from '../lib/base/tensor';
 import { eachLevel } from './helpers';
 
 function filled(dtype: 'float32' | 'float64', n: number, f: (j: number) => number): FloatArray {

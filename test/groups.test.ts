@@ -1,6 +1,6 @@
 /** Parameter groups, orderParams, per-group lr / weight decay / centralization, against the reference. */
 import { ExponentialDecayLR, Parameter, RMSProp, Tensor, ValueError, type ParameterGroup } from '../lib';
-import { binding } from '../lib/native';
+import { binding } from '../lib/native/native';
 import { mismatches, random, referenceStep, uniform, type Dtype, type FloatArray, type Hyper } from './reference';
 import { thrown } from './helpers';
 

@@ -2,14 +2,14 @@
  * Half-precision parameters (float16, bfloat16): float32 state and math, one rounding of the
  * result to the parameter's dtype (to nearest, ties to even), on every SIMD level. The rounding
  * and decoding here are this test's own (the nearest representable value found from the format's
- * exponent and precision), independent of lib/half.ts and the native conversions.
+ * exponent and precision), independent of lib/base/half.ts and the native conversions.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import { DynamicLossScaler, Parameter, RMSProp, Tensor, ValueError } from '../lib';
-import { binding } from '../lib/native';
+import { binding } from '../lib/native/native';
 import { random, referenceStep, type Hyper } from './reference';
 
 type Half = 'float16' | 'bfloat16';

@@ -17,7 +17,7 @@ export function thrown(fn: () => unknown): Error {
 export function eachLevel(body: (level: string) => void): void {
   // Required here, not imported at the top: helpers.ts serves suites that never load the addon.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { binding } = require('../lib/native') as typeof import('../lib/native');
+  const { binding } = require('../lib/native/native') as typeof import('../lib/native/native');
   describe.each(binding.supportedSimdLevels())('on %s', (level) => {
     const initial = binding.simdLevel();
     beforeAll(() => {
@@ -33,7 +33,7 @@ export function eachLevel(body: (level: string) => void): void {
 /** Runs `run` with the kernel level forced to `level`, then restores the level in use before. */
 export function onLevel(level: string, run: () => void): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { binding } = require('../lib/native') as typeof import('../lib/native');
+  const { binding } = require('../lib/native/native') as typeof import('../lib/native/native');
   const initial = binding.simdLevel();
   binding.setSimdLevel(level);
   try {

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { DynamicLossScaler, Parameter, RMSProp, ValueError, type RMSPropOptions } from '../lib';
-import { binding } from '../lib/native';
+import { binding } from '../lib/native/native';
 import { eachLevel } from './helpers';
 
 function setup(options: RMSPropOptions, dtypes: ('float32' | 'float64')[] = ['float32', 'float64']) {

@@ -4,7 +4,7 @@
  * plain and centered, with and without momentum, weight decay and loss scale, multi-step.
  */
 import { Parameter, RMSProp } from '../lib';
-import { binding } from '../lib/native';
+import { binding } from '../lib/native/native';
 import { mismatches, random, referenceStep, uniform, type Dtype, type FloatArray, type Hyper } from './reference';
 
 const LEVELS = binding.supportedSimdLevels();

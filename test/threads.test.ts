@@ -1,6 +1,6 @@
 /** The thread pool and stepAsync: bit-identical results for every thread count, sync or async, in call order. */
 import { Parameter, RMSProp, ValueError, numThreads, setNumThreads } from '../lib';
-import { binding } from '../lib/native';
+import { binding } from '../lib/native/native';
 import { random, uniform, type Dtype } from './reference';
 
 const initialThreads = numThreads();

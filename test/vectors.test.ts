@@ -1,7 +1,7 @@
 /** MindSpore's own numeric cases (test/fixtures/mindspore.json, copied from shared/vectors). */
 import vectors from './fixtures/mindspore.json';
 import { Parameter, RMSProp, ValueError } from '../lib';
-import { binding } from '../lib/native';
+import { binding } from '../lib/native/native';
 
 type Values = Record<string, number[]>;
 

@@ -1,4 +1,4 @@
-// The step plan: a float64 array that the TypeScript facade owns and fills (lib/plan.ts),
+// The step plan: a float64 array that the TypeScript facade owns and fills (lib/step/plan.ts),
 // registered with the native optimizer once and read at every step. Its layout is exported to
 // JavaScript by the binding (planLayout), so this file is the one source of it, and the readers
 // below are the one place that decodes it (flags, slices, rounding to a tensor's precision).

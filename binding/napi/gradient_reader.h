@@ -1,5 +1,5 @@
 // The gradients of a native step: one pointer per registered tensor, read from an array or from
-// a call's arguments and reused from step to step (the binding's side of lib/gradients.ts).
+// a call's arguments and reused from step to step (the binding's side of lib/step/gradients.ts).
 #pragma once
 #include <napi.h>
 

@@ -1,5 +1,5 @@
 // The global step counter and one step under the parameters' locks: the step-index contract
-// with the facade (lib/step-index.ts points here), and what a step call reports.
+// with the facade (lib/step/step-index.ts points here), and what a step call reports.
 #pragma once
 #include <napi.h>
 
@@ -16,7 +16,7 @@ namespace rmsprop::napi {
 // The global step counter: the facade's Int32Array of length 1 (on a SharedArrayBuffer when the
 // optimizer can be shared, so every thread's optimizer over the same parameters sees one counter).
 //
-// The step-index contract with the facade (docs/semantics.md §8; lib/step-index.ts, StepIndex),
+// The step-index contract with the facade (docs/semantics.md §8; lib/step/step-index.ts, StepIndex),
 // stated here once: without useLocking the facade claims index k itself (a compare-and-swap
 // k -> k + 1) before calling step. With useLocking the facade evaluates the learning rates and
 // weight decays of k first, outside any lock (they may run user code, which may step another
@@ -53,7 +53,7 @@ class StepCounter {
   std::int32_t* data_ = nullptr;
 };
 
-// What a step call did (the number step / stepAsync return to the facade; lib/native.ts).
+// What a step call did (the number step / stepAsync return to the facade; lib/native/native.ts).
 enum class StepOutcome : int {
   kTaken = 0,    // the expected index was claimed by another step: nothing changed
   kApplied = 1,  // the update ran

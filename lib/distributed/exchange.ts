@@ -5,8 +5,8 @@
  * (`'workers'`, and `'single'`; this file) and messages (`'mpi'`, lib/distributed/mpi.ts). The
  * optimizer (lib/distributed/optimizer.ts) never asks which it has.
  */
-import { binding } from '../native';
-import type { TensorArray } from '../tensor';
+import { binding } from '../native/native';
+import type { TensorArray } from '../base/tensor';
 import type { Collectives, ReduceArray } from './communicator';
 import type { ShardLayout } from './layout';
 

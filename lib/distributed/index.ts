@@ -5,7 +5,7 @@
  */
 import { isMainThread, workerData } from 'node:worker_threads';
 
-import { typeError } from '../errors';
+import { typeError } from '../base/errors';
 import { singleCommunicator, type Backend, type Communicator } from './communicator';
 import { readTimeout } from './launch';
 import { mpiCommunicator, startedByMpirun } from './mpi';

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 
-import { typeError, valueError } from '../errors';
+import { typeError, valueError } from '../base/errors';
 import { Control, FaultKind } from './control';
 import { WORKER_DATA_KEY, type GatherReply, type WorkerSetup } from './workers';
 

@@ -7,8 +7,8 @@
  * parameter whose gradients are centralized, on a slice boundary (the slice mean needs the
  * whole slice).
  */
-import type { ParameterEntry } from '../groups';
-import type { DType } from '../tensor';
+import type { ParameterEntry } from '../config/groups';
+import type { DType } from '../base/tensor';
 
 /** The parameters of one dtype, end to end. */
 export interface FlatGroup {

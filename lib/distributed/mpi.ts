@@ -10,8 +10,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { binding, packageRoot, type MpiArray } from '../native';
-import type { TensorArray } from '../tensor';
+import { binding, packageRoot, type MpiArray } from '../native/native';
+import type { TensorArray } from '../base/tensor';
 import { register, type Collectives, type CommunicatorImpl, type ReduceArray } from './communicator';
 import { reduceType, storageType, type Exchange, type ExchangeSetup } from './exchange';
 

@@ -15,19 +15,19 @@
  * `RMSProp` over this rank's piece (sub-parameters viewing the parameters' own arrays) whose
  * public methods speak of the whole parameters.
  */
-import { encodeState, stateBuffersOf, writeFileAtomically, type LoadedState, type StateBuffer } from '../checkpoint';
-import { boolean } from '../checks';
-import { typeError, valueError, ValueError } from '../errors';
-import { GradientReader } from '../gradients';
-import { binding } from '../native';
-import { readParams, type ParameterEntry, type ParamsInput } from '../groups';
-import { fromHalfBits } from '../half';
-import { readOptions, skipsNonFinite, type ResolvedOptions } from '../options';
+import { encodeState, stateBuffersOf, writeFileAtomically, type LoadedState, type StateBuffer } from '../state/checkpoint';
+import { boolean } from '../base/checks';
+import { typeError, valueError, ValueError } from '../base/errors';
+import { GradientReader } from '../step/gradients';
+import { binding } from '../native/native';
+import { readParams, type ParameterEntry, type ParamsInput } from '../config/groups';
+import { fromHalfBits } from '../base/half';
+import { readOptions, skipsNonFinite, type ResolvedOptions } from '../config/options';
 import { Parts } from '../parts';
-import { StepPlan } from '../plan';
+import { StepPlan } from '../step/plan';
 import { registerParallel, RMSProp, type Gradient, type SharedRMSProp, type DeviceBuffers } from '../rmsprop';
-import { allocateStates, type ParameterState } from '../state';
-import { isHalf, Parameter, type AnyParameter, type HalfDType, type TensorArray } from '../tensor';
+import { allocateStates, type ParameterState } from '../state/state';
+import { isHalf, Parameter, type AnyParameter, type HalfDType, type TensorArray } from '../base/tensor';
 import { isCommunicator, type CommunicatorImpl, type ReduceArray } from './communicator';
 import { reduceType, type Exchange } from './exchange';
 import { ShardLayout, type Segment } from './layout';

@@ -9,7 +9,7 @@
 import os from 'node:os';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 
-import { setNumThreads } from '../settings';
+import { setNumThreads } from '../config/settings';
 
 import { register, type Collectives, type CommunicatorImpl } from './communicator';
 import { Control, FaultKind, faultMessage } from './control';

@@ -6,7 +6,7 @@
  * on every SIMD level, with a tolerance of 2 float32 ulps, tells them apart.
  */
 import { Parameter, RMSProp, type Flavor, type RMSPropOptions } from '../../lib';
-import { binding } from '../../lib/native';
+import { binding } from '../../lib/native/native';
 import { onLevel } from '../helpers';
 
 const f32 = Math.fround;

@@ -5,9 +5,9 @@
  * PyTorch's maximize and optax's nesterov, over several steps; plus the flavours' defaults and
  * option validation.
  */
-import { binding } from '../../lib/native';
+import { binding } from '../../lib/native/native';
 import { Parameter, RMSProp, ValueError, type Flavor, type RMSPropOptions } from '../../lib';
-import { FLAVORS } from '../../lib/options';
+import { FLAVORS } from '../../lib/config/options';
 import { thrown } from '../helpers';
 import { random, uniform, type Dtype, type FloatArray } from '../reference';
 import { INITIAL_MEAN_SQUARE, peerStep, type Framework, type PeerConfig, type PeerState } from './reference';

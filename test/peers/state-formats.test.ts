@@ -1,7 +1,7 @@
 /**
  * State interop: `stateDict({ format })` / `loadStateDict` in PyTorch's, Keras's and tfjs's
  * layouts, so that a checkpoint taken in one framework resumes here on the same trajectory. The
- * framework-side dicts are written by hand in each framework's layout (lib/formats.ts says which).
+ * framework-side dicts are written by hand in each framework's layout (lib/state/formats.ts says which).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -3,8 +3,8 @@
  * multiplied by shrinks when a step meets an inf/NaN gradient (that step is skipped) and grows
  * after `scaleWindow` steps without one. docs/semantics.md §10.
  */
-import { finiteNumber, positiveInteger } from './checks';
-import { typeError, unknownKeyError, valueError } from './errors';
+import { finiteNumber, positiveInteger } from '../base/checks';
+import { typeError, unknownKeyError, valueError } from '../base/errors';
 
 const OWNER = 'DynamicLossScaler';
 

@@ -2,9 +2,9 @@
  * Learning rates and weight decays that may change with the global step: how the constructor
  * reads each accepted form once, and how a step evaluates it.
  */
-import { nonNegative } from './checks';
-import { typeError, valueError } from './errors';
-import { dtypeOf, Tensor, type FloatArray } from './tensor';
+import { nonNegative } from '../base/checks';
+import { typeError, valueError } from '../base/errors';
+import { dtypeOf, Tensor, type FloatArray } from '../base/tensor';
 
 /**
  * Base class of learning-rate schedules (MindSpore's `LearningRateSchedule`): a subclass returns

@@ -4,8 +4,8 @@
  * The result is one entry per parameter, in update order, with its learning rate, weight decay
  * and centralization flag resolved (docs/semantics.md §4 step 1–2).
  */
-import { boolean } from './checks';
-import { shown, typeError, unknownKeyError, valueError } from './errors';
+import { boolean } from '../base/checks';
+import { shown, typeError, unknownKeyError, valueError } from '../base/errors';
 import {
   isDynamic,
   resolveLearningRate,
@@ -13,9 +13,9 @@ import {
   type LearningRate,
   type StepValue,
   type WeightDecay,
-} from './learning-rate';
+} from '../schedules/learning-rate';
 import type { ResolvedOptions } from './options';
-import { Parameter, type AnyParameter } from './tensor';
+import { Parameter, type AnyParameter } from '../base/tensor';
 
 /** A parameter group: parameters sharing a learning rate, weight decay and centralization. */
 export interface ParameterGroup {

@@ -5,8 +5,8 @@
  */
 import { cudaInfo } from './cuda';
 import { binding, type NativeOptimizer } from './native';
-import type { ResolvedOptions } from './options';
-import type { DType, FloatArray, TensorArray } from './tensor';
+import type { ResolvedOptions } from '../config/options';
+import type { DType, FloatArray, TensorArray } from '../base/tensor';
 
 /** Device addresses of one parameter's buffers on the GPU (`BigInt`s; `0n` where none). */
 export interface DeviceBuffers {
@@ -29,7 +29,7 @@ export interface DeviceBuffers {
 
 /** The calls a step makes: the binding's, with the step-index contract of docs/semantics.md §8. */
 export type StepCalls = Pick<NativeOptimizer, 'step' | 'stepAsync'>;
-/** Where new gradient arrays are handed over before a step (lib/gradients.ts). */
+/** Where new gradient arrays are handed over before a step (lib/step/gradients.ts). */
 export type GradientSink = Pick<NativeOptimizer, 'readGradients'>;
 
 export interface Backend extends StepCalls, GradientSink {

@@ -6,10 +6,10 @@
  * non-finite gradients (skipNonFinite) (StepCounter in binding/napi/step_counter.h). Another thread
  * having taken k, the next index is tried.
  */
-import type { StepCalls } from './backend';
-import { StepOutcome } from './native';
+import type { StepCalls } from '../native/backend';
+import { StepOutcome } from '../native/native';
 import type { StepPlan } from './plan';
-import type { TensorArray } from './tensor';
+import type { TensorArray } from '../base/tensor';
 
 export class StepIndex {
   /**

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 
-import type { DType, FloatArray, TensorArray } from './tensor';
+import type { DType, FloatArray, TensorArray } from '../base/tensor';
 
 /** The CPU kernel levels, best first. */
 export type SimdLevel = 'avx512' | 'avx2' | 'sse2' | 'neon' | 'scalar';
@@ -143,7 +143,7 @@ export interface NativeBinding {
 export type MpiArray = Float32Array | Float64Array | Uint16Array;
 
 /** The package's root directory (where prebuilds/ and build/ are). */
-export const packageRoot = path.join(__dirname, '..');
+export const packageRoot = path.join(__dirname, '..', '..');
 
 function load(): NativeBinding {
   try {

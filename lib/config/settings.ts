@@ -2,8 +2,8 @@
  * Process-wide settings of the native addon: the thread pool's size and the CPU kernel level.
  * They apply to every optimizer of the process, in every thread.
  */
-import { typeError, valueError } from './errors';
-import { binding, type SimdLevel } from './native';
+import { typeError, valueError } from '../base/errors';
+import { binding, type SimdLevel } from '../native/native';
 
 /** The number of threads a step uses (the process-wide pool, the calling thread included). */
 export function numThreads(): number {

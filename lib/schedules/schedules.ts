@@ -3,8 +3,8 @@
  * constructor arguments in the same order, same formulas, evaluated in float32 arithmetic as
  * MindSpore does (every intermediate rounded with Math.fround). Pass one as `learningRate`.
  */
-import { boolean, nonNegative, positive, positiveInteger } from './checks';
-import { valueError } from './errors';
+import { boolean, nonNegative, positive, positiveInteger } from '../base/checks';
+import { valueError } from '../base/errors';
 import { LearningRateSchedule } from './learning-rate';
 
 const f = Math.fround;

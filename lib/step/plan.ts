@@ -4,10 +4,10 @@
  * rate, weight decay, flags and slices), and the distinct learning rates and weight decays that
  * fill it for each step (each schedule is evaluated once per step).
  */
-import type { ParameterEntry } from './groups';
-import { valueAt, type StepValue } from './learning-rate';
-import { binding } from './native';
-import { initialLossScale, skipsNonFinite, type ResolvedOptions } from './options';
+import type { ParameterEntry } from '../config/groups';
+import { valueAt, type StepValue } from '../schedules/learning-rate';
+import { binding } from '../native/native';
+import { initialLossScale, skipsNonFinite, type ResolvedOptions } from '../config/options';
 
 const OWNER = 'RMSProp';
 const layout = binding.planLayout;

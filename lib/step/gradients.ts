@@ -2,9 +2,9 @@
  * Reading a step's gradients: the checks that make a bad gradient a clear error before anything
  * changes, and the fast path of a training loop that passes the very same arrays every step.
  */
-import { typeError, valueError } from './errors';
-import type { GradientSink } from './backend';
-import { dtypeOf, halfBits, isFloat16Array, isHalf, Tensor, type DType, type TensorArray, type AnyParameter } from './tensor';
+import { typeError, valueError } from '../base/errors';
+import type { GradientSink } from '../native/backend';
+import { dtypeOf, halfBits, isFloat16Array, isHalf, Tensor, type DType, type TensorArray, type AnyParameter } from '../base/tensor';
 
 const OWNER = 'RMSProp';
 

@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-import { typeError, ValueError } from './errors';
+import { typeError, ValueError } from '../base/errors';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsEntry } from './safetensors';
 import type { ParameterState } from './state';
-import { dtypeOf, stateDType, Tensor, type FloatArray, type AnyParameter } from './tensor';
+import { dtypeOf, stateDType, Tensor, type FloatArray, type AnyParameter } from '../base/tensor';
 
 /** A state dict: `Tensor`s under `mean_square.<name>`, `moment.<name>`, `mean_grad.<name>`, and `global_step`. */
 export type StateDict = Record<string, Tensor | number>;

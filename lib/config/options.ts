@@ -2,17 +2,17 @@
  * The options of `new RMSProp(params, options)`: one table of name, default and reader, used by
  * the constructor (and the source of the table in README.md).
  */
-import { boolean, nonNegative, positive } from './checks';
-import { typeError, unknownKeyError, valueError } from './errors';
-import type { Communicator } from './distributed/communicator';
-import { DynamicLossScaler } from './loss-scale';
+import { boolean, nonNegative, positive } from '../base/checks';
+import { typeError, unknownKeyError, valueError } from '../base/errors';
+import type { Communicator } from '../distributed/communicator';
+import { DynamicLossScaler } from '../schedules/loss-scale';
 import {
   resolveLearningRate,
   resolveWeightDecay,
   type LearningRate,
   type StepValue,
   type WeightDecay,
-} from './learning-rate';
+} from '../schedules/learning-rate';
 
 /** Where the optimizer runs. */
 export type Device = 'cpu' | 'cuda';

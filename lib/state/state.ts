@@ -1,7 +1,7 @@
 /** The optimizer's state buffers: where they live and how they are laid out. */
-import { valueError } from './errors';
-import { fromHalfBits } from './half';
-import { isHalf, stateDType, type FloatArray, type AnyParameter } from './tensor';
+import { valueError } from '../base/errors';
+import { fromHalfBits } from '../base/half';
+import { isHalf, stateDType, type FloatArray, type AnyParameter } from '../base/tensor';
 
 /**
  * Live views of one parameter's optimizer state: its length, and its dtype (float32 for a

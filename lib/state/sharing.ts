@@ -3,14 +3,14 @@
  * and how `RMSProp.fromShared` reads it back. Parameters, state and the global step live on
  * SharedArrayBuffers, so every thread works on the same memory.
  */
-import { DynamicLossScaler } from './loss-scale';
+import { DynamicLossScaler } from '../schedules/loss-scale';
 import { types } from 'node:util';
 
-import { typeError, valueError } from './errors';
-import type { ParameterEntry } from './groups';
-import type { StepValue } from './learning-rate';
-import { readOptions, type ResolvedOptions } from './options';
-import type { StepPlan } from './plan';
+import { typeError, valueError } from '../base/errors';
+import type { ParameterEntry } from '../config/groups';
+import type { StepValue } from '../schedules/learning-rate';
+import { readOptions, type ResolvedOptions } from '../config/options';
+import type { StepPlan } from '../step/plan';
 import type { ParameterState } from './state';
 import {
   CosineDecayLR,
@@ -19,8 +19,8 @@ import {
   NaturalExpDecayLR,
   PolynomialDecayLR,
   WarmUpLR,
-} from './schedules';
-import { dtypeOf, Parameter, type FloatArray } from './tensor';
+} from '../schedules/schedules';
+import { dtypeOf, Parameter, type FloatArray } from '../base/tensor';
 
 /** A learning rate or weight decay in a form that crosses threads. */
 export type SharedStepValue =

@@ -1,6 +1,6 @@
 /**
  * Other frameworks' state layouts (`stateDict({ format })`, `loadStateDict(dict, { format })`):
- * translations to and from this library's own state dict (MindSpore's names, lib/checkpoint.ts),
+ * translations to and from this library's own state dict (MindSpore's names, lib/state/checkpoint.ts),
  * which keeps every check of a load in one place.
  *
  * - `'pytorch'`: `torch.optim.RMSprop.state_dict()`: `{ state: { [index]: { step, square_avg,
@@ -14,12 +14,12 @@
  *   `<name>/momentum`, `<name>/mg` (centered).
  */
 import { checkKeys, GLOBAL_STEP, type StateDict } from './checkpoint';
-import { typeError, unknownKeyError, ValueError } from './errors';
-import type { ParameterEntry } from './groups';
-import { valueAt } from './learning-rate';
-import { oneOf, type ResolvedOptions } from './options';
-import type { StepPlan } from './plan';
-import { stateDType, Tensor, type AnyParameter } from './tensor';
+import { typeError, unknownKeyError, ValueError } from '../base/errors';
+import type { ParameterEntry } from '../config/groups';
+import { valueAt } from '../schedules/learning-rate';
+import { oneOf, type ResolvedOptions } from '../config/options';
+import type { StepPlan } from '../step/plan';
+import { stateDType, Tensor, type AnyParameter } from '../base/tensor';
 
 /** Whose layout a state dict is in. `'mindspore'` is this library's own (the default). */
 export type StateFormat = 'mindspore' | 'pytorch' | 'keras' | 'tfjs';

@@ -3,7 +3,7 @@
  * length N, N bytes of JSON `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__? }`
  * padded with spaces, then the tensors' bytes, contiguous, little-endian.
  */
-import { ValueError } from './errors';
+import { ValueError } from '../base/errors';
 
 export type SafetensorsDtype = 'F32' | 'F64' | 'I64';
 

@@ -3,8 +3,8 @@
  * `number[]` (float64 arithmetic, as in Python), to pass as `learningRate`. With
  * e(i) = ⌊i / stepPerEpoch⌋ the epoch of step i, and totalStep entries.
  */
-import { boolean, nonNegative, positive, positiveInteger } from './checks';
-import { typeError, valueError } from './errors';
+import { boolean, nonNegative, positive, positiveInteger } from '../base/checks';
+import { typeError, valueError } from '../base/errors';
 
 interface EpochArgs {
   totalStep: number;
