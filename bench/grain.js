@@ -11,7 +11,7 @@ const samples = numberArg('samples', 15);
 const sizes = [1e4, 3e4, 1e5, 3e5, 1e6, 4e6];
 const grains = [4096, 16384, 65536, 262144];
 const threads = numThreads();
-const initialGrain = binding.setGrainElements();
+const initialGrain = binding.testing.setGrainElements();
 
 console.log(`grain sweep: float32 centered, ${threads} threads, median of ${samples} (ns/element)\n`);
 console.log(`| elements | 1 thread | ${grains.map((g) => `grain ${g}`).join(' | ')} |`);
@@ -26,9 +26,9 @@ for (const n of sizes) {
   const single = perElement();
   setNumThreads(threads);
   const row = grains.map((grain) => {
-    binding.setGrainElements(grain);
+    binding.testing.setGrainElements(grain);
     return perElement().toFixed(3);
   });
   console.log(`| ${n.toExponential(0)} | ${single.toFixed(3)} | ${row.join(' | ')} |`);
 }
-binding.setGrainElements(initialGrain);
+binding.testing.setGrainElements(initialGrain);

@@ -88,7 +88,10 @@ export class RMSProp {
    * @throws ValueError for a value out of range, empty or repeated params, a bad `orderParams`,
    *   or learning-rate tables of different lengths.
    */
-  constructor(params: ParamsInput, options?: RMSPropOptions) {
+  constructor(params: ParamsInput, options?: RMSPropOptions);
+  /** @internal An optimizer over parts already read (`fromShared`, the data-parallel optimizer). */
+  constructor(parts: Parts);
+  constructor(params: ParamsInput | Parts, options?: RMSPropOptions) {
     if (!(params instanceof Parts) && parallel && parallel.wants(options)) return parallel.create(params, options);
     const parts = params instanceof Parts ? params : Parts.read(params, options);
     const { options: resolved, entries, states } = parts;
@@ -380,7 +383,7 @@ export class RMSProp {
    */
   static fromShared(handle: SharedRMSProp): RMSProp {
     const { options, entries, groupLr, states, counter } = readHandle(handle);
-    return new RMSProp(new Parts(options, entries, groupLr, states, counter) as never);
+    return new RMSProp(new Parts(options, entries, groupLr, states, counter));
   }
 
   /**

@@ -4,10 +4,10 @@ import { binding } from '../lib/native/native';
 import { random, uniform, type Dtype } from './reference';
 
 const initialThreads = numThreads();
-const initialGrain = binding.setGrainElements();
+const initialGrain = binding.testing.setGrainElements();
 afterEach(() => {
   setNumThreads(initialThreads);
-  binding.setGrainElements(initialGrain);
+  binding.testing.setGrainElements(initialGrain);
 });
 
 /** A model with a large tensor, a centralized convolution, and many small tensors. */
@@ -44,7 +44,7 @@ function fingerprint(params: Parameter[], opt: RMSProp): Buffer {
 
 async function train(dtype: Dtype, centered: boolean, threads: number, mode: 'sync' | 'async', grain?: number) {
   setNumThreads(threads);
-  if (grain) binding.setGrainElements(grain);
+  if (grain) binding.testing.setGrainElements(grain);
   const params = model(dtype);
   const opt = optimizer(params, centered);
   for (let k = 0; k < 3; k++) {

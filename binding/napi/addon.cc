@@ -154,7 +154,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["setSimdLevel"] = Napi::Function::New<SetSimdLevel>(env, "setSimdLevel");
   exports["numThreads"] = Napi::Function::New<NumThreads>(env, "numThreads");
   exports["setNumThreads"] = Napi::Function::New<SetNumThreads>(env, "setNumThreads");
-  exports["setGrainElements"] = Napi::Function::New<SetGrainElements>(env, "setGrainElements");
+  // Hooks for tests and benchmarks only, apart from the surface the facade uses.
+  Napi::Object testing = Napi::Object::New(env);
+  testing["setGrainElements"] = Napi::Function::New<SetGrainElements>(env, "setGrainElements");
+  exports["testing"] = testing;
   exports["planLayout"] = PlanLayout(env);
   exports["cudaLoad"] = Napi::Function::New<CudaLoad>(env, "cudaLoad");
   exports["reduceMean"] = Napi::Function::New<ReduceMean>(env, "reduceMean");

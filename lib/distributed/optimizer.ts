@@ -163,7 +163,7 @@ export class DataParallelRMSProp extends RMSProp {
   private gathered: WholeState | null = null;
 
   constructor(setup: Setup) {
-    super(setup.parts as never);
+    super(setup.parts);
     this.setup = setup;
     const { entries, layout, communicator, segments, exchange, sharded } = setup;
     this.reader = new GradientReader(entries.map(({ param }) => ({ param, dtype: param.dtype, size: param.size })), () => undefined);

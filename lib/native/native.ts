@@ -99,8 +99,11 @@ export interface NativeBinding {
   setSimdLevel(level: string): boolean;
   numThreads(): number;
   setNumThreads(threads: number): void;
-  /** Tests and bench/grain.js: sets the chunk size in elements (when a number is given) and returns it. */
-  setGrainElements(elements?: number): number;
+  /** Hooks for tests and benchmarks only (not used by the facade). */
+  testing: {
+    /** The chunk size in elements of the multi-tensor step; returns the grain in use (none given: reads it). */
+    setGrainElements(elements?: number): number;
+  };
   planLayout: PlanLayout;
   /** Loads the device plugin at `path` (once per process); never throws. */
   cudaLoad(path: string): CudaLoadResult;
