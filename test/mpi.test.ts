@@ -10,7 +10,7 @@
  * where it is but the plugin was not built, the suite fails (a broken build, not a missing tool).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { mpiPluginCandidates } from '../lib/distributed/mpi';
@@ -88,10 +88,17 @@ function flatDict(dict: unknown): number[][] {
   return out;
 }
 
-// The rank processes of a run still alive (their command line names the run's folder).
+// The processes of a run still alive (their command line names the run's folder), from /proc.
 function survivors(dir: string): string[] {
-  const ps = spawnSync('pgrep', ['-f', dir], { encoding: 'utf8' });
-  return ps.stdout.split('\n').filter(Boolean);
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid) && Number(pid) !== process.pid)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
 }
 
 const reason = !mpirun ? 'not run: install openmpi-bin (mpirun is not on PATH)' : '';
