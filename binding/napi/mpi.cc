@@ -10,6 +10,7 @@
 
 #include "../../mpi/rmsprop_mpi.h"
 #include "../core/mpi_channel.h"
+#include "arguments.h"
 
 namespace rmsprop::napi {
 namespace {
@@ -26,26 +27,27 @@ struct View {
   int dtype;
 };
 
+// The typed arrays MPI exchanges: those of a step (read_float_array: float32, float64, 16-bit
+// patterns) and bytes.
 View view_of(const Napi::Value& value, const char* what) {
-  napi_typedarray_type kind;
-  std::size_t length = 0;
-  void* data = nullptr;
-  if (!value.IsTypedArray() || napi_get_typedarray_info(value.Env(), value, &kind, &length, &data, nullptr, nullptr) != napi_ok) {
-    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a typed array");
+  TypedArraySpan span{};
+  if (read_float_array(value.Env(), value, &span)) {
+    const int dtype = span.dtype == core::DType::kFloat32   ? RMSPROP_MPI_FLOAT32
+                      : span.dtype == core::DType::kFloat64 ? RMSPROP_MPI_FLOAT64
+                                                            : RMSPROP_MPI_UINT16;
+    return {span.data, span.length, dtype};
   }
-  switch (kind) {
-    case napi_float32_array: return {data, length, RMSPROP_MPI_FLOAT32};
-    case napi_float64_array: return {data, length, RMSPROP_MPI_FLOAT64};
-    case napi_uint16_array: return {data, length, RMSPROP_MPI_UINT16};
-    case napi_uint8_array: return {data, length, RMSPROP_MPI_BYTE};
-    default: throw Napi::TypeError::New(value.Env(), std::string(what) + " has an element type MPI does not exchange");
+  if (value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    auto bytes = value.As<Napi::Uint8Array>();
+    return {bytes.Data(), bytes.ElementLength(), RMSPROP_MPI_BYTE};
   }
+  throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a Float32Array, Float64Array, Uint16Array or Uint8Array");
 }
 
-std::vector<std::size_t> cuts_of(const Napi::Value& value, int ranks) {
-  if (!value.IsArray()) throw Napi::TypeError::New(value.Env(), "cuts must be an array");
+// Offsets from 0, never decreasing (one more than the ranks: core::check_groups counts them).
+std::vector<std::size_t> cuts_of(const Napi::Value& value) {
+  if (!value.IsArray() || value.As<Napi::Array>().Length() == 0) throw Napi::TypeError::New(value.Env(), "cuts must be a non-empty array");
   auto array = value.As<Napi::Array>();
-  if (array.Length() != static_cast<std::uint32_t>(ranks + 1)) throw Napi::RangeError::New(value.Env(), "cuts must have size + 1 entries");
   std::vector<std::size_t> cuts(array.Length());
   for (std::uint32_t i = 0; i < array.Length(); ++i) {
     const double at = array.Get(i).ToNumber().DoubleValue();
@@ -159,9 +161,7 @@ std::vector<core::MpiGroup> groups_of(const Napi::CallbackInfo& info, const Napi
   for (std::uint32_t i = 0; i < datas.Length(); ++i) {
     core::MpiGroup g;
     const View d = view_of(datas.Get(i), "data");
-    Napi::Value cut_list = cutss.Get(i);
-    const int ranks = static_cast<int>(cut_list.As<Napi::Array>().Length()) - 1;
-    g.cuts = cuts_of(cut_list, ranks < 1 ? 1 : ranks);
+    g.cuts = cuts_of(cutss.Get(i));
     g.data = d.data;
     g.length = d.length;
     g.dtype = d.dtype;
