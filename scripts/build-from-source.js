@@ -17,14 +17,13 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { onPath } = require('./on-path');
+
 const root = path.join(__dirname, '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const TOOLS = { 'cmake-js': '7.4.0', 'node-addon-api': '^8.5.0' };
 const run = (command, args, env = process.env) =>
   execFileSync(command, args, { cwd: root, stdio: 'inherit', env, shell: process.platform === 'win32' });
-
-const onPath = (tool) =>
-  (process.env.PATH || '').split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, tool)));
 
 function buildCudaPlugin() {
   if (!process.env.CUDACXX && !onPath('nvcc')) {

@@ -9,20 +9,10 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { newestMtime, nativeSourcesMtime } = require('./native-sources');
 const { onPath } = require('./on-path');
 
 const root = path.join(__dirname, '..');
-
-function newestMtime(dir, filter) {
-  let newest = 0;
-  if (!fs.existsSync(dir)) return newest;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(full, filter));
-    else if (filter(entry.name)) newest = Math.max(newest, fs.statSync(full).mtimeMs);
-  }
-  return newest;
-}
 
 function run(script) {
   console.log(`> npm run ${script}`);
@@ -32,13 +22,7 @@ function run(script) {
 const addon = path.join(root, 'build', 'Release', 'rmsprop_native.node');
 // Built with the addon: the host emulator of the CUDA plugin interface, for the device tests.
 const emulator = path.join(root, 'build', 'emulator', 'librmsprop_cuda_emulator.so');
-const nativeSources = Math.max(
-  newestMtime(path.join(root, 'binding'), (n) => /\.(cc|h)$/.test(n)),
-  newestMtime(path.join(root, 'cuda'), (n) => /\.(cc|h|cuh)$/.test(n)),
-  newestMtime(path.join(root, 'mpi'), (n) => /\.(c|h)$/.test(n)),
-  newestMtime(path.join(root, 'cmake'), (n) => n.endsWith('.cmake')),
-  fs.statSync(path.join(root, 'CMakeLists.txt')).mtimeMs,
-);
+const nativeSources = nativeSourcesMtime(root);
 // Before scripts/prebuilds.js staged its builds, a prebuild left its last build (arm64 when
 // cross-building) in build/Release, newer than the sources: an addon for another machine is
 // removed so that it is rebuilt.

@@ -12,24 +12,12 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { nativeSourcesMtime } = require('./native-sources');
+
 const root = path.join(__dirname, '..');
 const ADDON = 'rmsprop-native.glibc.node';
 
-function newestMtime(dir, filter) {
-  if (!fs.existsSync(dir)) return 0;
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full, filter) : filter(entry.name) ? fs.statSync(full).mtimeMs : 0);
-  }
-  return newest;
-}
-
-const sources = Math.max(
-  newestMtime(path.join(root, 'binding'), (n) => /\.(cc|h)$/.test(n)),
-  newestMtime(path.join(root, 'mpi'), (n) => /\.(c|h)$/.test(n)),
-  fs.statSync(path.join(root, 'CMakeLists.txt')).mtimeMs,
-);
+const sources = nativeSourcesMtime(root);
 
 function main() {
   fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true }); // no file of an older layout ships
