@@ -214,8 +214,8 @@ export class TfjsRMSProp extends tf.Optimizer {
     cls: tfc.serialization.SerializableConstructor<T>,
     config: tfc.serialization.ConfigDict,
   ): T {
-    const { customObjects, ...options } = config;
-    void customObjects;
+    const options = { ...config };
+    delete options.customObjects;
     return new cls(options as never);
   }
 

@@ -25,7 +25,7 @@ export class Shown {
 export const shown = (text: string): Shown => new Shown(text);
 
 /** "a" or "an" before a word. */
-export const article = (word: string): string => (/^[aeiou]/i.test(word) ? 'an' : 'a');
+const article = (word: string): string => (/^[aeiou]/i.test(word) ? 'an' : 'a');
 
 /** A TensorFlow.js tensor or variable (duck-typed: this package does not load tfjs for it). */
 function isTfjsTensor(value: object): value is { dtype: string; shape: number[] } {

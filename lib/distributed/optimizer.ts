@@ -169,7 +169,7 @@ export class DataParallelRMSProp extends RMSProp {
     this.reader = new GradientReader(entries.map(({ param }) => ({ param, dtype: param.dtype, size: param.size })), () => undefined);
     this.fullPlan = new StepPlan(entries, setup.options);
     const rank = communicator.rank;
-    this.pieces = layout.groups.map((g) => new (reduceType(g.dtype))(g.cuts[rank + 1] - g.cuts[rank]));
+    this.pieces = sharded ? layout.groups.map((g) => new (reduceType(g.dtype))(g.cuts[rank + 1] - g.cuts[rank])) : [];
     this.innerGradients = segments.map((s) => {
       const { offset } = layout.placement[s.entry];
       if (!sharded) return exchange.mean![s.group].subarray(offset, offset + s.end);

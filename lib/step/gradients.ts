@@ -32,10 +32,10 @@ export interface GradientSlot {
 export class GradientReader {
   /** The arrays of the last gradients read (one per parameter), handed to the binding. */
   readonly buffers: TensorArray[];
-  /** Whether `buffers` holds the same array objects as at the previous native call. */
+  /** Whether `buffers` holds the same array objects as the previous check, which passed. */
   same = false;
   private read = false;
-  /** Whether the binding holds `buffers` (handTo gave them with readGradients). */
+  /** Whether the binding holds `buffers` (handTo gave them, or the step it preceded read them). */
   private handed = false;
   private arenaViews?: readonly TensorArray[];
 
@@ -96,7 +96,7 @@ export class GradientReader {
         break;
       }
     }
-    this.same = same && this.read && this.handed;
+    this.same = same && this.read;
     if (this.same) return;
     this.read = false; // until every entry below has passed
     this.handed = false; // until handTo gives these arrays to the binding
@@ -136,15 +136,16 @@ export class GradientReader {
 
   /**
    * Hands the arrays of the last `check` to `native` and returns the `same` flag of its next
-   * step: arrays it already holds need nothing; new ones go as the arguments of one
+   * step: arrays it already holds need nothing (a check of the same arrays that were not handed
+   * over yet, as `stepAsync`'s early check and its step's, still hands them once); new ones go as the arguments of one
    * `readGradients` call (cheaper per tensor than the binding reading an array's elements),
    * unless there are too many for the arguments of a call.
    */
   handTo(native: GradientSink): boolean {
-    if (this.same) return true;
-    if (this.buffers.length > MAX_ARGUMENT_GRADIENTS) return false;
-    native.readGradients(...this.buffers);
+    if (this.same && this.handed) return true;
     this.handed = true;
+    if (this.buffers.length > MAX_ARGUMENT_GRADIENTS) return false; // the step reads them from its argument
+    native.readGradients(...this.buffers);
     return true;
   }
 
