@@ -19,8 +19,9 @@
 #include <cuda_fp16.h>
 #endif
 
-#include "../binding/kernels/rmsprop_math.h"
-#include "rmsprop_cuda.h"
+#include "../include/rmsprop_cuda.h"
+#include "../include/rmsprop_math.h"
+#include "../include/step_scalars.h"
 
 namespace rmsprop::cuda_kernels {
 
@@ -105,11 +106,6 @@ struct Chunk {
 struct Tensor {
   rmsprop_cuda_tensor t;
   uint64_t mean_offset;
-};
-
-struct Shared {
-  double decay, momentum, epsilon, inv_loss_scale;
-  int complement_in_double;  // rmsprop_cuda_step_config's
 };
 
 // Per-slice means of the decayed gradient (g + wd·w) for the centralized tensors; one block per
@@ -302,19 +298,11 @@ __device__ void update_variant(unsigned variant, const Tensor& entry,
 }
 
 template <class P, bool kCentered>
-__global__ void update(const Tensor* tensors, const Chunk* chunks, const double* means, Shared s) {
+__global__ void update(const Tensor* tensors, const Chunk* chunks, const double* means, rmsprop_shared_scalars s) {
   using T = typename Storage<P>::Math;
   const Chunk c = chunks[blockIdx.x];
   const Tensor& entry = tensors[c.tensor];
-  rmsprop::LaneScalars<T> k;
-  k.decay = static_cast<T>(s.decay);
-  k.one_minus_decay = s.complement_in_double ? static_cast<T>(1.0 - s.decay) : T(1) - k.decay;
-  k.momentum = static_cast<T>(s.momentum);
-  k.epsilon = static_cast<T>(s.epsilon);
-  k.inv_loss_scale = static_cast<T>(s.inv_loss_scale);
-  k.lr = static_cast<T>(entry.t.lr);
-  k.weight_decay = static_cast<T>(entry.t.weight_decay);
-  k.grad_shift = T(0);
+  const rmsprop::LaneScalars<T> k = rmsprop::tensor_scalars<T>(s, entry.t.lr, entry.t.weight_decay);
   update_variant<P, kCentered>(entry.t.variant, entry, k, means, c.begin, c.end);
 }
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "kernels.cuh"
-#include "rmsprop_cuda.h"
+#include "../include/rmsprop_cuda.h"
 
 namespace rmsprop::cuda_launch {
 
@@ -133,10 +133,9 @@ int enqueue_step(Runtime& rt, TableCache<Runtime>& c, const rmsprop_cuda_tensor*
   if (!tables.slice_index.empty()) {
     if (int e = rt.template launch_slice_means<T>(static_cast<unsigned>(tables.slice_index.size()), d)) return e;
   }
-  const cuda_kernels::Shared shared{config.decay, config.momentum, config.epsilon, config.inv_loss_scale, config.complement_in_double};
   const unsigned blocks = static_cast<unsigned>(tables.chunks.size());
-  return config.centered ? rt.template launch_update<T, true>(blocks, d, shared)
-                         : rt.template launch_update<T, false>(blocks, d, shared);
+  return config.centered ? rt.template launch_update<T, true>(blocks, d, config.shared)
+                         : rt.template launch_update<T, false>(blocks, d, config.shared);
 }
 
 // Enqueues the finite check of the gradients of `count` tensors whose parameters are of type T

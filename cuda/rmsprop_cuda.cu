@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "launch.h"
-#include "rmsprop_cuda.h"
+#include "../include/rmsprop_cuda.h"
 
 using namespace rmsprop::cuda_kernels;
 using rmsprop::cuda_launch::TableCache;
@@ -39,7 +39,7 @@ struct CudaRuntime {
     return cudaGetLastError();
   }
   template <class T, bool kCentered>
-  int launch_update(unsigned blocks, const LaunchTables::Views& d, const Shared& shared) {
+  int launch_update(unsigned blocks, const LaunchTables::Views& d, const rmsprop_shared_scalars& shared) {
     update<T, kCentered><<<blocks, kThreads, 0, stream>>>(d.tensors, d.chunks, d.means, shared);
     return cudaGetLastError();
   }

@@ -6,6 +6,8 @@
 import { readParams, type ParamsInput } from './config/groups';
 import { readOptions, type RMSPropOptions } from './config/options';
 import { isShared, type OptimizerParts } from './state/sharing';
+import type { FloatArray } from './base/tensor';
+import type { HostBuffers } from './native/backend';
 import { allocateStates, type ParameterState } from './state/state';
 
 const OWNER = 'RMSProp';
@@ -32,5 +34,33 @@ export class Parts implements OptimizerParts {
     const counter = new Int32Array(shared ? (new SharedArrayBuffer(4) as unknown as ArrayBuffer) : new ArrayBuffer(4));
     return new Parts(resolved, entries, groupLr, states, counter);
   }
+
+  /** The buffers the native optimizer steps, in update order. */
+  buffers(): HostBuffers {
+    const { entries, states, options } = this;
+    return {
+      params: entries.map((e) => e.param.data),
+      dtypes: entries.map((e) => e.param.dtype),
+      master: states.map((s) => s.master ?? null),
+      meanSquare: states.map((s) => s.meanSquare),
+      moment: states.map((s) => s.moment),
+      meanGrad: options.centered ? states.map((s) => s.meanGrad as FloatArray) : null,
+    };
+  }
 }
 
+/**
+ * How the constructor hands a data-parallel request (a `communicator` option) to
+ * lib/distributed/optimizer.ts, which registers itself here (so the facade does not import it).
+ */
+export interface ParallelFactory {
+  wants(options: unknown): boolean;
+  create(params: ParamsInput, options: unknown): object;
+}
+
+export const parallel: { factory: ParallelFactory | null } = { factory: null };
+
+/** Registers the data-parallel optimizer's factory (lib/distributed/optimizer.ts). */
+export function registerParallel(factory: ParallelFactory): void {
+  parallel.factory = factory;
+}

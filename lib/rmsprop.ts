@@ -1,59 +1,23 @@
 /**
  * The optimizer's facade: `RMSProp` keeps the meaning (options, groups, learning rates, the
- * global step, checkpoints) and delegates where a step runs to its backend (lib/native/backend.ts).
+ * global step, checkpoints) and delegates where a step runs to its backend (lib/native/backend.ts),
+ * through the machinery of lib/optimizer-core.ts.
  */
-import {
-  applyLoadedState,
-  buildStateDict,
-  decodeState,
-  encodeState,
-  readCheckpointFile,
-  readStateDict,
-  stateBuffersOf,
-  writeFileAtomically,
-  type LoadedState,
-  type StateBuffer,
-  type StateDict,
-} from './state/checkpoint';
-import { DynamicLossScaler, LOSS_SCALE_KEYS, lossScaleEntries, lossScaleFromEntries, type LossScaleState } from './schedules/loss-scale';
-import { createBackend, type Backend, type DeviceBuffers } from './native/backend';
+import { buildStateDict, decodeState, encodeState, readCheckpointFile, readStateDict, writeFileAtomically, type StateDict } from './state/checkpoint';
+import type { DeviceBuffers } from './native/backend';
 import { shown, typeError, valueError } from './base/errors';
-import { detectFormat, fromFormat, readFormat, toFormat, torchPlaces, type StateFormat, type TorchPlace } from './state/formats';
-import { GradientReader } from './step/gradients';
-import type { ParameterEntry, ParamsInput } from './config/groups';
-import { OperationQueue } from './step/operations';
-import { skipsNonFinite, type RMSPropOptions } from './config/options';
-import { Parts } from './parts';
-import { StepPlan } from './step/plan';
+import { detectFormat, fromFormat, readFormat, toFormat, type StateFormat } from './state/formats';
+import type { ParamsInput } from './config/groups';
+import type { RMSPropOptions } from './config/options';
+import { OptimizerCore, type Gradient } from './optimizer-core';
+import { Parts, parallel } from './parts';
 import { makeHandle, readHandle, type SharedRMSProp } from './state/sharing';
-import { attachmentCheck, type ParameterState } from './state/state';
-import { StepIndex } from './step/step-index';
-import { Parameter, Tensor, type DType, type FloatArray, type TensorArray, type AnyParameter } from './base/tensor';
+import type { ParameterState } from './state/state';
+import { Parameter, type AnyParameter, type TensorArray } from './base/tensor';
 
-export type { SharedRMSProp };
+export type { SharedRMSProp, DeviceBuffers, Gradient };
 
 const OWNER = 'RMSProp';
-
-/**
- * How the constructor hands a data-parallel request (a `communicator` option) to
- * lib/distributed/optimizer.ts, which registers itself here (so this file does not import it).
- */
-export interface ParallelFactory {
-  wants(options: unknown): boolean;
-  create(params: ParamsInput, options: unknown): RMSProp;
-}
-
-let parallel: ParallelFactory | null = null;
-
-/** Registers the data-parallel optimizer's factory (lib/distributed/optimizer.ts). */
-export function registerParallel(factory: ParallelFactory): void {
-  parallel = factory;
-}
-
-/** A gradient: a typed array of the parameter's dtype and length, or a `Tensor` of it. */
-export type Gradient = TensorArray | Tensor<TensorArray>;
-
-export type { DeviceBuffers };
 
 /**
  * MindSpore's RMSProp optimizer (`mindspore.nn.RMSProp`), plain or centered, or another
@@ -63,22 +27,7 @@ export type { DeviceBuffers };
  * docs/semantics.md (README, "The algorithm"). float32 parameters compute in float32 with every
  * hyper-parameter rounded to float32; float64 parameters in float64.
  */
-export class RMSProp {
-  // Definitely assigned by the constructor, except where it returns a data-parallel optimizer
-  // instead (the `!`s: TypeScript does not see that early return as leaving `this` unused).
-  protected readonly parts!: Parts;
-  private readonly stateOf!: ReadonlyMap<AnyParameter, ParameterState>;
-  protected readonly stateBuffers!: readonly StateBuffer[];
-  /** The numbers each native step reads (docs/ARCHITECTURE.md), filled per step. */
-  protected readonly plan!: StepPlan;
-  private readonly index!: StepIndex;
-  private readonly backend!: Backend;
-  private readonly gradients!: GradientReader;
-  protected readonly operations = new OperationQueue();
-  /** With a DynamicLossScaler: the rule, and this optimizer's scale and counters. */
-  private readonly scaler!: DynamicLossScaler | null;
-  private scaleState!: LossScaleState | null;
-
+export class RMSProp extends OptimizerCore {
   /**
    * @param params the parameters to train, each once (names unique): a list of `Parameter`s, or
    *   of groups `{ params, lr?, weightDecay?, gradCentralization? }` with at most one
@@ -92,45 +41,14 @@ export class RMSProp {
   /** @internal An optimizer over parts already read (`fromShared`, the data-parallel optimizer). */
   constructor(parts: Parts);
   constructor(params: ParamsInput | Parts, options?: RMSPropOptions) {
-    if (!(params instanceof Parts) && parallel && parallel.wants(options)) return parallel.create(params, options);
-    const parts = params instanceof Parts ? params : Parts.read(params, options);
-    const { options: resolved, entries, states } = parts;
-    this.parts = parts;
-    this.stateOf = new Map(entries.map((e, i) => [e.param, states[i]]));
-    this.stateBuffers = stateBuffersOf(entries.map((e) => e.param), states);
-    this.plan = new StepPlan(entries, resolved);
-    this.index = new StepIndex(parts.counter, this.plan, resolved.useLocking || skipsNonFinite(resolved));
-    this.scaler = resolved.lossScale instanceof DynamicLossScaler ? resolved.lossScale : null;
-    this.scaleState = this.scaler?.initialState() ?? null;
-    const assertStateAttached = attachmentCheck(states);
-    const buffers = {
-      params: entries.map((e) => e.param.data),
-      dtypes: entries.map((e) => e.param.dtype),
-      master: states.map((s) => s.master ?? null),
-      meanSquare: states.map((s) => s.meanSquare),
-      moment: states.map((s) => s.moment),
-      meanGrad: resolved.centered ? states.map((s) => s.meanGrad as FloatArray) : null,
-    };
-    this.backend = createBackend(buffers, this.plan.values, resolved, parts.counter, assertStateAttached);
-    const slots = entries.map(({ param }) => ({ param, dtype: param.dtype as DType, size: param.size }));
-    this.gradients = new GradientReader(slots, assertStateAttached);
+    // A data-parallel request (a `communicator` option) returns that optimizer instead.
+    if (!(params instanceof Parts) && parallel.factory?.wants(options)) return parallel.factory.create(params, options) as RMSProp;
+    super(params instanceof Parts ? params : Parts.read(params, options));
   }
 
   /** The parameters, in update order (the `orderParams` order where given, else group order). */
   get parameters(): readonly AnyParameter[] {
     return this.wholeEntries.map((e) => e.param);
-  }
-
-  /**
-   * The parameters' entries and their plan as the user gave them: what `parameters`, `getLr()`
-   * and state-dict layouts speak of. A data-parallel optimizer steps a piece of them.
-   */
-  protected get wholeEntries(): readonly ParameterEntry[] {
-    return this.parts.entries;
-  }
-
-  protected get wholePlan(): StepPlan {
-    return this.plan;
   }
 
   /** The number of completed steps. */
@@ -143,7 +61,7 @@ export class RMSProp {
    * `DynamicLossScaler`'s current scale.
    */
   get lossScale(): number {
-    return this.scaleState ? this.scaleState.scale : (this.parts.options.lossScale as number);
+    return this.scaling.scale;
   }
 
   /**
@@ -290,29 +208,6 @@ export class RMSProp {
     return this.operations.enqueue(() => this.applyAsync(gradients));
   }
 
-  /** One step (the body of `step`, without the idle check). */
-  protected apply(gradients: readonly Gradient[] | undefined): boolean {
-    this.gradients.check(gradients);
-    this.backend.beforeStep();
-    return this.stepped(this.index.step(this.backend, this.gradients.buffers, this.gradients.handTo(this.backend)));
-  }
-
-  /** One step off the JavaScript thread (the body of `stepAsync`'s operation). */
-  protected async applyAsync(gradients: readonly Gradient[] | undefined): Promise<boolean> {
-    this.gradients.check(gradients);
-    this.backend.beforeStep();
-    return this.stepped(await this.index.stepAsync(this.backend, this.gradients.buffers, this.gradients.handTo(this.backend)));
-  }
-
-  /** After a step (applied, or skipped for a non-finite gradient): the dynamic scale's rule. */
-  protected stepped(applied: boolean): boolean {
-    if (this.scaler && this.scaleState) {
-      this.scaleState = this.scaler.next(this.scaleState, !applied);
-      this.plan.setLossScale(this.scaleState.scale);
-    }
-    return applied;
-  }
-
   /**
    * Copies of every state buffer as `Tensor`s under MindSpore's names (`mean_square.<name>`,
    * `moment.<name>`, `mean_grad.<name>` when centered) and the number `global_step`; with
@@ -323,7 +218,7 @@ export class RMSProp {
   stateDict(options?: { format?: StateFormat }): Record<string, unknown> {
     const format = readFormat(options, 'stateDict') ?? 'mindspore';
     this.operations.assertIdle('stateDict');
-    const dict = this.withWholeState((buffers) => buildStateDict(buffers, this.globalStep, this.scaleEntries()));
+    const dict = this.withWholeState((buffers) => buildStateDict(buffers, this.globalStep, this.scaling.entries()));
     return toFormat(format, dict, this.parameters, this.parts.options, this.torchPlaces()) as Record<string, unknown>;
   }
 
@@ -339,7 +234,7 @@ export class RMSProp {
     const translated = fromFormat(format, dict, this.parameters, this.parts.options, this.torchPlaces());
     // Other frameworks' layouts have no loss-scale counters and no master weights: those keep their values.
     const canonical = format === 'mindspore' ? translated : { ...this.stateDict(), ...(translated as object) };
-    const loaded = readStateDict(this.wholeStateBuffers(), canonical, this.scaleKeys());
+    const loaded = readStateDict(this.wholeStateBuffers(), canonical, this.scaling.keys());
     this.applyLoaded(loaded, 'the state dict');
   }
 
@@ -350,7 +245,7 @@ export class RMSProp {
   async saveState(path: string): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
     return this.operations.enqueue(() =>
-      writeFileAtomically(path, this.withWholeState((buffers) => encodeState(buffers, this.globalStep, this.scaleEntries()))),
+      writeFileAtomically(path, this.withWholeState((buffers) => encodeState(buffers, this.globalStep, this.scaling.entries()))),
     );
   }
 
@@ -363,7 +258,7 @@ export class RMSProp {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
     return this.operations.enqueue(async () => {
       const file = await readCheckpointFile(path);
-      this.applyLoaded(decodeState(this.wholeStateBuffers(), file, path, this.scaleKeys()), path);
+      this.applyLoaded(decodeState(this.wholeStateBuffers(), file, path, this.scaling.keys()), path);
     });
   }
 
@@ -384,63 +279,5 @@ export class RMSProp {
   static fromShared(handle: SharedRMSProp): RMSProp {
     const { options, entries, groupLr, states, counter } = readHandle(handle);
     return new RMSProp(new Parts(options, entries, groupLr, states, counter));
-  }
-
-  /**
-   * `read` of the whole state's buffers, current (a device's state fetched first): what state
-   * dicts and checkpoints are made of. A data-parallel optimizer with sharded state gathers them
-   * from every rank (collectively).
-   */
-  protected withWholeState<T>(read: (buffers: readonly StateBuffer[]) => T): T {
-    this.backend.pullState();
-    return read(this.stateBuffers);
-  }
-
-  /** The whole state's buffers that a state dict or file is checked against (names, dtypes, shapes). */
-  protected wholeStateBuffers(): readonly StateBuffer[] {
-    return this.stateBuffers;
-  }
-
-  /** Where each parameter sits in PyTorch's layout now (lib/state/formats.ts). */
-  private torchPlaces(): TorchPlace[] {
-    return torchPlaces(this.wholeEntries, this.wholePlan, this.globalStep);
-  }
-
-  /** The loss-scale counters saved beside the global step (none without a dynamic scaler). */
-  protected scaleEntries(): Record<string, number> {
-    return this.scaleState ? lossScaleEntries(this.scaleState) : {};
-  }
-
-  protected scaleKeys(): readonly string[] {
-    return this.scaleState ? LOSS_SCALE_KEYS : [];
-  }
-
-  /**
-   * Applies a checked state, in `wholeStateBuffers()` order (every check, the scaler's included,
-   * before anything changes).
-   */
-  protected applyLoaded(loaded: LoadedState, where: string): void {
-    const scale = this.scaleState ? lossScaleFromEntries(loaded.extras, where) : null;
-    this.backend.stateWritten();
-    applyLoadedState(this.stateBuffers, loaded);
-    this.index.value = loaded.globalStep;
-    if (scale) {
-      this.scaleState = scale;
-      this.plan.setLossScale(scale.scale);
-    }
-  }
-
-  // The device-only methods: an Error on the CPU; then, as every synchronous state access, idle.
-  private requireDevice(method: string): void {
-    if (this.device === 'cpu') throw new Error(`For 'RMSProp', '${method}' needs device 'cuda' (this optimizer runs on the CPU).`);
-    this.operations.assertIdle(method);
-  }
-
-  // syncParameters / uploadParameters: nothing on the CPU.
-  private transferParameters(method: string, transfer: () => void): void {
-    if (this.device === 'cpu') return;
-    this.operations.assertIdle(method);
-    this.gradients.assertParametersAttached();
-    transfer();
   }
 }

@@ -4,7 +4,7 @@
  * addon with dlopen. No logic lives here: the buckets, the mean and the finite check are the
  * addon's (binding/core/mpi_channel.cc).
  */
-#include "rmsprop_mpi.h"
+#include "../include/rmsprop_mpi.h"
 
 #include <mpi.h>
 #include <string.h>

@@ -16,10 +16,11 @@ function newestMtime(dir, filter) {
   return newest;
 }
 
-/** The newest of every source the native build reads: binding/, cuda/, mpi/, cmake/ and CMakeLists.txt. */
+/** The newest of every source the native build reads: binding/, include/, cuda/, mpi/, cmake/ and CMakeLists.txt. */
 function nativeSourcesMtime(root) {
   return Math.max(
     newestMtime(path.join(root, 'binding'), (n) => /\.(cc|h)$/.test(n)),
+    newestMtime(path.join(root, 'include'), (n) => n.endsWith('.h')),
     newestMtime(path.join(root, 'cuda'), (n) => /\.(cc|h|cuh)$/.test(n)),
     newestMtime(path.join(root, 'mpi'), (n) => /\.(c|h)$/.test(n)),
     newestMtime(path.join(root, 'cmake'), (n) => n.endsWith('.cmake')),

@@ -1,6 +1,6 @@
 #include "centralization.h"
 
-#include "../kernels/rmsprop_math.h"
+#include "../../include/rmsprop_math.h"
 
 namespace rmsprop::core {
 namespace {

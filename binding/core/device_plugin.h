@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "../../cuda/rmsprop_cuda.h"
+#include "../../include/rmsprop_cuda.h"
 
 namespace rmsprop::core {
 

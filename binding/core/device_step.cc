@@ -201,9 +201,7 @@ void DeviceStep::stage_gradients(const void* const* grads, const DType* grad_dty
 
 template <class Call>
 void DeviceStep::for_each_dtype(Call call) {
-  const plan::Shared shared = plan::read_shared(plan_);
-  rmsprop_cuda_step_config config{shared.decay, shared.momentum, shared.epsilon, shared.inv_loss_scale,
-                                  centered_ ? 1 : 0, 0, shared.complement_in_double ? 1 : 0};
+  rmsprop_cuda_step_config config{plan::read_shared(plan_), centered_ ? 1 : 0, 0};
   for (DType dtype : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16}) {
     build_table(dtype);
     if (table_.empty()) continue;

@@ -16,7 +16,7 @@
 #include <mutex>
 #include <thread>
 
-#include "../../mpi/rmsprop_mpi.h"
+#include "../../include/rmsprop_mpi.h"
 #include "../kernels/kernels.h"
 
 namespace rmsprop::core {

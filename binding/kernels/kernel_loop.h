@@ -9,29 +9,26 @@
 #include <cstring>
 #include <type_traits>
 
-#include "half_bits.h"
+#include "../../include/half_bits.h"
 #include "kernel_types.h"
-#include "rmsprop_math.h"
+#include "../../include/rmsprop_math.h"
 
-#if defined(RMSPROP_BENCH_STREAM)
-#include "../../bench/native/stream_update.h"
-#else
 namespace rmsprop {
-// The update of one register: RMSProp, plain or centered (rmsprop_math.h).
-template <class Ops, unsigned kV>
-struct ElementUpdate {
-  using V = typename Ops::V;
+
+// The update of one register, the policy every loop below runs: RMSProp, plain or centered
+// (rmsprop_math.h). The benchmark builds tables with another policy (bench/native/
+// stream_update.h: the same loads and stores with trivial arithmetic, its memory-traffic
+// baseline); a table's policy is a template argument of make_kernel_table.
+struct RMSPropUpdate {
+  template <class Ops, unsigned kV, class V = typename Ops::V>
   static RMSPROP_LANE void plain(V& w, V& s, V& m, V g, const LaneScalars<V>& c) {
     plain_update<Ops, kV>(w, s, m, g, c);
   }
+  template <class Ops, unsigned kV, class V = typename Ops::V>
   static RMSPROP_LANE void centered(V& w, V& s, V& m, V& mg, V g, const LaneScalars<V>& c) {
     centered_update<Ops, kV>(w, s, m, mg, g, c);
   }
 };
-}  // namespace rmsprop
-#endif
-
-namespace rmsprop {
 
 template <class Ops>
 LaneScalars<typename Ops::V> broadcast_scalars(const TensorScalars<typename Ops::T>& k) {
@@ -66,11 +63,8 @@ struct HasPartialAccess<Ops, std::void_t<decltype(Ops::load_partial(nullptr, 0, 
 
 // One register of every buffer through the per-element update. Lanes past a tensor's end read
 // harmless values (s = 1 keeps √ in the normal range, so the register takes the same path as a
-// full one) and their results are discarded. The benchmark compiles these same
-// instruction-set files a second time, with RMSPROP_BENCH_STREAM defined, into its own addon
-// (CMakeLists.txt, rmsprop_bench): there ElementUpdate is its memory-traffic baseline, the same
-// loads and stores with trivial arithmetic (bench/native/stream_update.h).
-template <class Ops, bool kCentered, unsigned kV, class Access>
+// full one) and their results are discarded.
+template <class U, class Ops, bool kCentered, unsigned kV, class Access>
 void update_block(typename Ops::T* w, typename Ops::T* s, typename Ops::T* m,
                   typename Ops::T* mg, const typename Ops::T* g,
                   const LaneScalars<typename Ops::V>& c, const Access& at) {
@@ -79,17 +73,17 @@ void update_block(typename Ops::T* w, typename Ops::T* s, typename Ops::T* m,
   const typename Ops::V vg = at.load(g, T(0));
   if (kCentered) {
     typename Ops::V vmg = at.load(mg, T(0));
-    ElementUpdate<Ops, kV>::centered(vw, vs, vm, vmg, vg, c);
+    U::template centered<Ops, kV>(vw, vs, vm, vmg, vg, c);
     at.store(mg, vmg);
   } else {
-    ElementUpdate<Ops, kV>::plain(vw, vs, vm, vg, c);
+    U::template plain<Ops, kV>(vw, vs, vm, vg, c);
   }
   at.store(w, vw);
   at.store(s, vs);
   at.store(m, vm);
 }
 
-template <class Ops, bool kCentered, unsigned kV>
+template <class U, class Ops, bool kCentered, unsigned kV>
 void update_tensor(const TensorBuffers<typename Ops::T>& t,
                    const LaneScalars<typename Ops::V>& c) {
   using T = typename Ops::T;
@@ -97,13 +91,13 @@ void update_tensor(const TensorBuffers<typename Ops::T>& t,
   const FullRegister<Ops> full;
   std::size_t i = 0;
   for (; i + W <= t.size; i += W) {
-    update_block<Ops, kCentered, kV>(t.param + i, t.mean_square + i, t.moment + i,
+    update_block<U, Ops, kCentered, kV>(t.param + i, t.mean_square + i, t.moment + i,
                                      kCentered ? t.mean_grad + i : nullptr, t.grad + i, c, full);
   }
   const std::size_t rest = t.size - i;
   if (rest == 0) return;
   if constexpr (HasPartialAccess<Ops>::value) {
-    update_block<Ops, kCentered, kV>(t.param + i, t.mean_square + i, t.moment + i,
+    update_block<U, Ops, kCentered, kV>(t.param + i, t.mean_square + i, t.moment + i,
                                      kCentered ? t.mean_grad + i : nullptr, t.grad + i, c,
                                      PartialRegister<Ops>{rest});
   } else {
@@ -116,7 +110,7 @@ void update_tensor(const TensorBuffers<typename Ops::T>& t,
     std::memcpy(m, t.moment + i, bytes);
     std::memcpy(g, t.grad + i, bytes);
     if (kCentered) std::memcpy(mg, t.mean_grad + i, bytes);
-    update_block<Ops, kCentered, kV>(w, s, m, mg, g, c, full);
+    update_block<U, Ops, kCentered, kV>(w, s, m, mg, g, c, full);
     std::memcpy(t.param + i, w, bytes);
     std::memcpy(t.mean_square + i, s, bytes);
     std::memcpy(t.moment + i, m, bytes);
@@ -125,22 +119,22 @@ void update_tensor(const TensorBuffers<typename Ops::T>& t,
 }
 
 // The variant `variant` of the update (a compile-time instantiation for each of kVariantCount).
-template <class Ops, bool kCentered, unsigned kV = 0>
+template <class U, class Ops, bool kCentered, unsigned kV = 0>
 void update_variant(unsigned variant, const TensorBuffers<typename Ops::T>& t,
                     const LaneScalars<typename Ops::V>& c) {
   if constexpr (kV < kVariantCount) {
     if (variant == kV) {
-      update_tensor<Ops, kCentered, kV>(t, c);
+      update_tensor<U, Ops, kCentered, kV>(t, c);
     } else {
-      update_variant<Ops, kCentered, kV + 1>(variant, t, c);
+      update_variant<U, Ops, kCentered, kV + 1>(variant, t, c);
     }
   }
 }
 
-template <class Ops, bool kCentered>
+template <class U, class Ops, bool kCentered>
 void update_tensor_entry(const TensorBuffers<typename Ops::T>& t,
                          const TensorScalars<typename Ops::T>& k) {
-  update_variant<Ops, kCentered>(k.variant, t, broadcast_scalars<Ops>(k));
+  update_variant<U, Ops, kCentered>(k.variant, t, broadcast_scalars<Ops>(k));
 }
 
 // Whether all n values are finite: the exponent bits of each (kExponent), all ones for inf and
@@ -258,7 +252,7 @@ struct HalfRegister {
   static std::uint16_t narrow(float x) { return kBf16 ? float_to_bfloat(x) : float_to_half(x); }
 };
 
-template <class Ops, bool kCentered, unsigned kV, bool kBf16>
+template <class U, class Ops, bool kCentered, unsigned kV, bool kBf16>
 void update_half_tensor(const HalfTensorBuffers& t, const LaneScalars<typename Ops::V>& c) {
   using H = HalfRegister<Ops, kBf16>;
   using V = typename Ops::V;
@@ -272,10 +266,10 @@ void update_half_tensor(const HalfTensorBuffers& t, const LaneScalars<typename O
     const V vg = t.grad_f32 ? Ops::load(grad32 + i) : H::load(grad16 + i);
     if (kCentered) {
       V vmg = Ops::load(t.mean_grad + i);
-      ElementUpdate<Ops, kV>::centered(vw, vs, vm, vmg, vg, c);
+      U::template centered<Ops, kV>(vw, vs, vm, vmg, vg, c);
       Ops::store(t.mean_grad + i, vmg);
     } else {
-      ElementUpdate<Ops, kV>::plain(vw, vs, vm, vg, c);
+      U::template plain<Ops, kV>(vw, vs, vm, vg, c);
     }
     if (t.master) Ops::store(t.master + i, vw);
     H::store(t.param + i, vw);
@@ -293,7 +287,7 @@ void update_half_tensor(const HalfTensorBuffers& t, const LaneScalars<typename O
   std::memcpy(s, t.mean_square + i, rest * sizeof(float));
   std::memcpy(m, t.moment + i, rest * sizeof(float));
   if (kCentered) std::memcpy(mg, t.mean_grad + i, rest * sizeof(float));
-  update_block<Ops, kCentered, kV>(w, s, m, mg, g, c, FullRegister<Ops>());
+  update_block<U, Ops, kCentered, kV>(w, s, m, mg, g, c, FullRegister<Ops>());
   if (t.master) std::memcpy(t.master + i, w, rest * sizeof(float));
   for (std::size_t j = 0; j < rest; ++j) t.param[i + j] = H::narrow(w[j]);
   std::memcpy(t.mean_square + i, s, rest * sizeof(float));
@@ -301,43 +295,44 @@ void update_half_tensor(const HalfTensorBuffers& t, const LaneScalars<typename O
   if (kCentered) std::memcpy(t.mean_grad + i, mg, rest * sizeof(float));
 }
 
-template <class Ops, bool kCentered, bool kBf16, std::size_t kAt = 0>
+template <class U, class Ops, bool kCentered, bool kBf16, std::size_t kAt = 0>
 bool update_half_variant(unsigned variant, const HalfTensorBuffers& t, const LaneScalars<typename Ops::V>& c) {
   constexpr std::size_t kCount = sizeof(kFusedHalfVariants) / sizeof(kFusedHalfVariants[0]);
   if constexpr (kAt < kCount) {
     if (variant == kFusedHalfVariants[kAt]) {
-      update_half_tensor<Ops, kCentered, kFusedHalfVariants[kAt], kBf16>(t, c);
+      update_half_tensor<U, Ops, kCentered, kFusedHalfVariants[kAt], kBf16>(t, c);
       return true;
     }
-    return update_half_variant<Ops, kCentered, kBf16, kAt + 1>(variant, t, c);
+    return update_half_variant<U, Ops, kCentered, kBf16, kAt + 1>(variant, t, c);
   } else {
     return false;
   }
 }
 
-template <class Ops, bool kCentered, bool kBf16>
+template <class U, class Ops, bool kCentered, bool kBf16>
 bool update_half_entry(const HalfTensorBuffers& t, const TensorScalars<float>& k) {
-  return update_half_variant<Ops, kCentered, kBf16>(k.variant, t, broadcast_scalars<Ops>(k));
+  return update_half_variant<U, Ops, kCentered, kBf16>(k.variant, t, broadcast_scalars<Ops>(k));
 }
 
 // The fused half-precision kernel where the float32 Ops converts in registers, else null.
-template <class Ops, bool kCentered, bool kBf16>
+template <class U, class Ops, bool kCentered, bool kBf16>
 constexpr HalfKernelFn half_kernel() {
   if constexpr (kBf16 ? HasBfloatInstructions<Ops>::value : HasHalfInstructions<Ops>::value) {
-    return &update_half_entry<Ops, kCentered, kBf16>;
+    return &update_half_entry<U, Ops, kCentered, kBf16>;
   } else {
     return nullptr;
   }
 }
 
-// Builds a constant-initialised table from one instruction set's float32 and float64 Ops.
-template <class OpsF32, class OpsF64>
+// Builds a constant-initialised table from one instruction set's float32 and float64 Ops, whose
+// updates run the policy U (RMSProp's own, unless a benchmark says otherwise).
+template <class OpsF32, class OpsF64, class U = RMSPropUpdate>
 constexpr KernelTable make_kernel_table(const char* level) {
   return KernelTable{level,
-                     &update_tensor_entry<OpsF32, false>,
-                     &update_tensor_entry<OpsF32, true>,
-                     &update_tensor_entry<OpsF64, false>,
-                     &update_tensor_entry<OpsF64, true>,
+                     &update_tensor_entry<U, OpsF32, false>,
+                     &update_tensor_entry<U, OpsF32, true>,
+                     &update_tensor_entry<U, OpsF64, false>,
+                     &update_tensor_entry<U, OpsF64, true>,
                      &all_finite<OpsF32>,
                      &all_finite<OpsF64>,
                      &all_finite_f16<OpsF32>,
@@ -346,10 +341,10 @@ constexpr KernelTable make_kernel_table(const char* level) {
                      &f32_to_f16<OpsF32>,
                      &bf16_to_f32<OpsF32>,
                      &f32_to_bf16<OpsF32>,
-                     half_kernel<OpsF32, false, false>(),
-                     half_kernel<OpsF32, true, false>(),
-                     half_kernel<OpsF32, false, true>(),
-                     half_kernel<OpsF32, true, true>()};
+                     half_kernel<U, OpsF32, false, false>(),
+                     half_kernel<U, OpsF32, true, false>(),
+                     half_kernel<U, OpsF32, false, true>(),
+                     half_kernel<U, OpsF32, true, true>()};
 }
 
 }  // namespace rmsprop

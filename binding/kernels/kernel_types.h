@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../../include/rmsprop_math.h"
+
 namespace rmsprop {
 
 template <class T>
@@ -16,18 +18,11 @@ struct TensorBuffers {
   std::size_t size;
 };
 
-// Hyper-parameters of one tensor's update, each rounded to T (docs/semantics.md §2).
+// Hyper-parameters of one tensor's update, each rounded to T (docs/semantics.md §2: formed by
+// include/step_scalars.h's tensor_scalars), and the variant of its update (include/variants.h).
 template <class T>
-struct TensorScalars {
-  T decay;
-  T one_minus_decay;
-  T momentum;
-  T epsilon;
-  T lr;
-  T weight_decay;  // wd·L (coupled) or wd (decoupled), used only by a variant with weight decay
-  T grad_shift;    // subtracted from the decayed gradient (the slice mean under centralization)
-  T inv_loss_scale;
-  unsigned variant;   // the bits of rmsprop_math.h (kCoupledDecay, …)
+struct TensorScalars : LaneScalars<T> {
+  unsigned variant;
 };
 
 template <class T>

@@ -124,26 +124,31 @@ Napi::Value ScaleInto(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The plan's layout (binding/core/plan.h) and the variant knobs (include/variants.h), from their
+// tables: lib/step/plan.ts fills the plan through these alone.
 Napi::Object PlanLayout(Napi::Env env) {
   Napi::Object layout = Napi::Object::New(env);
-  layout["decay"] = static_cast<double>(plan::kDecay);
-  layout["momentum"] = static_cast<double>(plan::kMomentum);
-  layout["epsilon"] = static_cast<double>(plan::kEpsilon);
-  layout["invLossScale"] = static_cast<double>(plan::kInvLossScale);
-  layout["checkFinite"] = static_cast<double>(plan::kCheckFinite);
-  layout["complementInDouble"] = static_cast<double>(plan::kComplementInDouble);
+#define RMSPROP_EXPORT_SLOT(constant, name) layout[#name] = static_cast<double>(plan::constant);
+  RMSPROP_PLAN_HEADER(RMSPROP_EXPORT_SLOT)
+  RMSPROP_PLAN_TENSOR(RMSPROP_EXPORT_SLOT)
+#undef RMSPROP_EXPORT_SLOT
   layout["headerSize"] = static_cast<double>(plan::kHeaderSize);
-  layout["lr"] = static_cast<double>(plan::kLr);
-  layout["weightDecay"] = static_cast<double>(plan::kWeightDecay);
-  layout["flags"] = static_cast<double>(plan::kFlags);
-  layout["slices"] = static_cast<double>(plan::kSlices);
   layout["tensorStride"] = static_cast<double>(plan::kTensorStride);
-  layout["applyWeightDecay"] = static_cast<double>(plan::kApplyWeightDecay);
   layout["centralize"] = static_cast<double>(plan::kCentralize);
-  layout["decoupledWeightDecay"] = static_cast<double>(plan::kDecoupledWeightDecay);
-  layout["epsilonOutside"] = static_cast<double>(plan::kEpsilonOutside);
-  layout["lrOutsideMomentum"] = static_cast<double>(plan::kLrOutsideMomentum);
-  layout["nesterov"] = static_cast<double>(plan::kNesterov);
+  Napi::Array variants = Napi::Array::New(env);
+#define RMSPROP_EXPORT_VARIANT(constant, name, option, value, weighted)     \
+  {                                                                          \
+    Napi::Object knob = Napi::Object::New(env);                              \
+    knob["name"] = name;                                                     \
+    knob["bit"] = static_cast<double>(::rmsprop::constant);                  \
+    knob["option"] = option;                                                 \
+    knob["value"] = Napi::Value::From(env, value);                           \
+    knob["weighted"] = weighted;                                             \
+    variants[variants.Length()] = knob;                                      \
+  }
+  RMSPROP_VARIANT_KNOBS(RMSPROP_EXPORT_VARIANT)
+#undef RMSPROP_EXPORT_VARIANT
+  layout["variants"] = variants;
   return layout;
 }
 

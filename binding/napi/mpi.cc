@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "../../mpi/rmsprop_mpi.h"
+#include "../../include/rmsprop_mpi.h"
 #include "../core/mpi_channel.h"
 #include "arguments.h"
 

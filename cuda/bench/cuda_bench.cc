@@ -98,7 +98,7 @@ void run_case(const Case& c, bool quick) {
     d.slices = 0;
     d.lr = 1e-3;
   }
-  const rmsprop_cuda_step_config config{0.9, 0.9, 1e-10, 1.0, c.centered ? 1 : 0,
+  const rmsprop_cuda_step_config config{{0.9, 0.9, 1e-10, 1.0, 0}, c.centered ? 1 : 0,
                                         c.half ? c.half : c.f64 ? RMSPROP_CUDA_FLOAT64 : RMSPROP_CUDA_FLOAT32};
   // Plain: read w, s, m, g, write w, s, m; centered: and mean_grad (half: w and g 2 bytes each).
   const double step_bytes = c.half ? double(total) * (2 + 2 + 2 + 4 * 2 * (c.centered ? 3 : 2))

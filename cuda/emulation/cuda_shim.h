@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "../../binding/kernels/half_bits.h"
+#include "../../include/half_bits.h"
 
 #define __global__
 #define __device__

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "../launch.h"
-#include "../rmsprop_cuda.h"
+#include "../../include/rmsprop_cuda.h"
 
 namespace {
 
@@ -110,7 +110,7 @@ struct EmulatedRuntime {
   }
   template <class T, bool kCentered>
   int launch_update(unsigned blocks, const rmsprop::cuda_kernels::LaunchTables::Views& d,
-                    const rmsprop::cuda_kernels::Shared& shared) {
+                    const rmsprop_shared_scalars& shared) {
     using namespace rmsprop::cuda_kernels;
     pending.push_back([=] {
       rmsprop::cuda_emulation::launch(blocks, kThreads, false,

@@ -20,10 +20,10 @@
 
 #include "../../binding/core/device_step.h"
 #include "../../binding/core/plan.h"
-#include "../../binding/kernels/half_bits.h"
+#include "../../include/half_bits.h"
 #include "../../test/native/check.h"
 #include "../../test/native/reference.h"
-#include "../rmsprop_cuda.h"
+#include "../../include/rmsprop_cuda.h"
 
 namespace {
 
@@ -106,7 +106,7 @@ void test_steps(rmsprop_cuda_queue q, bool centered) {
     t.variant = host[k].weight_decay ? rmsprop::kCoupledDecay : 0u;
     tensors.push_back(t);
   }
-  const rmsprop_cuda_step_config config{decay, momentum, epsilon, inv, centered ? 1 : 0, sizeof(T) == 8 ? RMSPROP_CUDA_FLOAT64 : RMSPROP_CUDA_FLOAT32};
+  const rmsprop_cuda_step_config config{{decay, momentum, epsilon, inv, 0}, centered ? 1 : 0, sizeof(T) == 8 ? RMSPROP_CUDA_FLOAT64 : RMSPROP_CUDA_FLOAT32};
   // Four steps enqueued back to back and one synchronize, the values copied after each: step 2
   // with other learning rates than step 1 (new tables), step 3 with the very same records as
   // step 2 (the plugin may reuse its tables), step 4 with step 1's again.
@@ -218,7 +218,7 @@ void test_half_steps(rmsprop_cuda_queue q, bool bf16, bool centered) {
     tensors.push_back(t);
   }
   const double decay = 0.9, momentum = 0.5, epsilon = 1e-6, inv = 0.25;
-  const rmsprop_cuda_step_config config{decay, momentum, epsilon, inv, centered ? 1 : 0,
+  const rmsprop_cuda_step_config config{{decay, momentum, epsilon, inv, 0}, centered ? 1 : 0,
                                         bf16 ? RMSPROP_CUDA_BFLOAT16 : RMSPROP_CUDA_FLOAT16};
   OK(plugin->step_async(q, tensors.data(), tensors.size(), &config));
   for (size_t k = 0; k < count; ++k) {
@@ -278,7 +278,7 @@ void test_finite_check(rmsprop_cuda_queue q) {
     const std::uint32_t zero = 0;
     std::uint32_t out = 7;
     OK(plugin->copy_async(q, flag, &zero, 4, RMSPROP_CUDA_HOST_TO_DEVICE));
-    const rmsprop_cuda_step_config config{0.9, 0, 1e-10, 1, 0, dtype};
+    const rmsprop_cuda_step_config config{{0.9, 0, 1e-10, 1, 0}, 0, dtype};
     OK(plugin->check_finite_async(q, tensors.data(), tensors.size(), &config, flag));
     OK(plugin->copy_async(q, &out, flag, 4, RMSPROP_CUDA_DEVICE_TO_HOST));
     OK(plugin->synchronize(q));
@@ -352,8 +352,8 @@ void test_copies_and_errors(rmsprop_cuda_queue q) {
     OK(plugin->host_free(pinned));
   }
   CHECK(plugin->copy_async(q, d1, a.data(), 4, 42) != 0, "an unknown copy kind was accepted");
-  const rmsprop_cuda_step_config config{0.9, 0, 1e-10, 1, 0, RMSPROP_CUDA_FLOAT32};
-  const rmsprop_cuda_step_config unknown{0.9, 0, 1e-10, 1, 0, 7};
+  const rmsprop_cuda_step_config config{{0.9, 0, 1e-10, 1, 0}, 0, RMSPROP_CUDA_FLOAT32};
+  const rmsprop_cuda_step_config unknown{{0.9, 0, 1e-10, 1, 0}, 0, 7};
   CHECK(plugin->step_async(q, nullptr, 0, &unknown) != 0, "an unknown dtype was accepted");
   CHECK(plugin->step_async(q, nullptr, 1, &config) != 0, "a null tensor table was accepted");
   CHECK(plugin->step_async(q, nullptr, 0, nullptr) != 0, "a null config was accepted");
@@ -407,7 +407,7 @@ void test_device_step(bool centered) {
     double* p = &plan[rmsprop::plan::kHeaderSize + k * rmsprop::plan::kTensorStride];
     p[rmsprop::plan::kLr] = 0.01;
     p[rmsprop::plan::kWeightDecay] = 0.02;
-    p[rmsprop::plan::kFlags] = rmsprop::plan::kApplyWeightDecay | (k == 3 ? rmsprop::plan::kCentralize : 0);
+    p[rmsprop::plan::kFlags] = rmsprop::kCoupledDecay | (k == 3 ? rmsprop::plan::kCentralize : 0);
     p[rmsprop::plan::kSlices] = k == 3 ? 17 : 1;
   }
   const auto before = host;

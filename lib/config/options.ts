@@ -10,7 +10,6 @@ import {
   resolveLearningRate,
   resolveWeightDecay,
   type LearningRate,
-  type StepValue,
   type WeightDecay,
 } from '../schedules/learning-rate';
 
@@ -131,30 +130,6 @@ export type WeightDecayMode = 'coupled' | 'decoupled';
 /** Where 1 − ρ is formed: in the compute type, or in float64 and rounded once. */
 export type DecayComplement = 'compute' | 'float64';
 
-/** The options after validation, in the form the optimizer uses. */
-export interface ResolvedOptions {
-  flavor: Flavor;
-  learningRate: StepValue;
-  decay: number;
-  momentum: number;
-  epsilon: number;
-  epsilonPlacement: EpsilonPlacement;
-  initialMeanSquare: number;
-  lrInMomentum: boolean;
-  weightDecayMode: WeightDecayMode;
-  decayComplement: DecayComplement;
-  maximize: boolean;
-  nesterov: boolean;
-  useLocking: boolean;
-  centered: boolean;
-  lossScale: number | DynamicLossScaler;
-  skipNonFinite: boolean;
-  masterWeights: boolean;
-  weightDecay: StepValue;
-  device: Device;
-  parameterSync: ParameterSync;
-}
-
 type Reader<T> = (owner: string, key: string, value: unknown) => T;
 
 // A number > 0 or a DynamicLossScaler.
@@ -189,8 +164,11 @@ interface OptionSpec<T> {
   readonly read: Reader<T>;
 }
 
-/** Every option: its default and how a given value is checked and read. */
-export const OPTION_SPECS: { readonly [K in keyof ResolvedOptions]: OptionSpec<ResolvedOptions[K]> } = {
+/**
+ * Every option: its default and how a given value is checked and read (what the reader returns
+ * is the option's type in `ResolvedOptions`).
+ */
+export const OPTION_SPECS = {
   flavor: { default: 'mindspore', read: oneOf<Flavor>('mindspore', 'tf1', 'pytorch', 'keras', 'tfjs', 'optax') },
   learningRate: { default: 0.1, read: resolveLearningRate },
   decay: { default: 0.9, read: nonNegative },
@@ -211,7 +189,10 @@ export const OPTION_SPECS: { readonly [K in keyof ResolvedOptions]: OptionSpec<R
   weightDecay: { default: 0.0, read: resolveWeightDecay },
   device: { default: 'cpu', read: oneOf<Device>('cpu', 'cuda') },
   parameterSync: { default: 'step', read: oneOf<ParameterSync>('step', 'manual') },
-};
+} satisfies Record<string, OptionSpec<unknown>>;
+
+/** The options after validation, in the form the optimizer uses: each option's reader's type. */
+export type ResolvedOptions = { [K in keyof typeof OPTION_SPECS]: ReturnType<(typeof OPTION_SPECS)[K]['read']> };
 
 const OPTION_NAMES = Object.keys(OPTION_SPECS) as (keyof ResolvedOptions)[];
 

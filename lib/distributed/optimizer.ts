@@ -23,9 +23,9 @@ import { binding } from '../native/native';
 import { readParams, type ParameterEntry, type ParamsInput } from '../config/groups';
 import { fromHalfBits } from '../base/half';
 import { readOptions, skipsNonFinite, type ResolvedOptions } from '../config/options';
-import { Parts } from '../parts';
+import { Parts, registerParallel } from '../parts';
 import { StepPlan } from '../step/plan';
-import { registerParallel, RMSProp, type Gradient, type SharedRMSProp, type DeviceBuffers } from '../rmsprop';
+import { RMSProp, type Gradient, type SharedRMSProp, type DeviceBuffers } from '../rmsprop';
 import { allocateStates, type ParameterState } from '../state/state';
 import { isHalf, Parameter, type AnyParameter, type HalfDType, type TensorArray } from '../base/tensor';
 import { isCommunicator, type CommunicatorImpl, type ReduceArray } from './communicator';
@@ -303,7 +303,7 @@ export class DataParallelRMSProp extends RMSProp {
     if (typeof path !== 'string' || path.length === 0) throw typeError(OWNER, 'path', 'a non-empty string', path);
     return this.operations.enqueue(async () => {
       const { communicator } = this.setup;
-      const bytes = this.withWholeState((buffers) => (communicator.rank === 0 ? encodeState(buffers, this.globalStep, this.scaleEntries()) : null));
+      const bytes = this.withWholeState((buffers) => (communicator.rank === 0 ? encodeState(buffers, this.globalStep, this.scaling.entries()) : null));
       let failure: string | null = null;
       if (bytes) await writeFileAtomically(path, bytes).catch((e: Error) => (failure = e.message));
       const outcome = communicator.collectives.allGather(failure)[0];

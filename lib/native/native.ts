@@ -9,7 +9,20 @@ import type { DType, FloatArray, TensorArray } from '../base/tensor';
 /** The CPU kernel levels, best first. */
 export type SimdLevel = 'avx512' | 'avx2' | 'sse2' | 'neon' | 'scalar';
 
-/** Indices into the step plan (a Float64Array); defined once, in binding/core/plan.h. */
+/**
+ * A knob of the per-element update (a row of include/variants.h): its bit in a tensor's plan
+ * flags is set where the option `option` has the value `value` (and, when `weighted`, the tensor
+ * has a weight decay).
+ */
+export interface VariantKnob {
+  name: string;
+  bit: number;
+  option: string;
+  value: string | boolean;
+  weighted: boolean;
+}
+
+/** Indices into the step plan (a Float64Array) and its flag bits; defined once, in binding/core/plan.h. */
 export interface PlanLayout {
   decay: number;
   momentum: number;
@@ -21,14 +34,11 @@ export interface PlanLayout {
   lr: number;
   weightDecay: number;
   flags: number;
-  tensorStride: number;
-  applyWeightDecay: number;
   slices: number;
+  tensorStride: number;
+  /** The flag of gradient centralization (above the variant bits). */
   centralize: number;
-  decoupledWeightDecay: number;
-  epsilonOutside: number;
-  lrOutsideMomentum: number;
-  nesterov: number;
+  variants: readonly VariantKnob[];
 }
 
 /** A buffer kind of every tensor, for transfers between host and device. */

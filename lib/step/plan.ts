@@ -12,6 +12,18 @@ import { initialLossScale, skipsNonFinite, type ResolvedOptions } from '../confi
 const OWNER = 'RMSProp';
 const layout = binding.planLayout;
 
+/**
+ * A tensor's variant bits: each knob of the binding's table (include/variants.h) whose option has
+ * its value, the weighted ones only where the tensor has a weight decay.
+ */
+export function variantBits(options: ResolvedOptions, weighted: boolean): number {
+  let bits = 0;
+  for (const knob of layout.variants) {
+    if (options[knob.option as keyof ResolvedOptions] === knob.value && (weighted || !knob.weighted)) bits |= knob.bit;
+  }
+  return bits;
+}
+
 // Index of `value` in `list`, appending it when new.
 function indexIn(list: StepValue[], value: StepValue): number {
   const at = list.indexOf(value);
@@ -43,8 +55,7 @@ export class StepPlan {
     this.weightDecaySources = weightDecaySources;
     this.lrValues = new Float64Array(lrSources.length);
     this.weightDecayValues = new Float64Array(weightDecaySources.length);
-    const decoupled = options.weightDecayMode === 'decoupled';
-    this.decoupled = decoupled;
+    this.decoupled = options.weightDecayMode === 'decoupled';
     this.sign = options.maximize ? -1 : 1;
 
     const plan = new Float64Array(layout.headerSize + entries.length * layout.tensorStride);
@@ -55,16 +66,11 @@ export class StepPlan {
     plan[layout.epsilon] = negated ? -options.epsilon : options.epsilon;
     plan[layout.checkFinite] = skipsNonFinite(options) ? 1 : 0;
     plan[layout.complementInDouble] = options.decayComplement === 'float64' ? 1 : 0;
-    const shared =
-      (options.epsilonPlacement === 'outside' ? layout.epsilonOutside : 0) |
-      (options.lrInMomentum ? 0 : layout.lrOutsideMomentum) |
-      (options.nesterov ? layout.nesterov : 0);
     entries.forEach((entry, i) => {
       const at = layout.headerSize + i * layout.tensorStride;
       // Centralization applies to rank ≥ 3 parameters (convolution kernels) of flagged groups.
       const centralize = entry.gradCentralization && entry.param.rank >= 3;
-      const decay = entry.weightDecay ? (decoupled ? layout.decoupledWeightDecay : layout.applyWeightDecay) : 0;
-      plan[at + layout.flags] = shared | decay | (centralize ? layout.centralize : 0);
+      plan[at + layout.flags] = variantBits(options, entry.weightDecay !== null) | (centralize ? layout.centralize : 0);
       plan[at + layout.slices] = centralize ? entry.param.shape[0] : 1;
     });
     this.values = plan;

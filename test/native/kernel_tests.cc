@@ -56,7 +56,7 @@ struct Model {
       double* p = &plan[plan::kHeaderSize + t * plan::kTensorStride];
       p[plan::kLr] = 0.01;
       p[plan::kWeightDecay] = 0.04;
-      p[plan::kFlags] = plan::kApplyWeightDecay | (t == 0 ? plan::kCentralize : 0);
+      p[plan::kFlags] = rmsprop::kCoupledDecay | (t == 0 ? plan::kCentralize : 0);
       p[plan::kSlices] = t == 0 ? 4 : 1;  // tensor 0: 4 centralized slices
     }
   }

@@ -13,8 +13,8 @@
 //          or q ← g / σ   ; m ← β·m + q ; w ← w − η·m      (outside, as PyTorch)
 //   Nesterov (optax's trace(nesterov=True)): w ← w − (β·m + q), resp. w ← w − η·(β·m + q).
 //
-// A variant is a bit set (kCoupledDecay, kDecoupledDecay, kEpsilonOutside, kLrOutside, kNesterov)
-// fixed at compile time, so the default (MindSpore's) costs nothing for the others.
+// A variant is a bit set (the table of variants.h: kCoupledDecay, kDecoupledDecay, kEpsilonOutside,
+// kLrOutside, kNesterov) fixed at compile time, so the default (MindSpore's) costs nothing for the others.
 //
 // `Ops` supplies the arithmetic of one lane type: a scalar (float, double) or a SIMD register:
 // add, sub, mul, div, sqrt, madd(a, b, c) = a·b + c (fused where the instruction set has FMA),
@@ -25,6 +25,7 @@
 // linker can never pick code compiled for one instruction set to serve another (the ODR trap
 // that makes a binary crash with SIGILL on older CPUs).
 #pragma once
+#include "variants.h"  // the bits of a variant (kCoupledDecay, …): one table
 
 #if defined(__CUDACC__)
 #define RMSPROP_LANE __host__ __device__ __forceinline__
@@ -35,14 +36,6 @@
 #endif
 
 namespace rmsprop {
-
-// The bits of a variant (see the top of this file).
-constexpr unsigned kCoupledDecay = 1u << 0;    // g ← g + wd·w
-constexpr unsigned kDecoupledDecay = 1u << 1;  // w ← w − η·wd·w first
-constexpr unsigned kEpsilonOutside = 1u << 2;  // √s + ε instead of √(s + ε)
-constexpr unsigned kLrOutside = 1u << 3;       // m ← β·m + g/σ, w ← w − η·m
-constexpr unsigned kNesterov = 1u << 4;        // w moves by β·m + q instead of m
-constexpr unsigned kVariantCount = 32;
 
 // The scalars of one tensor's update, already broadcast to the lane type.
 template <class V>

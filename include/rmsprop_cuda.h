@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "step_scalars.h"
+
 #if defined(_WIN32)
 #define RMSPROP_CUDA_API __declspec(dllexport)
 #else
@@ -16,7 +18,7 @@
 
 /* Bumped whenever a signature or struct below changes; the addon refuses another version. */
 #ifndef RMSPROP_CUDA_ABI_VERSION  /* overridable only to test that the addon refuses another version */
-#define RMSPROP_CUDA_ABI_VERSION 5
+#define RMSPROP_CUDA_ABI_VERSION 6
 #endif
 
 #ifdef __cplusplus
@@ -48,19 +50,14 @@ typedef struct {
   uint64_t slices;   /* 0: none; >= 1: gradient centralization over this many slices along axis 0 (dividing size) */
   double lr;
   double weight_decay; /* the factor wd·L (coupled), or wd (decoupled) */
-  unsigned variant;  /* the update's variant bits (binding/kernels/rmsprop_math.h: kCoupledDecay, ...;
+  unsigned variant;  /* the update's variant bits (variants.h: kCoupledDecay, ...;
                         coupled weight decay is also in the slice means of centralization) */
 } rmsprop_cuda_tensor;
 
 typedef struct {
-  double decay;
-  double momentum;
-  double epsilon;
-  double inv_loss_scale;
+  rmsprop_shared_scalars shared; /* ρ, β, ε, 1/L and where 1 − ρ is formed (step_scalars.h) */
   int centered;
   int dtype;         /* every tensor's parameter dtype: an rmsprop_cuda_dtype */
-  int complement_in_double; /* 1 − ρ: 0 formed in the compute type as 1 − T(ρ) (MindSpore, TF1);
-                               1 formed in double and rounded once (PyTorch, Keras, tfjs, optax) */
 } rmsprop_cuda_step_config;
 
 /* A queue of work on the device (a CUDA stream) with its own launch tables. One thread at a time. */
