@@ -2,7 +2,7 @@
 // compiles this into the plugin (rmsprop_cuda.cu); the host compiler, with
 // emulation/cuda_shim.h included first, compiles the very same code into a CPU emulation of the
 // launches, which the host emulator plugin (emulator/) and the native tests run where there is no
-// GPU. The per-element math is the CPU kernels' own header (binding/kernels/rmsprop_math.h),
+// GPU. The per-element math is the CPU kernels' own header (include/rmsprop_math.h),
 // instantiated with device arithmetic, so the formula and the centered guard keep one home.
 //
 // A step is at most two launches whatever the number of tensors (in the style of PyTorch's

@@ -1,4 +1,4 @@
-// The device plugin's entry points (cuda/rmsprop_cuda.h: the CUDA plugin, or its host emulator
+// The device plugin's entry points (include/rmsprop_cuda.h: the CUDA plugin, or its host emulator
 // in tests), loaded with dlopen once per process. The device step (device_step.h) runs on them.
 #pragma once
 #include <cstddef>
@@ -9,7 +9,7 @@
 
 namespace rmsprop::core {
 
-// The entry points of a loaded plugin (the functions of cuda/rmsprop_cuda.h).
+// The entry points of a loaded plugin (the functions of include/rmsprop_cuda.h).
 struct DevicePlugin {
   std::string path;
   int (*abi_version)();

@@ -1,5 +1,5 @@
 // The MPI backend's native side (docs/ARCHITECTURE.md, "Data-parallel", "MPI"): the MPI plugin
-// (mpi/rmsprop_mpi.h) loaded with dlopen, one thread that owns every MPI call, and the
+// (include/rmsprop_mpi.h) loaded with dlopen, one thread that owns every MPI call, and the
 // collectives of the data-parallel exchange built on the plugin's calls (buckets, the finite
 // check). No Node here: binding/napi/mpi.cc gives it to JavaScript.
 #ifndef RMSPROP_CORE_MPI_CHANNEL_H_

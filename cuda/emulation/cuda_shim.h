@@ -37,7 +37,7 @@ using std::fma;
 using std::sqrt;
 
 // The half-precision types of cuda_fp16.h / cuda_bf16.h as their 16-bit patterns, with the
-// conversions the kernels use, exact in software (binding/kernels/half_bits.h: the CPU levels'
+// conversions the kernels use, exact in software (include/half_bits.h: the CPU levels'
 // own rounding, to nearest even, as __float2half_rn / __float2bfloat16_rn).
 struct __half {
   std::uint16_t bits;

@@ -1,4 +1,4 @@
-// A host emulator of the device plugin's C interface (cuda/rmsprop_cuda.h), for testing the
+// A host emulator of the device plugin's C interface (include/rmsprop_cuda.h), for testing the
 // addon's device path (loading, memory model, staging, checkpoints) on machines without a GPU.
 // It is a test double, not a backend: "device" memory is host memory, but it is tracked, and
 // every copy and step checks that its device pointers lie inside device allocations and its host

@@ -1,4 +1,4 @@
-// Tests of a device plugin through its C interface (cuda/rmsprop_cuda.h), loaded by the addon's
+// Tests of a device plugin through its C interface (include/rmsprop_cuda.h), loaded by the addon's
 // own loader (core::load_device_plugin: dlopen, symbols, interface version):
 // `plugin_tests <path to the plugin>`. CTest runs it against the host
 // emulator everywhere (`npm run test:native`) and against librmsprop_cuda.so (`npm run
