@@ -1,6 +1,6 @@
 'use strict';
 // The same-pool memory-traffic limit: the bench addon (build/bench/rmsprop_bench.node: the addon's
-// sources built once more with the kernels' update swapped for bench/native/stream_update.h)
+// sources linked with the benchmark's kernel tables, whose update is bench/native/stream_update.h)
 // stepping over the very same arrays, through the same chunks, thread pool and N-API calls as the
 // real step. It has its own thread pool: set its threads. Built here, in the build folder that
 // `npm run bench` has just brought up to date (cmake rebuilds only what changed).
