@@ -50,9 +50,9 @@ struct HalfTensorBuffers {
 using HalfKernelFn = bool (*)(const HalfTensorBuffers&, const TensorScalars<float>&);
 
 // The variants the fused half kernels cover (no weight decay, coupled, decoupled: the plain forms
-// of every flavour): each costs ~8 KB of code per instruction set and dtype, and 32 of them
+// of every flavour): each costs ~8 KB of code per instruction set and dtype, and all kVariantCount of them
 // would double the binary. The others go through the block path (multi_tensor_step.cc).
-constexpr unsigned kFusedHalfVariants[] = {0u, 1u, 2u};
+constexpr unsigned kFusedHalfVariants[] = {0u, kCoupledDecay, kDecoupledDecay};
 
 // Conversions of n half-precision values (IEEE binary16, or bfloat16) to float32 (exact) and
 // back (rounded to nearest, ties to even; NaN stays NaN, quiet).
